@@ -1,0 +1,84 @@
+// Procedural task videos for the built-in demo: a person (a hand marker) assembles an object from coloured
+// parts, one task step per part, while a distractor moves around and the camera jitters. The step state is
+// visible in the frames and only there: a part appears and travels towards its slot while its step is in
+// progress, sits darkened where it stopped while paused, and snaps into its slot (with a border) when
+// complete. The dialog (goal, instructions, questions and answers, DST_UPDATE turns) is written in the exact
+// DST clip schema of spec/data.md. No file I/O here: synth_dataset.h writes frames and splits.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "vision/image.h"
+
+namespace prospect::synth {
+
+struct SynthOptions {
+  int image_size = 32;         // frames are image_size x image_size RGB
+  double fps = 2.0;
+  int min_steps = 3, max_steps = 5;
+  int max_clip_frames = 32;    // longer videos are split into several clips (clip_idx 0, 1, ...)
+  double pause_probability = 0.2;   // per step: pause and later resume
+  double question_probability = 0.5;  // per idle stretch: the user asks what to do
+};
+
+// One step of the generated task, in frames of the video.
+struct SynthStep {
+  std::string id;        // "S1"
+  std::string name;      // "Attach the red wheel."
+  int start_frame = 0;   // the part appears (transition `start`)
+  int complete_frame = 0;  // the part snaps into its slot (transition `complete`)
+  int pause_frame = -1, resume_frame = -1;  // optional pause/resume, inside (start, complete)
+  uint8_t color[3] = {0, 0, 0};
+  int from_x = 0, from_y = 0;  // where the part appears
+  int slot_x = 0, slot_y = 0;  // where it ends up
+};
+
+struct SynthVideo {
+  std::string video_uid;
+  uint64_t seed = 0;                  // drives the per-frame noise, jitter and distractor
+  std::string goal;                   // "build the toy car"
+  int num_frames = 0;
+  std::vector<SynthStep> steps;
+  std::vector<nlohmann::json> clips;  // DST clip records (spec/data.md §1), clip_idx 0, 1, ...
+};
+
+// Deterministic generator: the same (options, seed, index) gives the same video, frames and dialog.
+class SynthGenerator {
+ public:
+  SynthGenerator(SynthOptions options, uint64_t seed) : opt_(options), seed_(seed) {}
+
+  // Video number `index`: its steps, dialog and clip records. `frames_file` is written into every clip.
+  SynthVideo make_video(int index, const std::string& frames_file) const;
+  // Frame `f` of a video made by make_video (pure function of the video and f).
+  vision::Image render_frame(const SynthVideo& video, int f) const;
+
+  const SynthOptions& options() const { return opt_; }
+
+ private:
+  SynthOptions opt_;
+  uint64_t seed_;
+};
+
+// splitmix64: a tiny deterministic generator, identical on every platform (std distributions are not).
+class Rng {
+ public:
+  explicit Rng(uint64_t seed) : s_(seed) {}
+  uint64_t next() {
+    uint64_t z = (s_ += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+  }
+  // Uniform integer in [lo, hi].
+  int uniform_int(int lo, int hi) { return lo + static_cast<int>(next() % uint64_t(hi - lo + 1)); }
+  // Uniform double in [0, 1).
+  double uniform() { return double(next() >> 11) * (1.0 / 9007199254740992.0); }
+
+ private:
+  uint64_t s_;
+};
+
+}  // namespace prospect::synth
