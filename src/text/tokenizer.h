@@ -28,9 +28,11 @@ class Tokenizer {
   Tokenizer(Tokenizer&&) noexcept;
   Tokenizer& operator=(Tokenizer&&) noexcept;
 
-  // Token ids of `text`; with `offsets`, one [start, end) code-point range per id.
+  // Token ids of `text`; with `offsets`, one [start, end) code-point range per id. Throws prospect::Error
+  // naming the byte offset when text is not valid UTF-8. Safe to call from several threads at once.
   std::vector<int32_t> encode(std::string_view text, std::vector<Offset>* offsets = nullptr) const;
-  // Text of the ids (ByteLevel decode); invalid UTF-8 sequences become U+FFFD as HF does.
+  // Text of the ids (ByteLevel decode); invalid UTF-8 sequences become U+FFFD and unknown ids are
+  // dropped, as HF does.
   std::string decode(const std::vector<int32_t>& ids, bool skip_special_tokens = false) const;
 
   // Id of a token string (vocabulary or added token), or -1.
@@ -39,6 +41,10 @@ class Tokenizer {
   std::string id_to_token(int32_t id) const;
   // Number of ids (vocabulary plus added tokens): one more than the largest id.
   int32_t vocab_size() const;
+  // The raw bytes id decodes to (possibly part of a UTF-8 character); empty for an unknown id.
+  std::string_view id_to_bytes(int32_t id) const;
+  // True when id is an added token marked special (what decode's skip_special_tokens drops).
+  bool is_special(int32_t id) const;
 
  private:
   struct Impl;

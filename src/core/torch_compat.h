@@ -1,0 +1,54 @@
+// Every difference between the libtorch versions Prospect builds against, in one place: Debian's CPU
+// libtorch 1.13 here, the 2.11 CUDA wheel on the GPU machines. Code elsewhere calls these helpers and never
+// tests TORCH_VERSION itself. Not here: anything that is the same in both versions.
+//
+// Known differences handled:
+//   - scaled_dot_product_attention: public (with `scale`) from 2.1; 1.13 has only a private variant whose mask
+//     semantics differ, so 1.13 uses the explicit math below.
+//   - TF32 switches for parity runs on CUDA (both versions keep the Context setters).
+#pragma once
+#include <ATen/ATen.h>
+#include <torch/version.h>
+
+#include <limits>
+
+#define PROSPECT_TORCH_AT_LEAST(major, minor) \
+  (TORCH_VERSION_MAJOR > (major) || (TORCH_VERSION_MAJOR == (major) && TORCH_VERSION_MINOR >= (minor)))
+
+namespace prospect::compat {
+
+// True when this libtorch has at::scaled_dot_product_attention with a `scale` argument (fused kernels).
+constexpr bool kHasNativeSdpa = PROSPECT_TORCH_AT_LEAST(2, 1);
+
+// Attention probabilities x values for q [B,h,T,d], k/v [B,h,S,d] (k/v already expanded to h heads).
+// `keep` is a bool mask broadcastable to [B,h,T,S] (true = may attend), or undefined for none. Scores and the
+// softmax run in fp32 and are cast back to q's dtype, as transformers' eager attention does; a fully masked row
+// gets uniform weights instead of NaN. Returns [B,h,T,d].
+inline at::Tensor eager_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& keep,
+                                  double scale) {
+  at::Tensor scores = at::matmul(q, k.transpose(-1, -2)) * scale;
+  if (keep.defined()) scores = scores.masked_fill(keep.logical_not(), std::numeric_limits<float>::lowest());
+  at::Tensor probs = at::softmax(scores, -1, at::kFloat).to(q.scalar_type());
+  return at::matmul(probs, v);
+}
+
+// The same contract through the fused SDPA kernels where the libtorch has them (2.1+), else eager_attention.
+// Fully masked rows are the caller's business here (fused kernels return NaN for them).
+inline at::Tensor sdpa(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& keep,
+                       double scale) {
+#if PROSPECT_TORCH_AT_LEAST(2, 1)
+  if (keep.defined()) return at::scaled_dot_product_attention(q, k, v, keep, 0.0, false, scale);
+  return at::scaled_dot_product_attention(q, k, v, {}, 0.0, false, scale);
+#else
+  return eager_attention(q, k, v, keep, scale);
+#endif
+}
+
+// Turns TF32 for CUDA matmuls and cuDNN convolutions on or off (off for parity runs; on is the default of
+// both versions). A no-op without CUDA.
+inline void set_tf32(bool enabled) {
+  at::globalContext().setAllowTF32CuBLAS(enabled);
+  at::globalContext().setAllowTF32CuDNN(enabled);
+}
+
+}  // namespace prospect::compat

@@ -1,0 +1,373 @@
+// Renders a clip as sequence.md §1-§3 describe: the text layout per kept frame, negative subsampling, and
+// the tokenized, labelled, possibly split samples. Each segment is tokenized on its own (frame blocks once
+// per renderer): segments meet only at special tokens, at ':'|' ' and at '\n'|letter, boundaries that the
+// byte-level pre-tokenizer always splits at, so the ids equal tokenizing the whole string (proved by tests).
+#include "data/clip_renderer.h"
+
+#include <cmath>
+#include <map>
+
+#include "core/error.h"
+#include "data/clip_checks.h"
+#include "text/tokenizer.h"
+
+namespace prospect::data {
+
+namespace {
+
+const char* kImStart = "<|im_start|>";
+const char* kEou = "<end_of_utterance>";
+const char* kFake = "<fake_token_around_image>";
+const char* kGlobalImg = "<global-img>";
+const char* kImage = "<image>";
+
+uint64_t splitmix64(uint64_t x) {
+  x += 0x9E3779B97F4A7C15ull;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  return x ^ (x >> 31);
+}
+
+ErrorContext clip_ctx(const Clip& clip, const std::string& field = "") {
+  return ErrorContext{clip.source_file, clip.index_in_file, clip.video_uid, -1, field};
+}
+
+void check_options(const RenderOptions& opt) {
+  if (opt.image_seq_len <= 0) fail("image_seq_len must be positive, got " + std::to_string(opt.image_seq_len));
+  if (opt.frame_stride <= 0) fail("frame_stride must be positive, got " + std::to_string(opt.frame_stride));
+  if (opt.max_seq_len < 0) fail("max_seq_len must be 0 (no split) or positive, got " + std::to_string(opt.max_seq_len));
+  if (opt.context_frames < 0) fail("context_frames must not be negative, got " + std::to_string(opt.context_frames));
+  if (!(opt.neg_frame_sampling_rate >= 0.0 && opt.neg_frame_sampling_rate <= 1.0)) {
+    fail("neg_frame_sampling_rate must lie in [0, 1], got " + std::to_string(opt.neg_frame_sampling_rate));
+  }
+}
+
+}  // namespace
+
+std::string frame_block_text(int image_seq_len) {
+  std::string s = std::string(kFake) + kGlobalImg;
+  s.reserve(s.size() + static_cast<size_t>(image_seq_len) * 7 + 25);
+  for (int i = 0; i < image_seq_len; ++i) s += kImage;
+  s += kFake;
+  return s;
+}
+
+std::string system_message(const Clip& clip, const TaskState& state) {
+  std::string s = std::string(kImStart) + "System: " + clip.system_prompt;
+  if (!clip.steps.empty()) {
+    s += "\n\nTask steps:";
+    for (const Step& st : clip.steps) s += "\n" + st.id + ": " + st.name;
+    if (!state.all_not_started()) s += "\n\nCurrent state: " + state.format();
+  }
+  s += kEou;
+  return s;
+}
+
+ClipLayout layout_clip(const Clip& clip, const RenderOptions& opt) {
+  check_options(opt);
+  ClipLayout layout;
+  layout.has_steps = !clip.steps.empty();
+  // Turns by anchor frame, each list in file order.
+  std::map<int64_t, std::vector<const Turn*>> by_frame;
+  for (const Turn& t : clip.turns) by_frame[t.anchor_frame].push_back(&t);
+  std::vector<TaskState> states = states_before_frames(clip);
+  const std::string block = frame_block_text(opt.image_seq_len);
+
+  for (int64_t f = clip.start_frame; f < clip.end_frame; ++f) {
+    auto it = by_frame.find(f);
+    bool anchored = it != by_frame.end();
+    if (!anchored && (f - clip.start_frame) % opt.frame_stride != 0) continue;
+    FrameUnit u;
+    u.frame = f;
+    std::vector<const Turn*> none;
+    const std::vector<const Turn*>& turns = anchored ? it->second : none;
+    // Inputs come before the frame, outputs (state update, then speech) after it.
+    for (const Turn* t : turns) {
+      if (t->role != Role::User && t->role != Role::System) continue;
+      const char* role = t->role == Role::User ? "User: " : "System: ";
+      u.segments.push_back({SegmentKind::Input, role + t->content + kEou, t->turn_index});
+      u.segments.push_back({SegmentKind::Newline, "\n", -1});
+    }
+    u.segments.push_back({SegmentKind::FrameBlock, block, -1});
+    std::vector<DstItem> items;
+    int64_t first_dst_turn = -1;
+    for (const Turn* t : turns) {
+      if (t->role != Role::DstUpdate) continue;
+      if (first_dst_turn < 0) first_dst_turn = t->turn_index;
+      for (const DstItem& d : t->dst_items) items.push_back(d);
+    }
+    if (first_dst_turn >= 0) {
+      u.dst_update = true;
+      u.segments.push_back({SegmentKind::DstPrefix, "DST_UPDATE:", first_dst_turn});
+      u.segments.push_back({SegmentKind::DstBody, " " + format_dst_items(items) + kEou, first_dst_turn});
+      u.segments.push_back({SegmentKind::Newline, "\n", -1});
+    }
+    for (const Turn* t : turns) {
+      if (t->role != Role::Assistant) continue;
+      u.speak = true;
+      u.segments.push_back({SegmentKind::AssistantPrefix, "Assistant:", t->turn_index});
+      u.segments.push_back({SegmentKind::AssistantBody, " " + t->content + kEou, t->turn_index});
+      u.segments.push_back({SegmentKind::Newline, "\n", -1});
+    }
+    layout.state_before.push_back(states[static_cast<size_t>(f - clip.start_frame)]);
+    layout.units.push_back(std::move(u));
+  }
+  return layout;
+}
+
+std::string render_clip_text(const Clip& clip, const RenderOptions& opt) {
+  ClipLayout layout = layout_clip(clip, opt);
+  std::string s = system_message(clip, clip.initial_state) + "\n";
+  for (const FrameUnit& u : layout.units) {
+    for (const Segment& seg : u.segments) s += seg.text;
+  }
+  return s;
+}
+
+uint64_t clip_key(const Clip& clip) {
+  uint64_t h = 0xcbf29ce484222325ull;  // FNV-1a over the video id
+  for (unsigned char c : clip.video_uid) {
+    h ^= c;
+    h *= 0x100000001b3ull;
+  }
+  h = splitmix64(h ^ static_cast<uint64_t>(clip.clip_idx));
+  return splitmix64(h ^ static_cast<uint64_t>(clip.index_in_file) * 0x9E3779B97F4A7C15ull);
+}
+
+std::vector<bool> select_decision_units(const Clip& clip, const ClipLayout& layout, double rate, uint64_t seed,
+                                        int64_t epoch) {
+  // One uniform draw per frame from (seed, epoch, clip, frame) alone, so the choice for a frame does not depend
+  // on the others, on the stride or on the order clips are rendered in.
+  uint64_t base = splitmix64(splitmix64(seed) ^ splitmix64(static_cast<uint64_t>(epoch) + 0x51ED27ull) ^ clip_key(clip));
+  std::vector<bool> keep(layout.units.size(), false);
+  bool any_silent = false, kept_silent = false;
+  size_t best = 0;
+  double best_u = 2.0;
+  for (size_t i = 0; i < layout.units.size(); ++i) {
+    const FrameUnit& u = layout.units[i];
+    if (u.has_output()) {
+      keep[i] = true;
+      continue;
+    }
+    any_silent = true;
+    double draw = static_cast<double>(splitmix64(base ^ splitmix64(static_cast<uint64_t>(u.frame))) >> 11) *
+                  (1.0 / 9007199254740992.0);
+    if (draw < rate) {
+      keep[i] = true;
+      kept_silent = true;
+    }
+    if (draw < best_u) {
+      best_u = draw;
+      best = i;
+    }
+  }
+  // At least one negative per clip when it has any: the silent frame with the smallest draw.
+  if (any_silent && !kept_silent) keep[best] = true;
+  return keep;
+}
+
+// ---- Sample counts -----------------------------------------------------------------------------------------
+
+int64_t Sample::speak_pos() const {
+  int64_t n = 0;
+  for (const auto& d : decisions) n += d.speak == 1;
+  return n;
+}
+int64_t Sample::speak_neg() const {
+  int64_t n = 0;
+  for (const auto& d : decisions) n += d.speak == 0;
+  return n;
+}
+int64_t Sample::dst_pos() const {
+  int64_t n = 0;
+  for (const auto& d : decisions) n += d.dst_update == 1;
+  return n;
+}
+int64_t Sample::dst_neg() const {
+  int64_t n = 0;
+  for (const auto& d : decisions) n += d.dst_update == 0;
+  return n;
+}
+int64_t Sample::lm_tokens() const {
+  int64_t n = 0;
+  for (int32_t v : lm_labels) n += v != kIgnoreIndex;
+  return n;
+}
+int64_t Sample::dst_tokens() const {
+  int64_t n = 0;
+  for (int32_t v : dst_labels) n += v != kIgnoreIndex;
+  return n;
+}
+
+// ---- ClipRenderer ------------------------------------------------------------------------------------------
+
+ClipRenderer::ClipRenderer(const text::Tokenizer& tok, RenderOptions opt) : tok_(&tok), opt_(opt) {
+  check_options(opt_);
+  for (const char* t : {kImStart, kEou, kFake, kGlobalImg, kImage}) {
+    if (tok.token_to_id(t) < 0) {
+      fail(ErrorContext{}, std::string("the tokenizer has no token ") + t,
+           "SmolVLM2's rendering needs <|im_start|>, <end_of_utterance>, <fake_token_around_image>, "
+           "<global-img> and <image>");
+    }
+  }
+  block_ids_ = tok.encode(frame_block_text(opt_.image_seq_len));
+  if (block_ids_.size() != static_cast<size_t>(opt_.image_seq_len) + 3 || block_ids_.back() != tok.token_to_id(kFake)) {
+    fail("a frame block tokenizes to " + std::to_string(block_ids_.size()) + " tokens, expected " +
+         std::to_string(opt_.image_seq_len + 3) + " special tokens");
+  }
+  newline_ids_ = tok.encode("\n");
+}
+
+namespace {
+
+// A unit's segments, tokenized.
+struct TokenizedUnit {
+  std::vector<std::vector<int32_t>> seg_ids;  // per segment (frame blocks: empty, use the block ids)
+  int64_t length = 0;
+};
+
+}  // namespace
+
+std::vector<Sample> ClipRenderer::render(const Clip& clip, int64_t epoch) const {
+  ClipLayout layout = layout_clip(clip, opt_);
+  std::vector<bool> decision =
+      select_decision_units(clip, layout, opt_.neg_frame_sampling_rate, opt_.seed, epoch);
+  const size_t n = layout.units.size();
+  const int64_t block_len = static_cast<int64_t>(block_ids_.size());
+
+  std::vector<TokenizedUnit> tu(n);
+  for (size_t i = 0; i < n; ++i) {
+    const FrameUnit& u = layout.units[i];
+    tu[i].seg_ids.resize(u.segments.size());
+    for (size_t s = 0; s < u.segments.size(); ++s) {
+      const Segment& seg = u.segments[s];
+      if (seg.kind == SegmentKind::FrameBlock) {
+        tu[i].length += block_len;
+      } else if (seg.kind == SegmentKind::Newline) {
+        tu[i].length += static_cast<int64_t>(newline_ids_.size());
+      } else {
+        tu[i].seg_ids[s] = tok_->encode(seg.text);
+        tu[i].length += static_cast<int64_t>(tu[i].seg_ids[s].size());
+      }
+    }
+  }
+
+  // System messages depend only on the state, which changes at a handful of frames: tokenize each once.
+  std::map<std::string, std::vector<int32_t>> system_cache;
+  auto system_ids = [&](const TaskState& st) -> const std::vector<int32_t>& {
+    std::string text = system_message(clip, st);
+    auto it = system_cache.find(text);
+    if (it == system_cache.end()) it = system_cache.emplace(text, tok_->encode(text)).first;
+    return it->second;
+  };
+
+  // Pieces [begin, end) of units, by sequence.md §3.
+  std::vector<std::pair<size_t, size_t>> pieces;
+  for (size_t i = 0; i < n;) {
+    size_t ctx = std::min(static_cast<size_t>(opt_.context_frames), i);
+    int64_t total = static_cast<int64_t>(system_ids(layout.state_before[i]).size() + newline_ids_.size()) +
+                    static_cast<int64_t>(ctx) * block_len;
+    size_t j = n;
+    if (opt_.max_seq_len > 0) {
+      j = i;
+      size_t last_output_end = i;  // one past the last unit with an output that fits
+      while (j < n && total + tu[j].length <= opt_.max_seq_len) {
+        total += tu[j].length;
+        if (layout.units[j].has_output()) last_output_end = j + 1;
+        ++j;
+      }
+      if (j == i) {
+        ErrorContext c = clip_ctx(clip);
+        fail(c,
+             "frame " + std::to_string(layout.units[i].frame) + " with its turns needs " +
+                 std::to_string(total + tu[i].length) + " tokens (system message and context included), more "
+                 "than max_seq_len " + std::to_string(opt_.max_seq_len),
+             "raise max_seq_len or lower image_seq_len");
+      }
+      // Cut after the last output that fits; a silent stretch that alone overflows is cut where it overflows.
+      if (j < n && last_output_end > i) j = last_output_end;
+    }
+    pieces.emplace_back(i, j);
+    i = j;
+  }
+
+  const int32_t ignore = kIgnoreIndex;
+  std::vector<Sample> out;
+  out.reserve(pieces.size());
+  for (size_t p = 0; p < pieces.size(); ++p) {
+    auto [b, e] = pieces[p];
+    Sample s;
+    s.source_file = clip.source_file;
+    s.index_in_file = clip.index_in_file;
+    s.video_uid = clip.video_uid;
+    s.dataset = clip.dataset;
+    s.frames_file = clip.frames_file;
+    s.clip_idx = clip.clip_idx;
+    s.sub_clip = static_cast<int>(p);
+    s.num_sub_clips = static_cast<int>(pieces.size());
+    s.initial_state = layout.state_before[b];
+    s.has_steps = layout.has_steps;
+    s.first_frame = layout.units[b].frame;
+    s.last_frame = layout.units[e - 1].frame;
+
+    auto append = [&](const std::vector<int32_t>& ids, const std::string& text, std::vector<int32_t>* learned) {
+      for (int32_t id : ids) {
+        s.input_ids.push_back(id);
+        s.lm_labels.push_back(learned == &s.lm_labels ? id : ignore);
+        s.dst_labels.push_back(learned == &s.dst_labels ? id : ignore);
+        s.speak_labels.push_back(ignore);
+        s.dst_update_labels.push_back(ignore);
+      }
+      if (opt_.keep_text) s.text += text;
+    };
+    const std::string block_text = opt_.keep_text ? frame_block_text(opt_.image_seq_len) : std::string();
+
+    const TaskState& st = layout.state_before[b];
+    append(system_ids(st), opt_.keep_text ? system_message(clip, st) : std::string(), nullptr);
+    append(newline_ids_, "\n", nullptr);
+    size_t ctx = std::min(static_cast<size_t>(opt_.context_frames), b);
+    for (size_t c = b - ctx; c < b; ++c) {
+      append(block_ids_, block_text, nullptr);
+      s.frames.push_back(layout.units[c].frame);
+    }
+    s.context_frames = static_cast<int>(ctx);
+
+    for (size_t i = b; i < e; ++i) {
+      const FrameUnit& u = layout.units[i];
+      for (size_t k = 0; k < u.segments.size(); ++k) {
+        const Segment& seg = u.segments[k];
+        switch (seg.kind) {
+          case SegmentKind::FrameBlock: {
+            append(block_ids_, block_text, nullptr);
+            s.frames.push_back(u.frame);
+            if (decision[i]) {
+              DecisionPoint d;
+              d.position = static_cast<int64_t>(s.input_ids.size()) - 1;
+              d.frame = u.frame;
+              d.speak = u.speak ? 1 : 0;
+              d.dst_update = layout.has_steps ? (u.dst_update ? 1 : 0) : ignore;
+              s.speak_labels.back() = d.speak;
+              s.dst_update_labels.back() = d.dst_update;
+              s.decisions.push_back(d);
+            }
+            break;
+          }
+          case SegmentKind::Newline: append(newline_ids_, seg.text, nullptr); break;
+          case SegmentKind::DstBody:
+            append(tu[i].seg_ids[k], seg.text, &s.dst_labels);
+            ++s.dst_messages;
+            break;
+          case SegmentKind::AssistantBody:
+            append(tu[i].seg_ids[k], seg.text, &s.lm_labels);
+            ++s.lm_messages;
+            break;
+          default: append(tu[i].seg_ids[k], seg.text, nullptr); break;
+        }
+      }
+    }
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+}  // namespace prospect::data

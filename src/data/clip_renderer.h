@@ -1,0 +1,152 @@
+// Rendering of one clip into SmolVLM2's chat format with four label streams (sequence.md §1-§3): the text
+// layout (token-free, as a list of segments per kept frame), negative frame subsampling, splitting of
+// over-long clips with the state carried into each sub-clip, and the tokenized samples. Token ids equal
+// tokenizing the whole rendered string at once (segments only ever meet at a special token, at ':'|' ' or at
+// '\n'|letter, where byte-level BPE never merges; tests/data/clip_renderer_test.cpp proves it on the samples).
+// Not here: batching and padding (batch.h), threads (loader.h), pixels (frame_store.h).
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "data/clip.h"
+
+namespace prospect::text {
+class Tokenizer;
+}
+
+namespace prospect::data {
+
+constexpr int32_t kIgnoreIndex = -100;
+
+struct RenderOptions {
+  int image_seq_len = 81;                // K: <image> tokens per frame block
+  int frame_stride = 1;                  // keep every s-th frame (anchor frames always kept)
+  int64_t max_seq_len = 4096;            // split longer clips; 0 never splits
+  int context_frames = 0;                // bare frame blocks repeated before each sub-clip after the first
+  double neg_frame_sampling_rate = 1.0;  // rho: probability of keeping a silent frame as a decision point
+  uint64_t seed = 0;
+  bool keep_text = false;                // fill Sample::text (inspect, tests)
+};
+
+// ---- token-free layout ----------------------------------------------------------------------------------
+
+enum class SegmentKind {
+  System,           // "<|im_start|>System: ...<end_of_utterance>" (the opening message)
+  Input,            // "User: ...<end_of_utterance>" or a later "System: ...<end_of_utterance>"
+  FrameBlock,       // "<fake_token_around_image><global-img><image>xK<fake_token_around_image>"
+  DstPrefix,        // "DST_UPDATE:" (not learned: the head decides it)
+  DstBody,          // " S1->complete, S2->start<end_of_utterance>" (dst_labels)
+  AssistantPrefix,  // "Assistant:" (not learned)
+  AssistantBody,    // " {content}<end_of_utterance>" (lm_labels)
+  Newline,          // "\n" after every message
+};
+
+struct Segment {
+  SegmentKind kind = SegmentKind::Input;
+  std::string text;
+  int64_t turn_index = -1;  // the (first) turn it renders; -1 for frame blocks and newlines
+};
+
+// One kept frame with the messages anchored at it, in rendering order.
+struct FrameUnit {
+  int64_t frame = 0;
+  bool speak = false;       // an assistant turn is anchored here
+  bool dst_update = false;  // a DST_UPDATE turn is anchored here
+  std::vector<Segment> segments;
+  bool has_output() const { return speak || dst_update; }
+};
+
+struct ClipLayout {
+  std::vector<FrameUnit> units;          // kept frames, in order
+  std::vector<TaskState> state_before;   // per unit: the state before its own updates
+  bool has_steps = false;
+};
+
+// The layout of the whole clip. Throws prospect::Error when image_seq_len or frame_stride is not positive.
+ClipLayout layout_clip(const Clip& clip, const RenderOptions& opt);
+
+// "<|im_start|>System: {prompt}\n\nTask steps:\nS1: ...[\n\nCurrent state: ...]<end_of_utterance>" for a
+// sub-clip starting in `state` (the "\n" after it is a separate segment).
+std::string system_message(const Clip& clip, const TaskState& state);
+
+// The text of one frame block with K <image> tokens.
+std::string frame_block_text(int image_seq_len);
+
+// The whole rendered string of `clip`, unsplit, every frame a decision point or not (labels do not change
+// the text).
+std::string render_clip_text(const Clip& clip, const RenderOptions& opt);
+
+// A stable key for (video_uid, clip_idx, position in its file): what negative subsampling depends on.
+uint64_t clip_key(const Clip& clip);
+
+// Which units are decision points: every unit with an output, and each silent unit with probability `rate`,
+// drawn from (seed, epoch, clip_key, frame) only; at least one silent unit when the clip has any.
+std::vector<bool> select_decision_units(const Clip& clip, const ClipLayout& layout, double rate, uint64_t seed,
+                                        int64_t epoch);
+
+// ---- tokenized samples ----------------------------------------------------------------------------------
+
+struct DecisionPoint {
+  int64_t position = 0;  // index in input_ids: the last token of the frame's block
+  int64_t frame = 0;
+  int32_t speak = 0;                      // 1 / 0
+  int32_t dst_update = kIgnoreIndex;      // 1 / 0, or kIgnoreIndex when the clip has no steps
+};
+
+// One (sub-)clip as a training sequence. Labels are aligned with input_ids (the model shifts).
+struct Sample {
+  // Which clip this came from (enough to fetch frames and to report).
+  std::string source_file;
+  int64_t index_in_file = 0;
+  std::string video_uid;
+  std::string dataset;
+  std::string frames_file;
+  int64_t clip_idx = 0;
+  int sub_clip = 0;       // 0-based piece of a split clip
+  int num_sub_clips = 1;
+
+  std::vector<int32_t> input_ids;
+  std::vector<int32_t> lm_labels;          // input id or kIgnoreIndex
+  std::vector<int32_t> dst_labels;         // input id or kIgnoreIndex
+  std::vector<int32_t> speak_labels;       // 1 / 0 / kIgnoreIndex
+  std::vector<int32_t> dst_update_labels;  // 1 / 0 / kIgnoreIndex
+
+  std::vector<int64_t> frames;  // frame index of every frame block, in order (context frames first)
+  int context_frames = 0;       // how many of `frames` are bare context blocks
+  std::vector<DecisionPoint> decisions;
+  TaskState initial_state;
+  bool has_steps = false;
+  int64_t first_frame = 0, last_frame = 0;  // this sub-clip's own frames, inclusive (no context frames)
+  int64_t lm_messages = 0, dst_messages = 0;
+  std::string text;  // the rendered string, when RenderOptions::keep_text
+
+  int64_t speak_pos() const;
+  int64_t speak_neg() const;
+  int64_t dst_pos() const;
+  int64_t dst_neg() const;
+  int64_t lm_tokens() const;
+  int64_t dst_tokens() const;
+};
+
+// Renders and tokenizes clips. Holds the tokenizer by reference: it must outlive the renderer.
+class ClipRenderer {
+ public:
+  // Throws prospect::Error when the tokenizer lacks one of the special tokens the format needs, or when an
+  // option is out of range.
+  ClipRenderer(const text::Tokenizer& tok, RenderOptions opt);
+
+  // The samples of `clip` for `epoch` (one, or one per sub-clip). Throws prospect::Error naming the clip and
+  // frame when one frame block with its turns cannot fit in max_seq_len.
+  std::vector<Sample> render(const Clip& clip, int64_t epoch = 0) const;
+
+  const RenderOptions& options() const { return opt_; }
+
+ private:
+  const text::Tokenizer* tok_;
+  RenderOptions opt_;
+  std::vector<int32_t> block_ids_;    // one frame block
+  std::vector<int32_t> newline_ids_;  // "\n"
+};
+
+}  // namespace prospect::data

@@ -1,0 +1,111 @@
+// The synthetic dataset: clips that our own reader accepts with zero findings, frames that decode back to
+// what was drawn, step changes that are visible in the pixels, and a tokenizer trained on the text that
+// round-trips it.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+
+#include "data/clip_checks.h"
+#include "data/clip_reader.h"
+#include "data/frame_store.h"
+#include "synth/synth_dataset.h"
+#include "test_util.h"
+#include "text/tokenizer.h"
+
+using namespace prospect;
+
+namespace {
+
+synth::SynthDatasetOptions small_options() {
+  synth::SynthDatasetOptions o;
+  o.seed = 5;
+  o.train_videos = 6;
+  o.val_videos = 2;
+  o.test_videos = 2;
+  o.vocab_size = 420;
+  return o;
+}
+
+double mean_abs_diff(const vision::Image& a, const vision::Image& b) {
+  double s = 0;
+  for (size_t i = 0; i < a.rgb.size(); i++) s += std::abs(int(a.rgb[i]) - int(b.rgb[i]));
+  return s / double(a.rgb.size());
+}
+
+}  // namespace
+
+TEST(SynthVideo, DeterministicAndSplitIntoClipsWithCarriedState) {
+  synth::SynthOptions o;
+  synth::SynthGenerator g(o, 11);
+  int multi = 0, carried = 0;
+  for (int i = 0; i < 20; i++) {
+    auto a = g.make_video(i, "f.arrow");
+    auto b = g.make_video(i, "f.arrow");
+    ASSERT_EQ(a.clips.size(), b.clips.size());
+    for (size_t c = 0; c < a.clips.size(); c++) ASSERT_EQ(a.clips[c].dump(), b.clips[c].dump());
+    ASSERT_EQ(a.clips.back()["end_frame_idx"].get<int>(), a.num_frames);
+    if (a.clips.size() > 1) {
+      multi++;
+      // The first timed turn of a later clip lists the earlier clips' progress.
+      const auto& first = a.clips[1]["conversation"][1];
+      for (auto it = first["dst_state"].begin(); it != first["dst_state"].end(); ++it)
+        if (it.value() == "completed") carried++;
+    }
+  }
+  std::printf("videos 20, split into several clips: %d, carried completed steps: %d\n", multi, carried);
+  EXPECT_GT(multi, 0);
+  EXPECT_GT(carried, 0);
+}
+
+TEST(SynthDataset, WritesValidClipsFramesAndTokenizer) {
+  std::string dir = test::unique_temp_path("synth");
+  auto sum = synth::write_synth_dataset(dir, small_options());
+  std::printf("videos %d frames %d clips train/val/test %d/%d/%d turns %d dst updates %d\n", sum.videos, sum.frames,
+              sum.clips[0], sum.clips[1], sum.clips[2], sum.turns, sum.dst_updates);
+  ASSERT_EQ(sum.videos, 10);
+
+  auto tok = text::Tokenizer::load(sum.tokenizer_path);
+  std::printf("tokenizer vocab %d\n", tok.vocab_size());
+  EXPECT_EQ(tok.vocab_size(), 420);
+  for (const char* special : {"<image>", "<fake_token_around_image>", "<global-img>", "<end_of_utterance>", "<|im_end|>"})
+    EXPECT_GE(tok.token_to_id(special), 0) << special;
+
+  size_t clips_seen = 0, findings = 0, transitions = 0;
+  double min_change = 1e9;
+  size_t text_tokens = 0, text_bytes = 0;
+  for (const char* split : {"train.json", "val.json", "test.json"}) {
+    auto clips = data::read_clips(dir + "/" + split);
+    for (const auto& clip : clips) {
+      clips_seen++;
+      findings += data::check_clip(clip).size();
+      auto store = data::open_frame_store(dir, clip.frames_file, clip.video_uid, clip.dataset);
+      ASSERT_GE(store->num_frames(), clip.end_frame);
+      // Every DST transition changes the picture more than the jitter and noise between quiet frames do.
+      for (const auto& turn : clip.turns) {
+        if (turn.role != data::Role::DstUpdate || turn.anchor_frame <= clip.start_frame) continue;
+        transitions++;
+        auto before = store->frame(turn.anchor_frame - 1), at = store->frame(turn.anchor_frame);
+        min_change = std::min(min_change, mean_abs_diff(before, at));
+      }
+      // Text round trip through the trained tokenizer.
+      for (const auto& turn : clip.turns) {
+        if (turn.content.empty()) continue;
+        auto ids = tok.encode(turn.content);
+        ASSERT_EQ(tok.decode(ids), turn.content);
+        text_tokens += ids.size();
+        text_bytes += turn.content.size();
+      }
+    }
+  }
+  std::printf("clips %zu, findings %zu, transitions checked %zu, smallest mean |pixel change| at a transition %.2f\n",
+              clips_seen, findings, transitions, min_change);
+  double ratio = double(text_tokens) / double(text_bytes);
+  std::printf("dialog text: %zu bytes -> %zu tokens (%.3f tokens per byte; bytes alone would be 1.0)\n", text_bytes,
+              text_tokens, ratio);
+  EXPECT_LT(ratio, 0.5);
+  EXPECT_EQ(clips_seen, size_t(sum.clips[0] + sum.clips[1] + sum.clips[2]));
+  EXPECT_EQ(findings, 0u);
+  EXPECT_GT(transitions, 20u);
+  EXPECT_GT(min_change, 0.5);
+}
