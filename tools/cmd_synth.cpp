@@ -1,0 +1,65 @@
+// `prospect synth`: writes the built-in synthetic dataset (task videos as Arrow frame files, DST clips in
+// train/val/test splits, a BPE tokenizer trained on their text) and a small random SmolVLM to train on it.
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <memory>
+
+#include "command.h"
+#include "synth/synth_dataset.h"
+#include "synth/tiny_model.h"
+
+namespace {
+
+struct SynthArgs {
+  std::string out;
+  prospect::synth::SynthDatasetOptions data;
+  prospect::synth::TinyModelOptions model;
+  bool no_model = false;
+};
+
+prospect::tools::Command reg(
+    "synth", "Write synthetic task videos with DST dialogs, a tokenizer and a small random model",
+    [](CLI::App& sub) {
+      auto a = std::make_shared<SynthArgs>();
+      sub.add_option("--out", a->out, "Output folder (created if needed)")->required();
+      sub.add_option("--train-videos", a->data.train_videos, "Videos in train.json")->capture_default_str();
+      sub.add_option("--val-videos", a->data.val_videos, "Videos in val.json")->capture_default_str();
+      sub.add_option("--test-videos", a->data.test_videos, "Videos in test.json")->capture_default_str();
+      sub.add_option("--seed", a->data.seed, "Random seed (same seed, same dataset)")->capture_default_str();
+      sub.add_option("--image-size", a->data.video.image_size, "Frame size in pixels (square)")->capture_default_str();
+      sub.add_option("--max-clip-frames", a->data.video.max_clip_frames,
+                     "Videos longer than this are split into several clips")
+          ->capture_default_str();
+      sub.add_option("--vocab-size", a->data.vocab_size, "BPE vocabulary size, special tokens included")
+          ->capture_default_str();
+      sub.add_option("--text-layers", a->model.text_layers, "Decoder layers of the random model")->capture_default_str();
+      sub.add_option("--text-hidden", a->model.text_hidden, "Decoder width of the random model")->capture_default_str();
+      sub.add_option("--frame-pool", a->model.frame_pool, "Pool each frame's token grid to k x k (K = k^2)")
+          ->capture_default_str();
+      sub.add_flag("--no-model", a->no_model, "Write the data and tokenizer only");
+      return [a]() -> int {
+        auto t0 = std::chrono::steady_clock::now();
+        auto sum = prospect::synth::write_synth_dataset(a->out, a->data);
+        std::printf("synth: %d videos, %d frames, clips train/val/test %d/%d/%d, %d turns (%d DST updates)\n",
+                    sum.videos, sum.frames, sum.clips[0], sum.clips[1], sum.clips[2], sum.turns, sum.dst_updates);
+        std::printf("synth: tokenizer %s\n", sum.tokenizer_path.c_str());
+        if (!a->no_model) {
+#ifdef PROSPECT_HAVE_TORCH
+          a->model.image_size = a->data.video.image_size;
+          a->model.seed = a->data.seed;
+          int64_t n = prospect::synth::write_tiny_model(a->out + "/model", sum.tokenizer_path, a->model);
+          std::printf("synth: random SmolVLM with %lld parameters in %s/model\n", static_cast<long long>(n),
+                      a->out.c_str());
+#else
+          std::fprintf(stderr, "synth: this build has no libtorch: no model written (use --no-model)\n");
+          return 1;
+#endif
+        }
+        double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        std::printf("synth: done in %.1f s\n", s);
+        return 0;
+      };
+    });
+
+}  // namespace
