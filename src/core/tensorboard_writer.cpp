@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
@@ -144,8 +145,12 @@ TensorBoardWriter::TensorBoardWriter(const std::string& dir) {
   char host[256] = "localhost";
   gethostname(host, sizeof(host) - 1);
   double t = now_seconds();
-  path_ = dir + "/events.out.tfevents." + std::to_string(static_cast<long long>(t)) + "." + host;
-  file_ = std::fopen(path_.c_str(), "wb");
+  // TensorBoard reads every events.out.tfevents.* file of the folder; the pid and a per-process counter keep
+  // two writers started in the same second (a quick resume, two runs) from overwriting each other.
+  static std::atomic<int> counter{0};
+  path_ = dir + "/events.out.tfevents." + std::to_string(static_cast<long long>(t)) + "." + host + "." +
+          std::to_string(::getpid()) + "." + std::to_string(counter++);
+  file_ = std::fopen(path_.c_str(), "wbx");
   if (!file_) fail(path_ + ": cannot open for writing: " + std::strerror(errno));
   const std::string version = "brain.Event:2";
   write_record(encode_event(t, 0, &version, nullptr));

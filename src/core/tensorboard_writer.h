@@ -15,7 +15,8 @@ uint32_t masked_crc32c(const void* data, size_t n);
 
 class TensorBoardWriter {
  public:
-  // Creates DIR (if needed) and DIR/events.out.tfevents.<unix time>.<host>; throws prospect::Error on failure.
+  // Creates DIR (if needed) and a new DIR/events.out.tfevents.<unix time>.<host>.<pid>.<n> (never an existing
+  // file); throws prospect::Error on failure.
   explicit TensorBoardWriter(const std::string& dir);
   ~TensorBoardWriter();
   TensorBoardWriter(const TensorBoardWriter&) = delete;

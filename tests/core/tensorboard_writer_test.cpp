@@ -53,6 +53,15 @@ TEST(TensorBoardWriter, ScalarsReadBackWithEveryCrcChecked) {
   std::printf("max |value - written| = %.3g (float32 storage)\n", max_err);
   EXPECT_LT(max_err, 1e-5);
 
+  // A second writer in the same folder and second gets a file of its own.
+  {
+    prospect::TensorBoardWriter a(dir.string()), b(dir.string());
+    std::printf("two writers: %s / %s\n", a.path().c_str(), b.path().c_str());
+    EXPECT_NE(a.path(), b.path());
+    EXPECT_NE(a.path(), path);
+  }
+  EXPECT_EQ(prospect::read_tensorboard_events(path).size(), 101u);
+
   // A flipped payload byte must be caught by the CRC.
   {
     std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
