@@ -1,3 +1,4 @@
+// JSON options with defaults, overlays and --set overrides (see config.h).
 #include "core/config.h"
 
 #include <algorithm>

@@ -1,3 +1,4 @@
+// Formatting of errors with context (see error.h).
 #include "core/error.h"
 
 namespace prospect {

@@ -1,3 +1,4 @@
+// TensorBoard event files: TFRecord framing and hand-encoded protobuf (see tensorboard_writer.h).
 #include "core/tensorboard_writer.h"
 
 #include <unistd.h>

@@ -1,3 +1,4 @@
+// SVG charts and the demo report's inputs (see report.h).
 #include "eval/report.h"
 
 #include <algorithm>

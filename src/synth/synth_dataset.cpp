@@ -1,3 +1,4 @@
+// Writes the synthetic dataset to disk (see synth_dataset.h).
 #include "synth/synth_dataset.h"
 
 #include <filesystem>

@@ -1,3 +1,4 @@
+// Procedural task videos and their DST dialogs (see synth_video.h).
 #include "synth/synth_video.h"
 
 #include <algorithm>

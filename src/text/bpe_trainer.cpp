@@ -1,3 +1,4 @@
+// Byte-level BPE training (see bpe_trainer.h): count pre-tokenized words, merge the most frequent pair until the vocabulary is full.
 #include "text/bpe_trainer.h"
 
 #include <algorithm>
