@@ -20,6 +20,16 @@ namespace prospect::compat {
 // True when this libtorch has at::scaled_dot_product_attention with a `scale` argument (fused kernels).
 constexpr bool kHasNativeSdpa = PROSPECT_TORCH_AT_LEAST(2, 1);
 
+// The most negative finite value of a floating dtype (what transformers fills masked scores with).
+inline double lowest_value(at::ScalarType t) {
+  switch (t) {
+    case at::kHalf: return static_cast<double>(std::numeric_limits<c10::Half>::lowest());
+    case at::kBFloat16: return static_cast<double>(std::numeric_limits<c10::BFloat16>::lowest());
+    case at::kDouble: return std::numeric_limits<double>::lowest();
+    default: return static_cast<double>(std::numeric_limits<float>::lowest());
+  }
+}
+
 // Attention probabilities x values for q [B,h,T,d], k/v [B,h,S,d] (k/v already expanded to h heads).
 // `keep` is a bool mask broadcastable to [B,h,T,S] (true = may attend), or undefined for none. Scores and the
 // softmax run in fp32 and are cast back to q's dtype, as transformers' eager attention does; a fully masked row
@@ -27,7 +37,7 @@ constexpr bool kHasNativeSdpa = PROSPECT_TORCH_AT_LEAST(2, 1);
 inline at::Tensor eager_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& keep,
                                   double scale) {
   at::Tensor scores = at::matmul(q, k.transpose(-1, -2)) * scale;
-  if (keep.defined()) scores = scores.masked_fill(keep.logical_not(), std::numeric_limits<float>::lowest());
+  if (keep.defined()) scores = scores.masked_fill(keep.logical_not(), lowest_value(scores.scalar_type()));
   at::Tensor probs = at::softmax(scores, -1, at::kFloat).to(q.scalar_type());
   return at::matmul(probs, v);
 }

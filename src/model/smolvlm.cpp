@@ -1,0 +1,122 @@
+// SmolVLM2 assembly, image merge and forward pass (see smolvlm.h).
+#include "model/smolvlm.h"
+
+#include "core/error.h"
+
+namespace prospect::model {
+
+SmolVLMModel::SmolVLMModel(const SmolVLMConfig& c, const at::TensorOptions& opts) {
+  vision_model = register_module("vision_model", std::make_shared<VisionTransformer>(c.vision, opts));
+  connector = register_module("connector", std::make_shared<Connector>(c, opts));
+  text_model = register_module("text_model", std::make_shared<TextModel>(c.text, opts));
+}
+
+SmolVLM::SmolVLM(const SmolVLMConfig& c, const ModelOptions& o) : config(c), options(o) {
+  auto opts = at::TensorOptions().dtype(o.dtype).device(o.device);
+  model = register_module("model", std::make_shared<SmolVLMModel>(c, opts));
+  if (c.tie_word_embeddings) {
+    // Tied: lm_head reads the embedding matrix and is not registered, so the weight is listed (and saved)
+    // once, as model.text_model.embed_tokens.weight. Module::to() moves it in place, so the alias survives.
+    lm_head = std::make_shared<Linear>(0, 0, false, opts);
+    lm_head->weight = model->text_model->embed_tokens->weight;
+  } else {
+    lm_head = register_module("lm_head", std::make_shared<Linear>(c.text.hidden_size, c.text.vocab_size, false, opts));
+  }
+  if (o.frame_pool > 0) pool_token_grid(at::zeros({1, c.tokens_per_frame(), 1}), o.frame_pool);  // validates k
+}
+
+int64_t SmolVLM::tokens_per_image() const {
+  return options.frame_pool > 0 ? options.frame_pool * options.frame_pool : config.tokens_per_frame();
+}
+
+at::Tensor SmolVLM::encode_images(const at::Tensor& pixel_values) {
+  at::Tensor px = pixel_values;
+  if (px.dim() == 5) px = px.reshape({px.size(0) * px.size(1), px.size(2), px.size(3), px.size(4)});
+  if (px.dim() != 4) fail("pixel_values must be [B, N, C, H, W] or [N, C, H, W], got " + c10::str(pixel_values.sizes()));
+  px = px.to(lm_head->weight.device());
+  // Padding images are exactly zero everywhere (transformers drops them the same way).
+  at::Tensor real = px.ne(0).flatten(1).any(1);
+  int64_t n_real = real.sum().item<int64_t>();
+  if (n_real == 0) return at::empty({0, tokens_per_image(), config.text.hidden_size}, lm_head->weight.options());
+  if (n_real != px.size(0)) px = px.index({real});
+  at::Tensor vision_hidden;
+  if (vision_trainable_) {
+    vision_hidden = model->vision_model->forward(px, options.attention);
+  } else {
+    at::NoGradGuard no_grad;
+    vision_hidden = model->vision_model->forward(px, options.attention);
+  }
+  return model->connector->forward(vision_hidden, options.frame_pool);
+}
+
+at::Tensor SmolVLM::embed(const at::Tensor& input_ids, const at::Tensor& image_features) {
+  at::Tensor ids = input_ids.to(lm_head->weight.device());
+  if (ids.numel() > 0) {
+    int64_t lo = ids.min().item<int64_t>(), hi = ids.max().item<int64_t>();
+    if (lo < 0 || hi >= config.text.vocab_size)
+      fail(ErrorContext{}, "token id " + std::to_string(lo < 0 ? lo : hi) + " is outside the vocabulary [0, " +
+                               std::to_string(config.text.vocab_size) + ")",
+           "was the sequence tokenized with this model's tokenizer?");
+  }
+  at::Tensor emb = model->text_model->embed_tokens->forward(ids);
+  at::Tensor is_image = ids.eq(config.image_token_id);
+  int64_t n_tokens = is_image.sum().item<int64_t>();
+  int64_t n_feat = image_features.defined() ? image_features.size(0) * image_features.size(1) : 0;
+  if (n_tokens != n_feat) {
+    std::string k = image_features.defined() ? std::to_string(image_features.size(1)) : "K";
+    std::string n = image_features.defined() ? std::to_string(image_features.size(0)) : "0";
+    fail(ErrorContext{}, "the input has " + std::to_string(n_tokens) + " <image> tokens (id " + std::to_string(config.image_token_id) +
+             ") but " + n + " real images x " + k + " tokens = " + std::to_string(n_feat) + " image features",
+         "each image needs exactly " + std::to_string(tokens_per_image()) + " <image> tokens, and padding images must be all zeros");
+  }
+  if (n_tokens == 0) return emb;
+  // nonzero() lists positions row-major, which is transformers' order (sample 0's images first).
+  at::Tensor where = is_image.nonzero();  // [n_tokens, 2]
+  at::Tensor feats = image_features.reshape({n_feat, image_features.size(2)}).to(emb.scalar_type());
+  return emb.index_put({where.select(1, 0), where.select(1, 1)}, feats);
+}
+
+ForwardOutput SmolVLM::forward(const ForwardInput& in) {
+  if (!in.input_ids.defined() || in.input_ids.dim() != 2)
+    fail("input_ids must be [B, T] int64" + (in.input_ids.defined() ? ", got " + c10::str(in.input_ids.sizes()) : ""));
+  ForwardOutput out;
+  if (in.image_features.defined()) {
+    out.image_hidden_states = in.image_features;
+  } else if (in.pixel_values.defined()) {
+    out.image_hidden_states = encode_images(in.pixel_values);
+  }
+  at::Tensor emb = embed(in.input_ids, out.image_hidden_states);
+  out.last_hidden_state = model->text_model->forward(emb, in.attention_mask, in.position_ids, in.cache, options.attention);
+  if (in.logits) out.logits = lm_logits(out.last_hidden_state);
+  return out;
+}
+
+at::Tensor SmolVLM::lm_logits(const at::Tensor& hidden) { return lm_head->forward(hidden); }
+
+void SmolVLM::set_vision_trainable(bool trainable) {
+  vision_trainable_ = trainable;
+  for (auto& p : model->vision_model->parameters()) p.set_requires_grad(trainable);
+}
+
+void SmolVLM::init_weights(uint64_t seed, double std) { init_parameters(*this, std, seed); }
+
+std::vector<std::pair<std::string, at::Tensor>> SmolVLM::hf_parameters() const {
+  std::vector<std::pair<std::string, at::Tensor>> out;
+  for (const auto& p : named_parameters(/*recurse=*/true)) out.emplace_back(p.key(), p.value());
+  return out;
+}
+
+int64_t SmolVLM::num_parameters() const {
+  int64_t n = 0;
+  for (const auto& p : parameters()) n += p.numel();
+  return n;
+}
+
+at::Tensor gather_positions(const at::Tensor& hidden, const at::Tensor& positions) {
+  if (positions.dim() != 2 || positions.size(1) != 2)
+    fail("decision positions must be [N, 2] (batch, t), got " + c10::str(positions.sizes()));
+  at::Tensor p = positions.to(hidden.device()).to(at::kLong);
+  return hidden.index({p.select(1, 0), p.select(1, 1)});
+}
+
+}  // namespace prospect::model

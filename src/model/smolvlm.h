@@ -1,0 +1,93 @@
+// SmolVLM2 in libtorch (transformers' SmolVLMForConditionalGeneration): vision tower -> connector -> the
+// image features replace the <image> token embeddings in order (all-zero padding images dropped) -> Llama
+// decoder -> untied lm_head. The module tree reproduces HF parameter names (`model.vision_model.…`,
+// `model.connector.…`, `model.text_model.…`, `lm_head.weight`), so named_parameters() is the checkpoint
+// layout. Not here: loading/saving (checkpoint.h), decision heads (heads.h), the loss (loss.h).
+#pragma once
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "model/config.h"
+#include "model/connector.h"
+#include "model/decoder.h"
+#include "model/kv_cache.h"
+#include "model/layers.h"
+#include "model/vision_tower.h"
+
+namespace prospect::model {
+
+struct ModelOptions {
+  at::ScalarType dtype = at::kFloat;  // parameters and compute
+  at::Device device = at::kCPU;
+  AttentionImpl attention = AttentionImpl::Eager;
+  int64_t frame_pool = 0;  // > 0: pool each image's token grid to frame_pool x frame_pool (K = frame_pool^2)
+};
+
+struct ForwardInput {
+  at::Tensor input_ids;       // [B, T] int64
+  at::Tensor attention_mask;  // [B, T] (1 = real token); undefined = all real
+  at::Tensor pixel_values;    // [B, N, C, H, W] or [N, C, H, W], float; all-zero images are padding
+  at::Tensor image_features;  // or precomputed connector outputs [n, K, H] (encode_images), used instead
+  at::Tensor position_ids;    // [B, T]; undefined = past + 0..T-1
+  KVCache* cache = nullptr;   // incremental decoding: attends to and appends to this cache
+  bool logits = true;         // false: skip lm_head (training computes logits only where labels are)
+};
+
+struct ForwardOutput {
+  at::Tensor logits;               // [B, T, V] in the compute dtype (undefined when not asked)
+  at::Tensor last_hidden_state;    // [B, T, H] after the final norm
+  at::Tensor image_hidden_states;  // [n, K, H] connector outputs of the real images (undefined without images)
+};
+
+class SmolVLMModel : public torch::nn::Module {
+ public:
+  SmolVLMModel(const SmolVLMConfig& c, const at::TensorOptions& opts);
+  std::shared_ptr<VisionTransformer> vision_model;
+  std::shared_ptr<Connector> connector;
+  std::shared_ptr<TextModel> text_model;
+};
+
+class SmolVLM : public torch::nn::Module {
+ public:
+  SmolVLM(const SmolVLMConfig& config, const ModelOptions& options = {});
+
+  // Image features for the real images among `pixel_values` ([B, N, C, H, W] or [N, C, H, W]): all-zero
+  // images are dropped (transformers' rule for padding), the rest go through vision tower and connector in
+  // order. Returns [n_real, K, H]; the vision tower runs without autograd while it is frozen.
+  at::Tensor encode_images(const at::Tensor& pixel_values);
+  // Token embeddings with <image> positions replaced by `image_features` rows in order (row-major over
+  // [B, T]). Throws prospect::Error when the <image> count is not n * K.
+  at::Tensor embed(const at::Tensor& input_ids, const at::Tensor& image_features);
+  // The full forward pass; see ForwardInput. Throws prospect::Error on inconsistent inputs.
+  ForwardOutput forward(const ForwardInput& in);
+  // lm_head over hidden states [..., H] -> logits [..., V].
+  at::Tensor lm_logits(const at::Tensor& hidden);
+
+  // A KV cache sized for this model (empty).
+  KVCache new_cache() const { return KVCache(config.text.num_hidden_layers); }
+  // Image tokens each image becomes (after frame pooling).
+  int64_t tokens_per_image() const;
+  // Freezes (false) or unfreezes the vision tower's parameters; the connector keeps training.
+  void set_vision_trainable(bool trainable);
+  bool vision_trainable() const { return vision_trainable_; }
+  // transformers-style random init (normal(0, std), norms 1, biases 0); deterministic for a seed.
+  void init_weights(uint64_t seed, double std = 0.02);
+  // Parameters in HF naming, in registration order.
+  std::vector<std::pair<std::string, at::Tensor>> hf_parameters() const;
+  int64_t num_parameters() const;
+
+  std::shared_ptr<SmolVLMModel> model;
+  std::shared_ptr<Linear> lm_head;
+  SmolVLMConfig config;
+  ModelOptions options;
+
+ private:
+  bool vision_trainable_ = true;
+};
+
+// Hidden states at given positions: hidden [B, T, H], positions [N, 2] int64 rows (batch, t) -> [N, H].
+at::Tensor gather_positions(const at::Tensor& hidden, const at::Tensor& positions);
+
+}  // namespace prospect::model

@@ -1,0 +1,65 @@
+// data::Batch -> tensors (see batch_tensors.h).
+#include "train/batch_tensors.h"
+
+#include <cstring>
+
+#include "core/error.h"
+#include "model/loss.h"
+#include "vision/preprocess.h"
+
+namespace prospect::train {
+
+namespace {
+
+at::Tensor grid(const std::vector<int32_t>& v, int64_t rows, int64_t cols) {
+  return at::from_blob(const_cast<int32_t*>(v.data()), {rows, cols}, at::kInt).to(at::kLong);
+}
+
+}  // namespace
+
+BatchTensors to_batch_tensors(const data::Batch& b, int64_t image_size, at::Device device, at::ScalarType dtype) {
+  BatchTensors t;
+  const int64_t B = b.batch_size, T = b.seq_len;
+  t.input_ids = grid(b.input_ids, B, T).to(device);
+  t.attention_mask = grid(b.attention_mask, B, T).to(device);
+  t.lm_labels = grid(b.lm_labels, B, T).to(device);
+  t.dst_labels = grid(b.dst_labels, B, T).to(device);
+  t.speak_labels = grid(b.speak_labels, B, T).to(device);
+  t.dst_update_labels = grid(b.dst_update_labels, B, T).to(device);
+  for (int32_t m : b.attention_mask) t.tokens += m != 0;
+  t.frames = static_cast<int64_t>(b.frames.size());
+  if (t.frames > 0) {
+    const int64_t h = b.frame_height, w = b.frame_width;
+    if (b.pixels.size() != static_cast<size_t>(t.frames * h * w * 3) || h <= 0 || w <= 0)
+      fail("batch " + std::to_string(b.index) + " of epoch " + std::to_string(b.epoch) + ": " +
+           std::to_string(t.frames) + " frame blocks but " + std::to_string(b.pixels.size()) + " pixel bytes");
+    at::Tensor px;
+    if (h == image_size && w == image_size) {
+      // Same float32 ops as vision::normalize_chw (and torch's reference), vectorised.
+      px = at::from_blob(const_cast<uint8_t*>(b.pixels.data()), {t.frames, h, w, 3}, at::kByte)
+               .to(at::kFloat)
+               .permute({0, 3, 1, 2})
+               .div(255.0)
+               .sub(0.5)
+               .div(0.5)
+               .contiguous();
+    } else {
+      px = at::empty({t.frames, 3, image_size, image_size}, at::kFloat);
+      const size_t frame_bytes = static_cast<size_t>(h * w * 3);
+      for (int64_t f = 0; f < t.frames; f++) {
+        vision::Image img;
+        img.height = static_cast<int>(h);
+        img.width = static_cast<int>(w);
+        img.rgb.assign(b.pixels.begin() + f * frame_bytes, b.pixels.begin() + (f + 1) * frame_bytes);
+        std::vector<float> v = vision::frame_pixel_values(img, static_cast<int>(image_size));
+        std::memcpy(px[f].data_ptr<float>(), v.data(), v.size() * sizeof(float));
+      }
+    }
+    t.pixel_values = px.to(device, dtype);
+  }
+  std::tie(t.speak_positions, t.speak_targets) = model::decision_points(t.speak_labels);
+  std::tie(t.dst_positions, t.dst_targets) = model::decision_points(t.dst_update_labels);
+  return t;
+}
+
+}  // namespace prospect::train

@@ -1,0 +1,231 @@
+// The options of `prospect train` (see train_options.h).
+#include "train/train_options.h"
+
+#include <algorithm>
+
+#include "core/error.h"
+
+namespace prospect::train {
+
+using nlohmann::json;
+
+const std::vector<OptionDoc>& train_option_docs() {
+  static const std::vector<OptionDoc> docs = {
+      {"model.path", "HuggingFaceTB/SmolVLM2-2.2B-Instruct", "local HF checkpoint directory to start from"},
+      {"model.tokenizer", "", "tokenizer.json to use (empty: the one in model.path)"},
+      {"model.head_type", "linear", "decision heads: linear | mlp (Linear(H,H/2) -> GELU -> Linear(H/2,1))"},
+      {"model.frame_pooling", 0, "pool each frame's tokens to k x k (0: off, K from the model)"},
+      {"data.root", ".", "data root: split files and frames_file paths are relative to it"},
+      {"data.train", "train.json", "training split file (DST clips or ProAssist samples; JSON array or JSONL)"},
+      {"data.val", "", "validation split file (empty: no validation)"},
+      {"data.max_seq_len", 4096, "longer clips are split at frame boundaries into sub-clips"},
+      {"data.neg_frame_sampling_rate", 0.5, "rho: probability a silent frame is a training decision point"},
+      {"data.neg_frame_sampling_rate_end", 0.5, "rho at the last epoch when neg_rate_schedule is linear"},
+      {"data.neg_rate_schedule", "constant", "constant | linear (rho moves linearly over epochs to _end)"},
+      {"data.eval_neg_frame_sampling_rate", 1.0, "rho for validation"},
+      {"data.frame_stride", 1, "keep every s-th frame (anchor frames always kept)"},
+      {"data.context_frames", 0, "bare frame blocks repeated before each sub-clip cut"},
+      {"data.workers", 2, "data-loader threads (decode frames, render sequences)"},
+      {"data.prefetch", 4, "batches the loader prepares ahead"},
+      {"data.skip_bad_clips", false, "skip unusable clips (reported at the end) instead of stopping"},
+      {"loss.lm", 1.0, "weight of the assistant-text cross entropy"},
+      {"loss.dst_gen", 1.0, "weight of the DST-update-text cross entropy"},
+      {"loss.speak", 1.0, "weight of the speaking-head BCE"},
+      {"loss.dst", 1.0, "weight of the DST-update-head BCE"},
+      {"loss.bce", "balanced", "balanced (mean over positives and negatives, halved) | pos_weight"},
+      {"loss.pos_weight", 1.0, "weight of positive decision points when loss.bce = pos_weight"},
+      {"train.mode", "full", "full | freeze_vision | heads_only | lora"},
+      {"train.grad_checkpointing", false, "recompute each decoder layer in backward (less memory, ~30% slower)"},
+      {"lora.rank", 16, "LoRA rank r (train.mode = lora)"},
+      {"lora.alpha", 32.0, "LoRA alpha (scale alpha / r)"},
+      {"lora.targets", json::array({"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}),
+       "text-model projections that get adapters"},
+      {"optim.lr", 1e-5, "peak learning rate"},
+      {"optim.weight_decay", 0.0, "decoupled weight decay (AdamW)"},
+      {"optim.beta1", 0.9, "AdamW beta1"},
+      {"optim.beta2", 0.999, "AdamW beta2"},
+      {"optim.eps", 1e-8, "AdamW epsilon"},
+      {"optim.grad_clip", 1.0, "global gradient-norm clip (0: off)"},
+      {"optim.no_decay", json::array({"bias", "norm", "embed"}), "parameter-name substrings without weight decay"},
+      {"schedule.name", "cosine", "cosine | linear | constant (after warmup)"},
+      {"schedule.warmup_steps", 0, "warmup updates (overrides warmup_ratio when > 0)"},
+      {"schedule.warmup_ratio", 0.0, "warmup as a fraction of all updates"},
+      {"schedule.min_lr_ratio", 0.0, "cosine/linear decay ends at lr * min_lr_ratio"},
+      {"train.batch_size", 2, "clips (sub-clips) per micro-batch"},
+      {"train.grad_accum", 8, "micro-batches per optimizer update"},
+      {"train.epochs", 1, "passes over the training split (ignored when max_steps > 0)"},
+      {"train.max_steps", -1, "optimizer updates to run (-1: from epochs)"},
+      {"train.log_every", 10, "updates between metrics.jsonl / TensorBoard lines"},
+      {"train.eval_every", 500, "updates between validations (0: only at the end)"},
+      {"train.eval_max_batches", 0, "cap on validation batches (0: the whole split)"},
+      {"train.save_every", 500, "updates between checkpoints (0: only at the end)"},
+      {"train.save_total_limit", 5, "checkpoints kept (oldest removed; the best is always kept)"},
+      {"train.best_metric", "val/loss", "validation metric that picks the best checkpoint (empty: none)"},
+      {"train.best_mode", "min", "min | max: which way the best metric is better"},
+      {"train.max_nonfinite_in_row", 10, "stop after this many consecutive skipped non-finite steps"},
+      {"train.seed", 42, "seed of shuffling, negative subsampling and initialisation"},
+      {"train.threads", 0, "compute threads (0: --threads / PROSPECT_THREADS / all cores)"},
+      {"train.device", "auto", "auto | cpu | cuda"},
+      {"train.dtype", "auto", "auto (fp32 on CPU, bf16 on CUDA) | fp32 | bf16 (fp32 master weights) | bf16_pure"},
+      {"train.run_dir", "runs/train", "run directory: config, checkpoints/, metrics.jsonl, TensorBoard, log"},
+      {"train.quiet", false, "no progress bar: one plain line per logged step"},
+  };
+  return docs;
+}
+
+namespace {
+
+const json& at_key(const json& config, const std::string& dotted) {
+  const json* node = &config;
+  size_t start = 0;
+  while (true) {
+    size_t dot = dotted.find('.', start);
+    std::string part = dotted.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+    if (!node->is_object() || !node->contains(part)) fail("config: option '" + dotted + "' is missing");
+    node = &(*node)[part];
+    if (dot == std::string::npos) return *node;
+    start = dot + 1;
+  }
+}
+
+template <typename T>
+T get(const json& config, const std::string& key) {
+  try {
+    return at_key(config, key).get<T>();
+  } catch (const json::exception& e) {
+    fail("config: option '" + key + "' has the wrong type: " + e.what());
+  }
+}
+
+void one_of(const std::string& key, const std::string& value, const std::vector<std::string>& allowed) {
+  if (std::find(allowed.begin(), allowed.end(), value) != allowed.end()) return;
+  std::string list;
+  for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
+  fail("option '" + key + "': '" + value + "' is not one of " + list);
+}
+
+void at_least(const std::string& key, double value, double min) {
+  if (!(value >= min)) fail("option '" + key + "' must be >= " + json(min).dump() + ", got " + json(value).dump());
+}
+
+void in_unit(const std::string& key, double value) {
+  if (!(value >= 0.0 && value <= 1.0)) fail("option '" + key + "' must be in [0, 1], got " + json(value).dump());
+}
+
+}  // namespace
+
+TrainOptions parse_train_options(const json& c) {
+  TrainOptions o;
+  o.model_path = get<std::string>(c, "model.path");
+  o.tokenizer = get<std::string>(c, "model.tokenizer");
+  o.head_type = get<std::string>(c, "model.head_type");
+  one_of("model.head_type", o.head_type, {"linear", "mlp"});
+  o.frame_pooling = get<int64_t>(c, "model.frame_pooling");
+  at_least("model.frame_pooling", o.frame_pooling, 0);
+
+  o.data_root = get<std::string>(c, "data.root");
+  o.train_file = get<std::string>(c, "data.train");
+  o.val_file = get<std::string>(c, "data.val");
+  o.max_seq_len = get<int64_t>(c, "data.max_seq_len");
+  at_least("data.max_seq_len", o.max_seq_len, 16);
+  o.neg_rate = get<double>(c, "data.neg_frame_sampling_rate");
+  o.neg_rate_end = get<double>(c, "data.neg_frame_sampling_rate_end");
+  o.eval_neg_rate = get<double>(c, "data.eval_neg_frame_sampling_rate");
+  in_unit("data.neg_frame_sampling_rate", o.neg_rate);
+  in_unit("data.neg_frame_sampling_rate_end", o.neg_rate_end);
+  in_unit("data.eval_neg_frame_sampling_rate", o.eval_neg_rate);
+  o.neg_rate_schedule = get<std::string>(c, "data.neg_rate_schedule");
+  one_of("data.neg_rate_schedule", o.neg_rate_schedule, {"constant", "linear"});
+  o.frame_stride = get<int64_t>(c, "data.frame_stride");
+  at_least("data.frame_stride", o.frame_stride, 1);
+  o.context_frames = get<int64_t>(c, "data.context_frames");
+  at_least("data.context_frames", o.context_frames, 0);
+  o.workers = get<int64_t>(c, "data.workers");
+  at_least("data.workers", o.workers, 0);
+  o.prefetch = get<int64_t>(c, "data.prefetch");
+  at_least("data.prefetch", o.prefetch, 1);
+  o.skip_bad_clips = get<bool>(c, "data.skip_bad_clips");
+
+  o.w_lm = get<double>(c, "loss.lm");
+  o.w_dst_gen = get<double>(c, "loss.dst_gen");
+  o.w_speak = get<double>(c, "loss.speak");
+  o.w_dst = get<double>(c, "loss.dst");
+  for (const char* k : {"loss.lm", "loss.dst_gen", "loss.speak", "loss.dst"}) at_least(k, get<double>(c, k), 0.0);
+  o.bce = get<std::string>(c, "loss.bce");
+  one_of("loss.bce", o.bce, {"balanced", "pos_weight"});
+  o.pos_weight = get<double>(c, "loss.pos_weight");
+  at_least("loss.pos_weight", o.pos_weight, 0.0);
+
+  o.train_mode = get<std::string>(c, "train.mode");
+  one_of("train.mode", o.train_mode, {"full", "freeze_vision", "heads_only", "lora"});
+  o.grad_checkpointing = get<bool>(c, "train.grad_checkpointing");
+  o.lora_rank = get<int64_t>(c, "lora.rank");
+  at_least("lora.rank", o.lora_rank, 1);
+  o.lora_alpha = get<double>(c, "lora.alpha");
+  o.lora_targets = get<std::vector<std::string>>(c, "lora.targets");
+
+  o.lr = get<double>(c, "optim.lr");
+  at_least("optim.lr", o.lr, 0.0);
+  o.weight_decay = get<double>(c, "optim.weight_decay");
+  at_least("optim.weight_decay", o.weight_decay, 0.0);
+  o.beta1 = get<double>(c, "optim.beta1");
+  o.beta2 = get<double>(c, "optim.beta2");
+  in_unit("optim.beta1", o.beta1);
+  in_unit("optim.beta2", o.beta2);
+  o.eps = get<double>(c, "optim.eps");
+  at_least("optim.eps", o.eps, 0.0);
+  o.grad_clip = get<double>(c, "optim.grad_clip");
+  at_least("optim.grad_clip", o.grad_clip, 0.0);
+  o.no_decay = get<std::vector<std::string>>(c, "optim.no_decay");
+
+  o.schedule = get<std::string>(c, "schedule.name");
+  one_of("schedule.name", o.schedule, {"cosine", "linear", "constant"});
+  o.warmup_steps = get<int64_t>(c, "schedule.warmup_steps");
+  at_least("schedule.warmup_steps", o.warmup_steps, 0);
+  o.warmup_ratio = get<double>(c, "schedule.warmup_ratio");
+  in_unit("schedule.warmup_ratio", o.warmup_ratio);
+  o.min_lr_ratio = get<double>(c, "schedule.min_lr_ratio");
+  in_unit("schedule.min_lr_ratio", o.min_lr_ratio);
+
+  o.batch_size = get<int64_t>(c, "train.batch_size");
+  at_least("train.batch_size", o.batch_size, 1);
+  o.grad_accum = get<int64_t>(c, "train.grad_accum");
+  at_least("train.grad_accum", o.grad_accum, 1);
+  o.epochs = get<int64_t>(c, "train.epochs");
+  o.max_steps = get<int64_t>(c, "train.max_steps");
+  if (o.max_steps <= 0) at_least("train.epochs", o.epochs, 1);
+  o.log_every = get<int64_t>(c, "train.log_every");
+  at_least("train.log_every", o.log_every, 1);
+  o.eval_every = get<int64_t>(c, "train.eval_every");
+  at_least("train.eval_every", o.eval_every, 0);
+  o.eval_max_batches = get<int64_t>(c, "train.eval_max_batches");
+  at_least("train.eval_max_batches", o.eval_max_batches, 0);
+  o.save_every = get<int64_t>(c, "train.save_every");
+  at_least("train.save_every", o.save_every, 0);
+  o.save_total_limit = get<int64_t>(c, "train.save_total_limit");
+  at_least("train.save_total_limit", o.save_total_limit, 1);
+  o.best_metric = get<std::string>(c, "train.best_metric");
+  o.best_mode = get<std::string>(c, "train.best_mode");
+  one_of("train.best_mode", o.best_mode, {"min", "max"});
+  o.max_nonfinite_in_row = get<int64_t>(c, "train.max_nonfinite_in_row");
+  at_least("train.max_nonfinite_in_row", o.max_nonfinite_in_row, 1);
+  o.seed = get<int64_t>(c, "train.seed");
+  o.threads = get<int64_t>(c, "train.threads");
+  o.device = get<std::string>(c, "train.device");
+  one_of("train.device", o.device, {"auto", "cpu", "cuda"});
+  o.dtype = get<std::string>(c, "train.dtype");
+  one_of("train.dtype", o.dtype, {"auto", "fp32", "bf16", "bf16_pure"});
+  o.run_dir = get<std::string>(c, "train.run_dir");
+  if (o.run_dir.empty()) fail("option 'train.run_dir' must not be empty");
+  o.quiet = get<bool>(c, "train.quiet");
+  return o;
+}
+
+json build_train_config(const std::string& config_path, const std::vector<std::string>& overrides) {
+  json config = defaults_from_docs(train_option_docs());
+  if (!config_path.empty()) overlay_config(config, read_json_file(config_path), config_path);
+  for (const auto& s : overrides) apply_override(config, s);
+  return config;
+}
+
+}  // namespace prospect::train

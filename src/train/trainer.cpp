@@ -1,0 +1,625 @@
+// The training loop (see trainer.h).
+#include "train/trainer.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+
+#include "core/error.h"
+#include "core/torch_threads.h"
+#include "data/clip_reader.h"
+#include "data/loader.h"
+#include "data/pixel_loader.h"
+#include "model/checkpoint.h"
+#include "model/heads.h"
+#include "model/loss.h"
+#include "model/smolvlm.h"
+#include "text/tokenizer.h"
+#include "train/adamw.h"
+#include "train/batch_tensors.h"
+#include "train/checkpoint_dir.h"
+#include "train/grad_checkpoint.h"
+#include "train/lora.h"
+#include "train/lr_schedule.h"
+#include "train/metrics_log.h"
+#include "train/nonfinite_guard.h"
+#include "train/progress.h"
+#include "train/rng_state.h"
+#include "train/tensor_file.h"
+#include "train/train_options.h"
+#include "train/validation.h"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace prospect::train {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+void write_text(const fs::path& p, const std::string& text) {
+  std::ofstream out(p, std::ios::trunc);
+  out << text;
+  if (!out) fail(p.string() + ": write failed");
+}
+
+// Where training is: everything besides tensors that exact resume needs.
+struct Position {
+  int64_t step = 0;            // optimizer updates done
+  int64_t epoch = 0;
+  int64_t batch_in_epoch = 0;  // micro-batches of `epoch` consumed
+  std::optional<double> best_value;
+  std::string best_checkpoint;  // directory name under checkpoints/
+};
+
+// One accumulation window's summed values (each term already normalised over the window).
+struct WindowStats {
+  double loss = 0, lm = 0, dst_gen = 0, speak = 0, dst = 0;
+  int64_t tokens = 0, frames = 0, micro_batches = 0;
+};
+
+class Trainer {
+ public:
+  Trainer(const json& config, const std::string& resume, const TrainerHooks& hooks)
+      : config_(config), o_(parse_train_options(config)), hooks_(hooks), bar_(o_.quiet, hooks.console) {
+    resume_arg_ = resume;
+  }
+
+  TrainSummary run();
+
+ private:
+  void say(const std::string& line);
+  void setup_device();
+  void load_model(const std::string& weights_dir, const std::string& resume_dir);
+  void setup_data();
+  std::unique_ptr<data::BatchLoader> make_loader(int64_t epoch);
+  double neg_rate_for_epoch(int64_t epoch) const;
+  int64_t count_batches_per_epoch();
+  WindowStats train_window(const std::vector<data::Batch>& window);
+  json validate();
+  std::string save_checkpoint();
+  void restore(const std::string& dir);
+
+  json config_;
+  TrainOptions o_;
+  TrainerHooks hooks_;
+  ProgressBar bar_;
+  std::string resume_arg_;
+  std::ofstream log_;
+
+  at::Device device_ = at::kCPU;
+  at::ScalarType dtype_ = at::kFloat;
+  std::string tokenizer_path_;
+  std::unique_ptr<text::Tokenizer> tok_;
+  std::shared_ptr<model::SmolVLM> model_;
+  std::shared_ptr<model::DecisionHeads> heads_;
+  std::unique_ptr<LoraSet> lora_;
+  std::unique_ptr<GradCheckpointing> checkpointing_;
+  std::unique_ptr<AdamW> opt_;
+  model::LossOptions loss_;
+
+  std::vector<data::Clip> train_clips_, val_clips_;
+  data::RenderOptions render_;
+  data::LoaderOptions loader_opts_;
+  data::PixelLoader pixels_;
+  int64_t batches_per_epoch_ = 0;
+  int64_t total_steps_ = 0;
+  LrSchedule schedule_;
+  NonFiniteGuard guard_{10};
+  Position pos_;
+  std::unique_ptr<MetricsLog> metrics_;
+  std::string run_dir_, checkpoints_dir_, last_checkpoint_;
+  json last_train_record_, last_val_record_;
+};
+
+void Trainer::say(const std::string& line) {
+  bar_.print(line);
+  if (log_) log_ << line << "\n" << std::flush;
+}
+
+void Trainer::setup_device() {
+  if (o_.device == "cuda" || (o_.device == "auto" && at::hasCUDA())) {
+    if (!at::hasCUDA()) fail("option 'train.device' is cuda but this build or machine has no CUDA device");
+    device_ = at::Device(at::kCUDA, 0);
+  }
+  if (o_.dtype == "fp32") dtype_ = at::kFloat;
+  else if (o_.dtype == "auto") dtype_ = device_.is_cuda() ? at::kBFloat16 : at::kFloat;
+  else dtype_ = at::kBFloat16;
+  set_compute_threads(o_.threads > 0 ? static_cast<int>(o_.threads) : hooks_.default_threads);
+}
+
+void Trainer::load_model(const std::string& weights_dir, const std::string& resume_dir) {
+  model::ModelOptions mo;
+  mo.dtype = dtype_;
+  mo.device = device_;
+  mo.attention = device_.is_cuda() ? model::AttentionImpl::Sdpa : model::AttentionImpl::Eager;
+  mo.frame_pool = o_.frame_pooling;
+  // LoRA resumes from the frozen base plus saved adapters (the checkpoint's HF weights are merged ones).
+  model_ = model::load_pretrained(weights_dir, mo);
+  const std::string heads_dir = resume_dir.empty() ? weights_dir : resume_dir;
+  if (model::has_heads(heads_dir)) {
+    heads_ = model::load_heads(heads_dir, device_);
+  } else {
+    heads_ = std::make_shared<model::DecisionHeads>(model_->config.text.hidden_size,
+                                                    model::parse_head_type(o_.head_type));
+    heads_->init_weights(static_cast<uint64_t>(o_.seed));
+    heads_->to(device_);
+  }
+  std::vector<NamedTensor> params;
+  if (o_.train_mode == "full" || o_.train_mode == "freeze_vision") {
+    model_->set_vision_trainable(o_.train_mode == "full");
+    for (auto& [name, p] : model_->hf_parameters())
+      if (p.requires_grad()) params.emplace_back(name, p);
+  } else {
+    for (auto& [name, p] : model_->hf_parameters()) p.requires_grad_(false);
+    model_->set_vision_trainable(false);
+    if (o_.train_mode == "lora") {
+      LoraOptions lo;
+      lo.rank = o_.lora_rank;
+      lo.alpha = o_.lora_alpha;
+      lo.targets = o_.lora_targets;
+      lo.seed = static_cast<uint64_t>(o_.seed);
+      lora_ = std::make_unique<LoraSet>(*model_, lo);
+      if (!resume_dir.empty()) lora_->load((fs::path(resume_dir) / kLoraFile).string());
+      for (auto& np : lora_->parameters()) params.push_back(np);
+    }
+  }
+  for (auto& item : heads_->named_parameters()) params.emplace_back(item.key(), item.value());
+  if (o_.grad_checkpointing) checkpointing_ = std::make_unique<GradCheckpointing>(*model_->model->text_model);
+  AdamWOptions ao;
+  ao.beta1 = o_.beta1;
+  ao.beta2 = o_.beta2;
+  ao.eps = o_.eps;
+  ao.weight_decay = o_.weight_decay;
+  ao.no_decay = o_.no_decay;
+  ao.master_weights = o_.dtype != "bf16_pure";
+  opt_ = std::make_unique<AdamW>(params, ao);
+  int64_t trainable = 0;
+  for (auto& [n, p] : params) trainable += p.numel();
+  say("model: " + weights_dir + " (" + std::to_string(model_->num_parameters()) + " parameters, " +
+      std::to_string(trainable) + " trainable in " + std::to_string(params.size()) + " tensors; mode " + o_.train_mode +
+      ", " + std::to_string(opt_->no_decay_names().size()) + " tensors without weight decay)");
+}
+
+double Trainer::neg_rate_for_epoch(int64_t epoch) const {
+  if (o_.neg_rate_schedule == "constant" || o_.epochs <= 1) return o_.neg_rate;
+  double t = std::min(1.0, double(epoch) / double(o_.epochs - 1));
+  return o_.neg_rate + (o_.neg_rate_end - o_.neg_rate) * t;
+}
+
+void Trainer::setup_data() {
+  tokenizer_path_ = o_.tokenizer.empty() ? (fs::path(o_.model_path) / "tokenizer.json").string() : o_.tokenizer;
+  tok_ = std::make_unique<text::Tokenizer>(text::Tokenizer::load(tokenizer_path_));
+  auto read = [&](const std::string& file, std::vector<data::Clip>& out) {
+    fs::path p = fs::path(file).is_absolute() ? fs::path(file) : fs::path(o_.data_root) / file;
+    data::ClipReadResult r = data::read_clip_files({p.string()}, o_.skip_bad_clips);
+    for (const auto& e : r.errors) say("skipped: " + e);
+    if (r.clips.empty()) fail(ErrorContext(), p.string() + ": no usable clips", "check data.root and the split file");
+    out = std::move(r.clips);
+    say("data: " + p.string() + ": " + std::to_string(out.size()) + " clips");
+  };
+  read(o_.train_file, train_clips_);
+  if (!o_.val_file.empty()) read(o_.val_file, val_clips_);
+  render_.image_seq_len = static_cast<int>(model_->tokens_per_image());
+  render_.frame_stride = static_cast<int>(o_.frame_stride);
+  render_.max_seq_len = o_.max_seq_len;
+  render_.context_frames = static_cast<int>(o_.context_frames);
+  render_.seed = static_cast<uint64_t>(o_.seed);
+  loader_opts_.batch_size = static_cast<int>(o_.batch_size);
+  loader_opts_.num_threads = static_cast<int>(std::max<int64_t>(1, o_.workers));
+  loader_opts_.prefetch_batches = static_cast<int>(o_.prefetch);
+  loader_opts_.shuffle = true;
+  loader_opts_.seed = static_cast<uint64_t>(o_.seed);
+  loader_opts_.pad_id = static_cast<int32_t>(model_->config.pad_token_id());
+  loader_opts_.skip_bad_clips = o_.skip_bad_clips;
+  pixels_ = hooks_.pixels ? hooks_.pixels : data::frame_store_pixel_loader(o_.data_root);
+}
+
+std::unique_ptr<data::BatchLoader> Trainer::make_loader(int64_t epoch) {
+  data::RenderOptions r = render_;
+  r.neg_frame_sampling_rate = neg_rate_for_epoch(epoch);
+  auto loader = std::make_unique<data::BatchLoader>(train_clips_, *tok_, r, loader_opts_, pixels_);
+  loader->start_epoch(epoch);
+  return loader;
+}
+
+int64_t Trainer::count_batches_per_epoch() {
+  // Sub-clip counts do not depend on the epoch (labels never change the text), so one pass gives every epoch's.
+  data::ClipRenderer renderer(*tok_, render_);
+  int64_t samples = 0, split = 0;
+  for (const auto& clip : train_clips_) {
+    try {
+      size_t n = renderer.render(clip, 0).size();
+      samples += static_cast<int64_t>(n);
+      split += n > 1;
+    } catch (const Error&) {
+      if (!o_.skip_bad_clips) throw;
+    }
+  }
+  if (split > 0) say("data: " + std::to_string(split) + " clips longer than max_seq_len were split");
+  return (samples + o_.batch_size - 1) / o_.batch_size;
+}
+
+WindowStats Trainer::train_window(const std::vector<data::Batch>& window) {
+  WindowStats w;
+  std::vector<BatchTensors> tensors;
+  model::LossCounts totals{0, 0, 0, 0, 0, 0};
+  for (const auto& b : window) {
+    tensors.push_back(to_batch_tensors(b, model_->config.vision.image_size, device_, dtype_));
+    const BatchTensors& t = tensors.back();
+    totals.lm_tokens += model::count_labelled_tokens(t.lm_labels);
+    totals.dst_tokens += model::count_labelled_tokens(t.dst_labels);
+    int64_t sp = t.speak_targets.sum().item<int64_t>(), dp = t.dst_targets.sum().item<int64_t>();
+    totals.speak_pos += sp;
+    totals.speak_neg += t.speak_targets.numel() - sp;
+    totals.dst_pos += dp;
+    totals.dst_neg += t.dst_targets.numel() - dp;
+  }
+  const bool model_frozen = o_.train_mode == "heads_only";
+  for (auto& t : tensors) {
+    model::ForwardInput in;
+    in.input_ids = t.input_ids;
+    in.attention_mask = t.attention_mask;
+    in.pixel_values = t.pixel_values;
+    in.logits = false;
+    if (lora_) lora_->refresh();  // a fresh graph from the adapters to the effective weights, per forward
+    at::Tensor hidden;
+    {
+      // heads_only: nothing below the heads needs a graph.
+      std::optional<at::NoGradGuard> no_grad;
+      if (model_frozen) no_grad.emplace();
+      hidden = model_->forward(in).last_hidden_state;
+    }
+    model::LossInputs li;
+    li.hidden = hidden;
+    li.lm_labels = t.lm_labels;
+    li.dst_labels = t.dst_labels;
+    if (t.speak_targets.numel() > 0) {
+      li.speak_logits = heads_->forward(model::gather_positions(hidden, t.speak_positions)).speak;
+      li.speak_targets = t.speak_targets;
+    }
+    if (t.dst_targets.numel() > 0) {
+      li.dst_logits = heads_->forward(model::gather_positions(hidden, t.dst_positions)).dst;
+      li.dst_targets = t.dst_targets;
+    }
+    model::LossTerms terms = model::compute_loss(
+        li, [&](const at::Tensor& h) { return model_->lm_logits(h); }, loss_, totals);
+    if (terms.total.requires_grad()) terms.total.backward();
+    w.loss += terms.total.item<double>();
+    w.lm += terms.lm.item<double>();
+    w.dst_gen += terms.dst_gen.item<double>();
+    w.speak += terms.speak.item<double>();
+    w.dst += terms.dst.item<double>();
+    w.tokens += t.tokens;
+    w.frames += t.frames;
+    w.micro_batches++;
+  }
+  if (checkpointing_) checkpointing_->release();
+  return w;
+}
+
+json Trainer::validate() {
+  data::RenderOptions r = render_;
+  r.neg_frame_sampling_rate = o_.eval_neg_rate;
+  data::LoaderOptions lo = loader_opts_;
+  lo.shuffle = false;
+  data::BatchLoader loader(val_clips_, *tok_, r, lo, pixels_);
+  loader.start_epoch(0);
+  ValidationOptions vo;
+  vo.loss = loss_;
+  vo.max_batches = o_.eval_max_batches;
+  auto t0 = Clock::now();
+  if (lora_) {
+    at::NoGradGuard no_grad;
+    lora_->refresh();
+  }
+  json v = run_validation(*model_, *heads_, [&] { return loader.next(); }, vo);
+  v["seconds"] = seconds_since(t0);
+  return v;
+}
+
+std::string Trainer::save_checkpoint() {
+  json state = {{"step", pos_.step},
+                {"epoch", pos_.epoch},
+                {"batch_in_epoch", pos_.batch_in_epoch},
+                {"total_steps", total_steps_},
+                {"skipped_total", guard_.skipped_total()},
+                {"nonfinite_in_row", guard_.in_row()},
+                {"best_metric", o_.best_metric},
+                {"best_value", pos_.best_value ? json(*pos_.best_value) : json(nullptr)},
+                {"best_checkpoint", pos_.best_checkpoint},
+                {"train_mode", o_.train_mode},
+                {"base_model", o_.model_path}};
+  std::string path = commit_checkpoint(checkpoints_dir_, pos_.step, [&](const std::string& tmp) {
+    fs::path d(tmp);
+    if (lora_) {
+      // Exported weights have the adapters merged (a plain HF model); the adapters themselves are kept for resume.
+      lora_->save((d / kLoraFile).string());
+      lora_->merge_into_base();
+      model::save_pretrained(*model_, tmp);
+      lora_->unmerge_from_base();
+    } else {
+      model::save_pretrained(*model_, tmp);
+    }
+    model::ProspectConfig pc;
+    pc.head_type = heads_->type;
+    pc.hidden_size = heads_->hidden;
+    // The pooling the model really ran with (from the option, or the starting checkpoint's own
+    // prospect_config.json), so streaming renders the same K tokens per frame as training did.
+    pc.frame_pool = model_->options.frame_pool;
+    model::save_heads(*heads_, tmp, pc);
+    fs::copy_file(tokenizer_path_, d / "tokenizer.json", fs::copy_options::overwrite_existing);
+    write_text(d / "train_config.json", config_.dump(2) + "\n");
+    save_tensor_file((d / "optimizer.safetensors").string(), opt_->state());
+    save_tensor_file((d / "rng.safetensors").string(), capture_rng_state());
+    write_text(d / kTrainerStateFile, state.dump(2) + "\n");  // last: marks the checkpoint complete
+  });
+  std::set<std::string> protect;
+  if (!pos_.best_checkpoint.empty()) protect.insert((fs::path(checkpoints_dir_) / pos_.best_checkpoint).string());
+  for (const auto& gone : rotate_checkpoints(checkpoints_dir_, o_.save_total_limit, protect))
+    if (log_) log_ << "removed old checkpoint " << gone << "\n";
+  last_checkpoint_ = path;
+  return path;
+}
+
+void Trainer::restore(const std::string& dir) {
+  json state = read_json_file((fs::path(dir) / kTrainerStateFile).string());
+  pos_.step = state.at("step").get<int64_t>();
+  pos_.epoch = state.at("epoch").get<int64_t>();
+  pos_.batch_in_epoch = state.at("batch_in_epoch").get<int64_t>();
+  if (!state.at("best_value").is_null()) pos_.best_value = state.at("best_value").get<double>();
+  pos_.best_checkpoint = state.value("best_checkpoint", std::string());
+  guard_.restore(state.at("skipped_total").get<int64_t>(), state.at("nonfinite_in_row").get<int64_t>());
+  if (state.value("train_mode", o_.train_mode) != o_.train_mode)
+    fail(dir + ": checkpoint was trained with train.mode=" + state.value("train_mode", std::string()) +
+         ", this run asks for " + o_.train_mode);
+  opt_->load_state(load_tensor_file((fs::path(dir) / "optimizer.safetensors").string()));
+  restore_rng_state(load_tensor_file((fs::path(dir) / "rng.safetensors").string()));
+  // Options that change the computation make the continuation differ from an uninterrupted run: say so.
+  fs::path saved_cfg = fs::path(dir) / "train_config.json";
+  if (fs::exists(saved_cfg)) {
+    json diff = json::diff(read_json_file(saved_cfg.string()), config_);
+    for (const auto& d : diff) say("note: option " + d.value("path", std::string()) + " differs from the checkpoint's");
+  }
+}
+
+TrainSummary Trainer::run() {
+  const auto t_start = Clock::now();
+  run_dir_ = o_.run_dir;
+  checkpoints_dir_ = (fs::path(run_dir_) / "checkpoints").string();
+  fs::create_directories(run_dir_);
+  log_.open(fs::path(run_dir_) / "train.log", std::ios::app);
+  int stale = remove_stale_temporaries(checkpoints_dir_);
+  if (stale) say("removed " + std::to_string(stale) + " incomplete checkpoint(s) left by an interrupted run");
+
+  std::string resume_dir;
+  if (!resume_arg_.empty()) resume_dir = resume_arg_ == "latest" ? latest_checkpoint(checkpoints_dir_) : resume_arg_;
+  if (!resume_dir.empty() && !fs::exists(fs::path(resume_dir) / kTrainerStateFile))
+    fail(ErrorContext(), resume_dir + ": not a complete checkpoint (no " + std::string(kTrainerStateFile) + ")",
+         "pass a checkpoints/checkpoint-N directory of a run");
+
+  say("effective config:\n" + config_.dump(2));
+  write_text(fs::path(run_dir_) / "train_config.json", config_.dump(2) + "\n");
+  setup_device();
+  seed_everything(static_cast<uint64_t>(o_.seed));
+  loss_.w_lm = o_.w_lm;
+  loss_.w_dst_gen = o_.w_dst_gen;
+  loss_.w_speak = o_.w_speak;
+  loss_.w_dst = o_.w_dst;
+  loss_.bce_mode = o_.bce == "balanced" ? model::BceMode::Balanced : model::BceMode::PosWeight;
+  loss_.pos_weight = o_.pos_weight;
+  guard_ = NonFiniteGuard(o_.max_nonfinite_in_row);
+
+  const bool weights_from_resume = !resume_dir.empty() && o_.train_mode != "lora";
+  load_model(weights_from_resume ? resume_dir : o_.model_path, resume_dir);
+  setup_data();
+  batches_per_epoch_ = count_batches_per_epoch();
+  if (batches_per_epoch_ == 0) fail("data: the training split renders to no samples");
+  const int64_t steps_per_epoch = (batches_per_epoch_ + o_.grad_accum - 1) / o_.grad_accum;
+  total_steps_ = o_.max_steps > 0 ? o_.max_steps : o_.epochs * steps_per_epoch;
+  schedule_.kind = parse_schedule_kind(o_.schedule);
+  schedule_.peak_lr = o_.lr;
+  schedule_.total_steps = total_steps_;
+  schedule_.warmup_steps = resolve_warmup_steps(o_.warmup_steps, o_.warmup_ratio, total_steps_);
+  schedule_.min_lr_ratio = o_.min_lr_ratio;
+  say("plan: " + std::to_string(total_steps_) + " updates (" + std::to_string(batches_per_epoch_) +
+      " micro-batches per epoch, " + std::to_string(o_.grad_accum) + " per update), warmup " +
+      std::to_string(schedule_.warmup_steps) + ", " + o_.schedule + " schedule, device " + device_.str() + ", " +
+      std::string(c10::toString(dtype_)));
+
+  if (!resume_dir.empty()) {
+    restore(resume_dir);
+    say("resumed from " + resume_dir + " at step " + std::to_string(pos_.step) + " (epoch " +
+        std::to_string(pos_.epoch) + ", micro-batch " + std::to_string(pos_.batch_in_epoch) + ")");
+  }
+  metrics_ = std::make_unique<MetricsLog>(run_dir_, resume_dir.empty() ? -1 : pos_.step);
+
+  auto loader = make_loader(pos_.epoch);
+  for (int64_t i = 0; i < pos_.batch_in_epoch; i++)
+    if (!loader->next()) break;  // replaying the data position: the order is a function of (seed, epoch)
+  bool data_done = false;
+  auto t_log = Clock::now();
+  WindowStats since_log;
+  int64_t steps_since_log = 0;
+  const int64_t first_step = pos_.step;
+  const auto t_loop = Clock::now();
+  int64_t last_val_step = -1, last_save_step = -1;
+
+  while (pos_.step < total_steps_ && !data_done) {
+    std::vector<data::Batch> window;
+    while (static_cast<int64_t>(window.size()) < o_.grad_accum) {
+      std::optional<data::Batch> b = loader->next();
+      if (b) {
+        window.push_back(std::move(*b));
+        pos_.batch_in_epoch++;
+        continue;
+      }
+      // End of an epoch: a window cut short by it is a (smaller) update of its own.
+      pos_.epoch++;
+      pos_.batch_in_epoch = 0;
+      if (o_.max_steps <= 0 && pos_.epoch >= o_.epochs) {
+        data_done = true;
+        break;
+      }
+      loader = make_loader(pos_.epoch);
+      if (!window.empty()) break;
+    }
+    if (window.empty()) break;
+
+    opt_->zero_grad();
+    const double lr = schedule_.lr(pos_.step);
+    WindowStats w = train_window(window);
+    if (hooks_.after_backward) hooks_.after_backward(pos_.step + 1, opt_->params());
+    const double norm = opt_->clip_grad_norm(o_.grad_clip);
+    const bool finite = std::isfinite(w.loss) && std::isfinite(norm);
+    char what[96];
+    std::snprintf(what, sizeof what, "loss %g, grad norm %g", w.loss, norm);
+    if (guard_.check(finite, pos_.step + 1, what)) {
+      opt_->zero_grad();
+      say("step " + std::to_string(pos_.step + 1) + ": skipped (" + what + ")");
+    } else {
+      opt_->step(lr);
+    }
+    pos_.step++;
+
+    since_log.loss += w.loss;
+    since_log.lm += w.lm;
+    since_log.dst_gen += w.dst_gen;
+    since_log.speak += w.speak;
+    since_log.dst += w.dst;
+    since_log.tokens += w.tokens;
+    since_log.frames += w.frames;
+    steps_since_log++;
+    const double epoch_f = double(pos_.epoch) + double(pos_.batch_in_epoch) / double(batches_per_epoch_);
+    const double elapsed = seconds_since(t_loop);
+    const double eta = pos_.step > first_step ? elapsed / double(pos_.step - first_step) * double(total_steps_ - pos_.step) : -1;
+    ProgressFields pf;
+    pf.step = pos_.step;
+    pf.total_steps = total_steps_;
+    pf.epoch = epoch_f;
+    pf.loss = w.loss;
+    pf.lm_loss = w.lm;
+    pf.dst_gen_loss = w.dst_gen;
+    pf.speak_loss = w.speak;
+    pf.dst_loss = w.dst;
+    pf.lr = lr;
+    pf.eta_s = eta;
+    pf.skipped = guard_.skipped_total();
+    const bool last = pos_.step >= total_steps_;
+    if (pos_.step % o_.log_every == 0 || last) {
+      const double dt = std::max(1e-9, seconds_since(t_log));
+      pf.tokens_per_s = double(since_log.tokens) / dt;
+      pf.frames_per_s = double(since_log.frames) / dt;
+      // Losses are the mean over the updates since the last line; with log_every = 1 they are exact values.
+      const double n = double(steps_since_log);
+      json rec = {{"step", pos_.step},
+                  {"epoch", epoch_f},
+                  {"loss", since_log.loss / n},
+                  {"lm_loss", since_log.lm / n},
+                  {"dst_gen_loss", since_log.dst_gen / n},
+                  {"speak_loss", since_log.speak / n},
+                  {"dst_loss", since_log.dst / n},
+                  {"lr", lr},
+                  {"grad_norm", norm},
+                  {"tokens_per_s", pf.tokens_per_s},
+                  {"frames_per_s", pf.frames_per_s},
+                  {"skipped", guard_.skipped_total()}};
+      metrics_->write(rec);
+      last_train_record_ = rec;
+      if (!bar_.interactive()) say(format_progress(pf, 0));
+      since_log = WindowStats();
+      steps_since_log = 0;
+      t_log = Clock::now();
+    }
+    bar_.update(pf);
+
+    bool improved = false;
+    if (!val_clips_.empty() && ((o_.eval_every > 0 && pos_.step % o_.eval_every == 0) || last)) {
+      json v = validate();
+      v["step"] = pos_.step;
+      v["kind"] = "val";
+      v["epoch"] = epoch_f;
+      metrics_->write(v);
+      last_val_record_ = v;
+      last_val_step = pos_.step;
+      char line[256];
+      std::snprintf(line, sizeof line, "validation at step %lld: loss %.4f (lm %.4f dst_gen %.4f speak %.4f dst %.4f)",
+                    (long long)pos_.step, v["loss"].get<double>(), v["lm_loss"].get<double>(),
+                    v["dst_gen_loss"].get<double>(), v["speak_loss"].get<double>(), v["dst_loss"].get<double>());
+      std::string msg = line;
+      for (const char* k : {"speak_f1", "speak_auroc", "dst_f1", "dst_auroc", "dst_exact_match"})
+        if (v.contains(k)) msg += std::string(" ") + k + " " + std::to_string(v[k].get<double>());
+      say(msg);
+      if (!o_.best_metric.empty()) {
+        std::string key = o_.best_metric.rfind("val/", 0) == 0 ? o_.best_metric.substr(4) : o_.best_metric;
+        if (!v.contains(key) || !v[key].is_number())
+          fail(ErrorContext(), "option 'train.best_metric': validation has no metric '" + key + "'",
+               "one of: " + [&] {
+                 std::string s;
+                 for (auto it = v.begin(); it != v.end(); ++it)
+                   if (it.value().is_number()) s += (s.empty() ? "" : ", ") + std::string("val/") + it.key();
+                 return s;
+               }());
+        double value = v[key].get<double>();
+        improved = !pos_.best_value || (o_.best_mode == "min" ? value < *pos_.best_value : value > *pos_.best_value);
+        if (improved) {
+          pos_.best_value = value;
+          pos_.best_checkpoint = checkpoint_name(pos_.step);
+        }
+      }
+    }
+    if ((o_.save_every > 0 && pos_.step % o_.save_every == 0) || last || improved) {
+      std::string p = save_checkpoint();
+      last_save_step = pos_.step;
+      if (!bar_.interactive() || last) say("saved " + p + (improved ? " (best so far)" : ""));
+    }
+    if (hooks_.stop_after_step >= 0 && pos_.step >= hooks_.stop_after_step) {
+      bar_.finish();
+      TrainSummary s;
+      s.run_dir = run_dir_;
+      s.steps = pos_.step;
+      s.skipped = guard_.skipped_total();
+      s.last_checkpoint = last_checkpoint_;
+      s.last_train_record = last_train_record_;
+      return s;
+    }
+  }
+  // Ran out of epochs before max_steps, or stopped at an epoch boundary: the end still validates and saves.
+  if (!val_clips_.empty() && last_val_step != pos_.step && pos_.step > first_step) {
+    json v = validate();
+    v["step"] = pos_.step;
+    v["kind"] = "val";
+    metrics_->write(v);
+    last_val_record_ = v;
+  }
+  if (last_save_step != pos_.step && pos_.step > first_step) say("saved " + save_checkpoint());
+  bar_.finish();
+
+  TrainSummary s;
+  s.run_dir = run_dir_;
+  s.steps = pos_.step;
+  s.skipped = guard_.skipped_total();
+  s.last_checkpoint = last_checkpoint_;
+  if (!pos_.best_checkpoint.empty()) s.best_checkpoint = (fs::path(checkpoints_dir_) / pos_.best_checkpoint).string();
+  s.last_train_record = last_train_record_;
+  s.last_val_record = last_val_record_;
+  s.seconds = seconds_since(t_start);
+  say("done: " + std::to_string(s.steps) + " updates, " + std::to_string(s.skipped) + " skipped, " +
+      format_duration(s.seconds) + (s.best_checkpoint.empty() ? "" : ", best " + s.best_checkpoint));
+  return s;
+}
+
+}  // namespace
+
+TrainSummary run_training(const json& config, const std::string& resume, const TrainerHooks& hooks) {
+  Trainer t(config, resume, hooks);
+  return t.run();
+}
+
+}  // namespace prospect::train

@@ -1,0 +1,34 @@
+// Helpers for the model tests: tensor comparison that prints "NAME OK maxdiff=..." (llm.c style) and the
+// tiny reference fixture's paths.
+#pragma once
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <string>
+
+#include "test_util.h"
+
+namespace prospect::test {
+
+inline std::string tiny_dir() { return shared_path("fixtures/hf-smolvlm-tiny"); }
+
+// Max |a - b| (fp32); prints it with `name` and whether it is within `tol`; returns it.
+inline double report_maxdiff(const std::string& name, const at::Tensor& got, const at::Tensor& want, double tol,
+                             double scale = 1.0) {
+  if (got.sizes() != want.sizes()) {
+    ADD_FAILURE() << name << ": shape " << got.sizes() << " vs expected " << want.sizes();
+    return 1e30;
+  }
+  double d = (got.to(at::kFloat) - want.to(at::kFloat)).abs().max().item<double>();
+  double rel = scale > 0 ? d / scale : d;
+  if (scale != 1.0) {
+    std::printf("%-70s %s maxdiff=%.3e rel=%.3e (of max |x| %.3e)\n", name.c_str(), rel <= tol ? "OK  " : "FAIL", d, rel,
+                scale);
+  } else {
+    std::printf("%-70s %s maxdiff=%.3e\n", name.c_str(), rel <= tol ? "OK  " : "FAIL", d);
+  }
+  EXPECT_LE(rel, tol) << name;
+  return d;
+}
+
+}  // namespace prospect::test
