@@ -1,9 +1,10 @@
 // `prospect eval`: streaming metrics (streaming.md §2) of a timeline against the reference events of a data
-// file. The timeline comes from any system (--predictions) or from the built-in oracle (--oracle), which can
-// also write what it predicts (--write-timeline) so the two modes check each other.
-// Not here yet: --model DIR (running a checkpoint needs the streaming engine); the option is declared so the
-// command line is stable, and it fails clearly until that mode is wired in below.
+// file. The timeline comes from any system (--predictions), from the built-in oracle (--oracle), which can
+// also write what it predicts (--write-timeline) so the two modes check each other, or from a checkpoint
+// streamed over every clip (--model, src/stream/model_eval.h), which adds frame-level head metrics and an
+// optional threshold sweep. The --model mode needs libtorch; a build without it says so.
 #include <cmath>
+#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <sstream>
@@ -13,6 +14,8 @@
 #include "data/clip_reader.h"
 #include "eval/streaming_metrics.h"
 #include "eval/timeline.h"
+#include "stream/model_eval.h"
+#include "stream_cli_options.h"
 
 namespace {
 
@@ -24,6 +27,12 @@ struct EvalOptions {
   std::string window = "-2.5,2.5";
   bool json = false;
   std::string write_timeline;
+  // --model
+  prospect::stream::ModelRunOptions run;
+  prospect::stream::StreamOptions stream;
+  std::string policy = "refresh";
+  bool no_constrain = false;
+  bool sweep = false;
 };
 
 // "L,R" (spaces allowed) -> Window; a clear error otherwise.
@@ -46,6 +55,43 @@ prospect::eval::Window parse_window(const std::string& text) {
   return prospect::eval::Window{v[0], v[1]};
 }
 
+// --model: stream the checkpoint over every clip (src/stream/model_eval.h) and report.
+int run_model(const EvalOptions& o, const prospect::eval::Window& window) {
+  using namespace prospect;
+  ErrorContext ctx;
+  ctx.file = o.model;
+  ctx.field = "--model";
+  if (!std::filesystem::is_directory(o.model)) {
+    fail(ctx, "no such model folder",
+         "eval --model runs the streaming engine over a checkpoint folder written by `prospect train` (or score a "
+         "timeline with --predictions)");
+  }
+#ifdef PROSPECT_HAVE_TORCH
+  stream::ModelEvalOptions mo;
+  mo.run = o.run;
+  mo.run.model_dir = o.model;
+  if (mo.run.threads <= 0) mo.run.threads = tools::default_threads();
+  mo.stream = o.stream;
+  mo.stream.constrain_dst = !o.no_constrain;
+  mo.stream.policy = stream::parse_context_policy(o.policy);
+  mo.data = o.data;
+  mo.window = window;
+  mo.sweep = o.sweep;
+  mo.write_timeline = o.write_timeline;
+  stream::ModelEvalResult r = stream::run_model_eval(mo);
+  if (o.json) {
+    std::cout << r.json.dump() << "\n";
+  } else {
+    std::cout << r.report;
+  }
+  return 0;
+#else
+  (void)window;
+  fail(ctx, "eval --model needs the streaming engine, and this build has no libtorch",
+       "rebuild with -DPROSPECT_WITH_TORCH=ON, or score a timeline instead: --predictions TIMELINE.jsonl");
+#endif
+}
+
 prospect::tools::Command reg(
     "eval", "Score a timeline of DST updates and utterances against a data file (streaming metrics)",
     [](CLI::App& sub) {
@@ -56,8 +102,8 @@ prospect::tools::Command reg(
                                   "Timeline JSONL to score: {clip?, video_uid, clip_idx, frame, time, type, text}");
       auto* oracle = sub.add_flag("--oracle", o->oracle,
                                   "Score the built-in oracle (every reference event at its anchor frame)");
-      auto* model = sub.add_option("--model", o->model, "Checkpoint folder to stream and score (needs the "
-                                                        "streaming engine; not available yet)");
+      auto* model = sub.add_option("--model", o->model, "Checkpoint folder to stream over every clip and score "
+                                                        "(adds frame-level head metrics)");
       pred->excludes(oracle)->excludes(model);
       oracle->excludes(model);
       sub.add_option("--window", o->window,
@@ -65,20 +111,21 @@ prospect::tools::Command reg(
                      "t + L <= t_ref <= t + R")
           ->capture_default_str();
       sub.add_flag("--json", o->json, "Print one JSON object instead of the report");
-      sub.add_option("--write-timeline", o->write_timeline, "With --oracle: also write its timeline to this file");
+      sub.add_option("--write-timeline", o->write_timeline,
+                     "With --oracle or --model: also write the scored timeline to this file");
+      prospect::stream::add_stream_options(sub, o->run, o->stream, o->policy, o->no_constrain);
+      sub.add_flag("--sweep", o->sweep,
+                   "With --model: pick both thresholds on this split (coordinate sweep over 0.1..0.9, one full "
+                   "streaming run per setting, since generated text changes what follows)");
       return [o]() -> int {
         using namespace prospect;
         eval::Window window = parse_window(o->window);
-        if (!o->model.empty()) {
-          // The model-driven mode plugs in here once the streaming engine exists (src/stream/).
-          fail(ErrorContext{}, "eval --model needs the streaming engine, which this build does not have yet",
-               "score a timeline instead: --predictions TIMELINE.jsonl (or --oracle)");
-        }
+        if (!o->model.empty()) return run_model(*o, window);
         if (o->predictions.empty() && !o->oracle) {
           fail(ErrorContext{}, "nothing to score", "pass --predictions TIMELINE.jsonl or --oracle");
         }
         if (!o->write_timeline.empty() && !o->oracle) {
-          fail(ErrorContext{}, "--write-timeline writes the oracle's timeline", "add --oracle");
+          fail(ErrorContext{}, "--write-timeline writes the oracle's or the model's timeline", "add --oracle or --model DIR");
         }
         std::vector<data::Clip> clips = data::read_clips(o->data);
         std::vector<eval::TimelineEvent> events;

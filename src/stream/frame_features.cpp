@@ -1,0 +1,71 @@
+// Frame reading and on-demand image encoding for streaming (see frame_features.h).
+#include "stream/frame_features.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+
+#include "core/error.h"
+#include "vision/preprocess.h"
+
+namespace prospect::stream {
+
+at::Tensor frame_pixels(const data::FrameStore& store, const data::Clip& clip, const std::vector<int64_t>& frames,
+                        int64_t image_size) {
+  const int64_t plane = 3 * image_size * image_size;
+  at::Tensor px = at::empty({static_cast<int64_t>(frames.size()), 3, image_size, image_size}, at::kFloat);
+  for (size_t i = 0; i < frames.size(); ++i) {
+    int64_t f = frames[i];
+    if (f < 0 || f >= store.num_frames()) {
+      fail(ErrorContext{clip.source_file, clip.index_in_file, clip.video_uid, -1, "frames_file"},
+           "frame " + std::to_string(f) + " is outside " + store.path() + " (" + std::to_string(store.num_frames()) +
+               " frames)",
+           "the clip's [start_frame_idx, end_frame_idx) must lie inside its frames file");
+    }
+    std::vector<float> v = vision::frame_pixel_values(store.frame(f), static_cast<int>(image_size));
+    std::memcpy(px.data_ptr<float>() + static_cast<int64_t>(i) * plane, v.data(), sizeof(float) * plane);
+  }
+  return px;
+}
+
+FrameFeatures::FrameFeatures(model::SmolVLM& model, const data::Clip& clip, const std::string& frames_root,
+                             std::vector<int64_t> planned_frames, int batch)
+    : FrameFeatures(model, clip,
+                    std::shared_ptr<const data::FrameStore>(
+                        data::open_frame_store(frames_root, clip.frames_file, clip.video_uid, clip.dataset)),
+                    std::move(planned_frames), batch) {}
+
+FrameFeatures::FrameFeatures(model::SmolVLM& model, const data::Clip& clip,
+                             std::shared_ptr<const data::FrameStore> store, std::vector<int64_t> planned_frames,
+                             int batch)
+    : model_(&model), clip_(&clip), store_(std::move(store)), planned_(std::move(planned_frames)),
+      batch_(std::max(1, batch)) {}
+
+at::Tensor FrameFeatures::get(int64_t frame) {
+  // Older frames are never asked for again in a streaming run.
+  ready_.erase(ready_.begin(), ready_.lower_bound(frame));
+  auto it = ready_.find(frame);
+  if (it != ready_.end()) return it->second;
+  auto t0 = std::chrono::steady_clock::now();
+  // This frame plus the next planned ones, up to one batch.
+  std::vector<int64_t> todo = {frame};
+  auto next = std::upper_bound(planned_.begin(), planned_.end(), frame);
+  while (next != planned_.end() && static_cast<int>(todo.size()) < batch_) todo.push_back(*next++);
+  at::Tensor px = frame_pixels(*store_, *clip_, todo, model_->config.vision.image_size);
+  px = px.to(model_->options.device).to(model_->options.dtype);
+  at::Tensor feats;
+  {
+    at::NoGradGuard no_grad;
+    feats = model_->encode_images(px);
+  }
+  if (feats.size(0) != static_cast<int64_t>(todo.size())) {
+    fail(ErrorContext{clip_->source_file, clip_->index_in_file, clip_->video_uid, -1, "frames_file"},
+         "a frame decoded to an all-zero picture, which the model treats as padding",
+         "check the frames file around frame " + std::to_string(frame));
+  }
+  for (size_t i = 0; i < todo.size(); ++i) ready_[todo[i]] = feats.narrow(0, static_cast<int64_t>(i), 1);
+  seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return ready_[frame];
+}
+
+}  // namespace prospect::stream

@@ -1,0 +1,66 @@
+// Model folder loading and one-clip streaming with frames from disk (see stream_model.h).
+#include "stream/stream_model.h"
+
+#include <filesystem>
+
+#include "core/error.h"
+#include "model/checkpoint.h"
+#include "stream/frame_features.h"
+
+namespace prospect::stream {
+
+StreamModel load_stream_model(const ModelRunOptions& o) {
+  ErrorContext ctx;
+  ctx.file = o.model_dir;
+  if (!model::has_heads(o.model_dir))
+    fail(ctx, std::string("no ") + model::kHeadsFile + " beside the checkpoint",
+         "streaming needs the decision heads: pass a folder written by `prospect train`");
+  model::ModelOptions mo;
+  mo.device = at::Device(o.device);
+  if (o.dtype == "bf16") mo.dtype = at::kBFloat16;
+  else if (o.dtype == "fp16") mo.dtype = at::kHalf;
+  else if (o.dtype != "fp32") fail(ErrorContext{}, "unknown dtype '" + o.dtype + "'", "use fp32, bf16 or fp16");
+  StreamModel m;
+  m.model = model::load_pretrained(o.model_dir, mo);
+  m.model->eval();
+  m.heads = model::load_heads(o.model_dir, mo.device);
+  m.heads->eval();
+  std::string tok_path = o.tokenizer.empty() ? (std::filesystem::path(o.model_dir) / "tokenizer.json").string() : o.tokenizer;
+  if (!std::filesystem::exists(tok_path)) {
+    ErrorContext t;
+    t.file = tok_path;
+    fail(t, "no tokenizer", "put the tokenizer.json the model was trained with beside it, or pass --tokenizer");
+  }
+  m.tokenizer = std::make_shared<text::Tokenizer>(text::Tokenizer::load(tok_path));
+  int32_t image_id = m.tokenizer->token_to_id("<image>");
+  if (image_id != m.model->config.image_token_id) {
+    ErrorContext t;
+    t.file = tok_path;
+    fail(t, "<image> is id " + std::to_string(image_id) + " here but the model's image_token_id is " +
+                std::to_string(m.model->config.image_token_id),
+         "use the tokenizer the checkpoint was trained with");
+  }
+  int32_t eou = m.tokenizer->token_to_id("<end_of_utterance>");
+  if (eou < 0 || eou >= m.model->config.text.vocab_size) {
+    ErrorContext t;
+    t.file = tok_path;
+    fail(t, "<end_of_utterance> (id " + std::to_string(eou) + ") is outside the model's vocabulary of " +
+                std::to_string(m.model->config.text.vocab_size),
+         "use the tokenizer the checkpoint was trained with");
+  }
+  return m;
+}
+
+std::string frames_root_for(const ModelRunOptions& o, const std::string& data_file) {
+  if (!o.frames_root.empty()) return o.frames_root;
+  std::string parent = std::filesystem::path(data_file).parent_path().string();
+  return parent.empty() ? "." : parent;
+}
+
+ClipStreamResult stream_clip(StreamModel& m, StreamEngine& engine, const data::Clip& clip, int64_t clip_position,
+                             const std::string& frames_root, int encode_batch, const StreamObserver* observer) {
+  auto features = std::make_shared<FrameFeatures>(*m.model, clip, frames_root, engine.planned_frames(clip), encode_batch);
+  return engine.run(clip, clip_position, [features](int64_t f) { return features->get(f); }, observer);
+}
+
+}  // namespace prospect::stream

@@ -1,0 +1,55 @@
+// Shared setup of the streaming tests: a model folder made of the tiny fixture checkpoint and tokenizer with
+// random decision heads saved beside them, and a small synthetic dataset (DST clips + Arrow frames at the tiny
+// model's 32 px) written once per test process. Not a place for assertions.
+#pragma once
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "model/checkpoint.h"
+#include "synth/synth_dataset.h"
+#include "test_util.h"
+
+namespace prospect::test {
+
+inline std::string tiny_model_dir() { return shared_path("fixtures/hf-smolvlm-tiny/tiny"); }
+
+// A model folder: the tiny checkpoint + tokenizer and random linear heads (seed `seed`, weights normal(0,
+// std) and the given biases, so tests can tilt the heads towards firing or not).
+inline std::string make_stream_model_dir(uint64_t seed = 3, double std = 0.5, double speak_bias = 0.0,
+                                         double dst_bias = 0.0) {
+  namespace fs = std::filesystem;
+  fs::path dir = fs::path(unique_temp_path("model"));
+  fs::create_directories(dir);
+  for (const char* f : {"config.json", "model.safetensors", "tokenizer.json"})
+    fs::copy_file(fs::path(tiny_model_dir()) / f, dir / f, fs::copy_options::overwrite_existing);
+  model::DecisionHeads heads(64, model::HeadType::Linear);
+  heads.init_weights(seed, std);
+  {
+    at::NoGradGuard no_grad;
+    heads.speak_head->bias.fill_(speak_bias);
+    heads.dst_head->bias.fill_(dst_bias);
+  }
+  model::ProspectConfig cfg;
+  cfg.hidden_size = 64;
+  model::save_heads(heads, dir.string(), cfg);
+  return dir.string();
+}
+
+// A synthetic dataset with one train and one test video (clips of at most 12 frames), written once.
+inline std::string synth_data_dir() {
+  static std::string dir;
+  if (!dir.empty()) return dir;
+  dir = unique_temp_path("synth");
+  synth::SynthDatasetOptions o;
+  o.seed = 9;
+  o.train_videos = 1;
+  o.val_videos = 0;
+  o.test_videos = 1;
+  o.vocab_size = 300;
+  o.video.max_clip_frames = 12;
+  synth::write_synth_dataset(dir, o);
+  return dir;
+}
+
+}  // namespace prospect::test

@@ -1,0 +1,32 @@
+// The command-line options `prospect stream` and `prospect eval --model` share (model folder aside), in one
+// place so both spell and document them alike. Torch-free: cmd_eval.cpp builds without libtorch too.
+#pragma once
+#include <CLI/CLI.hpp>
+#include <string>
+
+#include "stream/model_eval.h"
+#include "stream/stream_options.h"
+
+namespace prospect::stream {
+
+// The options `stream` and `eval --model` share, on either subcommand.
+inline void add_stream_options(CLI::App& sub, ModelRunOptions& run, StreamOptions& so, std::string& policy,
+                        bool& no_constrain) {
+  sub.add_option("--frames-root", run.frames_root, "Folder frames files are found under (default: the data file's folder)");
+  sub.add_option("--tokenizer", run.tokenizer, "tokenizer.json (default: MODEL/tokenizer.json)");
+  sub.add_option("--threshold-dst", so.threshold_dst, "Fire the DST head when p > this")->capture_default_str()->check(CLI::Range(0.0, 1.0));
+  sub.add_option("--threshold-speak", so.threshold_speak, "Speak when p > this")->capture_default_str()->check(CLI::Range(0.0, 1.0));
+  sub.add_flag("--no-constrain", no_constrain, "Free DST decoding (default: constrained to valid transitions)");
+  sub.add_option("--max-context", so.max_context, "Tokens the KV cache may hold")->capture_default_str();
+  sub.add_option("--refresh-margin", so.refresh_margin, "Refresh when fewer tokens than this would remain")->capture_default_str();
+  sub.add_option("--context-policy", policy, "refresh (rebuild from the tracked state) or drop_middle")->capture_default_str();
+  sub.add_flag("--teacher-forced", so.teacher_forced, "Append the reference turns instead of generating (debugging)");
+  sub.add_option("--frame-stride", so.frame_stride, "Visit every s-th frame (anchor frames always)")->capture_default_str();
+  sub.add_option("--threads", run.threads, "Compute threads (default: PROSPECT_THREADS or all cores)");
+  sub.add_option("--device", run.device, "cpu or cuda[:i]")->capture_default_str();
+  sub.add_option("--dtype", run.dtype, "fp32, bf16 or fp16")->capture_default_str();
+  sub.add_option("--encode-batch", run.encode_batch, "Frames per vision-tower call (1 = strictly live)")->capture_default_str();
+}
+
+}  // namespace prospect::stream
+
