@@ -17,9 +17,10 @@ echo "== 2/4 train (configs/demo.json) -> $OUT/run"
 $P train --config configs/demo.json --set model.path="$OUT/data/model" --set data.root="$OUT/data" \
   --set train.run_dir="$OUT/run" | grep -vE '^\s'
 CKPT=$(ls -d "$OUT"/run/checkpoints/checkpoint-* | sort -t- -k2 -n | tail -n 1)
-echo "== 3/4 streaming evaluation of $CKPT on the test split"
-$P eval --model "$CKPT" --data "$OUT/data/test.json" --threads 1 --json --write-timeline "$OUT/timeline.jsonl" \
-  > "$OUT/eval.json"
+echo "== 3/4 streaming: thresholds picked on the validation split, then evaluation of $CKPT on the test split"
+$P eval --model "$CKPT" --data "$OUT/data/val.json" --threads 1 --sweep --json > "$OUT/sweep_val.json"
+$P eval --model "$CKPT" --data "$OUT/data/test.json" --threads 1 --thresholds "$OUT/sweep_val.json" --json \
+  --write-timeline "$OUT/timeline.jsonl" > "$OUT/eval.json"
 echo "== 4/4 report"
 $P report --run "$OUT/run" --data "$OUT/data/test.json" --timeline "$OUT/timeline.jsonl" --eval "$OUT/eval.json" \
   --out "$OUT" --wall-seconds "$SECONDS"

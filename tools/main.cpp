@@ -42,11 +42,11 @@ int main(int argc, char** argv) {
     subs.emplace_back(sub, info.setup(*sub));
   }
   try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e);
-  }
-  try {
+    try {
+      app.parse(argc, argv);  // option callbacks (e.g. reading a file an option names) may throw too
+    } catch (const CLI::ParseError& e) {
+      return app.exit(e);
+    }
     for (auto& [sub, fn] : subs) {
       if (sub->parsed()) return fn();
     }

@@ -4,6 +4,11 @@
 #include <CLI/CLI.hpp>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
+#include "core/config.h"
+#include "core/error.h"
+
 #include "stream/model_eval.h"
 #include "stream/stream_options.h"
 
@@ -14,6 +19,20 @@ inline void add_stream_options(CLI::App& sub, ModelRunOptions& run, StreamOption
                         bool& no_constrain) {
   sub.add_option("--frames-root", run.frames_root, "Folder frames files are found under (default: the data file's folder)");
   sub.add_option("--tokenizer", run.tokenizer, "tokenizer.json (default: MODEL/tokenizer.json)");
+  // Defined before the single thresholds so that an explicit --threshold-* still wins over the file.
+  sub.add_option_function<std::string>(
+      "--thresholds",
+      [&so](const std::string& path) {
+        nlohmann::json j = prospect::read_json_file(path);
+        const nlohmann::json& t = j.contains("thresholds") ? j["thresholds"] : j;
+        if (!t.is_object() || !t.contains("dst") || !t.contains("speak") || !t["dst"].is_number() ||
+            !t["speak"].is_number())
+          prospect::fail(path + ": expected {\"thresholds\": {\"dst\": x, \"speak\": y}} (what `prospect eval "
+                         "--sweep --json` prints)");
+        so.threshold_dst = t["dst"].get<double>();
+        so.threshold_speak = t["speak"].get<double>();
+      },
+      "Read both thresholds from a JSON file: the output of `prospect eval --model ... --sweep --json`");
   sub.add_option("--threshold-dst", so.threshold_dst, "Fire the DST head when p > this")->capture_default_str()->check(CLI::Range(0.0, 1.0));
   sub.add_option("--threshold-speak", so.threshold_speak, "Speak when p > this")->capture_default_str()->check(CLI::Range(0.0, 1.0));
   sub.add_flag("--no-constrain", no_constrain, "Free DST decoding (default: constrained to valid transitions)");
