@@ -47,7 +47,7 @@ prospect::tools::Command reg(
           nlohmann::json j;
           try {
             j = nlohmann::json::parse(line);
-          } catch (const nlohmann::json::parse_error& e) {
+          } catch (const nlohmann::json::exception& e) {  // parse_error, or out_of_range (1e999)
             bad_line(line_no, std::string("not valid JSON: ") + e.what(),
                      "every line must be a JSON object {\"text\": \"...\"}");
           }

@@ -2,6 +2,7 @@
 // command line, runs the chosen one and turns every prospect::Error into one line on stderr and exit 1.
 #include <algorithm>
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <thread>
@@ -51,6 +52,10 @@ int main(int argc, char** argv) {
       if (sub->parsed()) return fn();
     }
   } catch (const prospect::Error& e) {
+    std::cerr << "prospect: error: " << e.what() << "\n";
+    return 1;
+  } catch (const std::filesystem::filesystem_error& e) {
+    // I/O trouble (full disk, permissions, a missing folder): the message names the paths.
     std::cerr << "prospect: error: " << e.what() << "\n";
     return 1;
   } catch (const std::bad_alloc&) {

@@ -114,6 +114,8 @@ nlohmann::json read_json_file(const std::string& path) {
     return nlohmann::json::parse(in);
   } catch (const nlohmann::json::parse_error& e) {
     fail(path + ": malformed JSON at byte " + std::to_string(e.byte) + ": " + e.what());
+  } catch (const nlohmann::json::exception& e) {  // out_of_range for a number like 1e999
+    fail(path + ": malformed JSON: " + e.what());
   }
 }
 

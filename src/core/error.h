@@ -21,6 +21,14 @@ struct ErrorContext {
   std::string field;
 };
 
+// A context naming only a file (and a field): the common case for parsers of whole files.
+inline ErrorContext file_context(const std::string& file, const std::string& field = "") {
+  ErrorContext c;
+  c.file = file;
+  c.field = field;
+  return c;
+}
+
 // "FILE: clip 3 (video_uid X), turn 7, field 'content': MESSAGE (hint: HINT)"
 std::string format_error(const ErrorContext& ctx, const std::string& message, const std::string& hint = "");
 

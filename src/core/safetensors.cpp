@@ -334,9 +334,11 @@ void write_file(const std::string& path, const std::vector<WriteTensor>& tensors
     out.write(header.data(), static_cast<std::streamsize>(header.size()));
     for (const auto& t : tensors) out.write(static_cast<const char*>(t.data), static_cast<std::streamsize>(t.nbytes));
     out.flush();
+    if (out) out.close();  // close can fail too (delayed allocation); the destructor would hide it
     if (!out) {
+      const int err = errno;  // ENOSPC, EFBIG, EIO: say which
       std::remove(tmp.c_str());
-      fail_in(path, "", "write failed", "is the disk full?");
+      fail_in(path, "", std::string("write failed: ") + std::strerror(err), "is the disk full?");
     }
   }
   std::error_code ec;

@@ -20,13 +20,6 @@ namespace prospect::data {
 
 namespace {
 
-// An error context naming a file (and a field); spelled out because partial aggregate init trips -Wextra.
-ErrorContext at(const std::string& file, const std::string& field = "") {
-  ErrorContext c;
-  c.file = file;
-  c.field = field;
-  return c;
-}
 
 // Message.fbs: MessageHeader union ids.
 constexpr uint8_t kHeaderSchema = 1;
@@ -45,7 +38,7 @@ T load(const uint8_t* p) {
 }
 
 [[noreturn]] void corrupt(const std::string& file, const std::string& message) {
-  fail(at(file), message, "the Arrow file is truncated or corrupt; rewrite it");
+  fail(file_context(file), message, "the Arrow file is truncated or corrupt; rewrite it");
 }
 
 // ---- bounds-checked flatbuffer reading --------------------------------------------------------------
@@ -205,11 +198,11 @@ class MappedFile {
  public:
   explicit MappedFile(const std::string& path) {
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) fail(at(path), std::string("cannot open: ") + std::strerror(errno));
+    if (fd < 0) fail(file_context(path), std::string("cannot open: ") + std::strerror(errno));
     struct stat st;
     if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
       ::close(fd);
-      fail(at(path), "not a regular file");
+      fail(file_context(path), "not a regular file");
     }
     size_ = uint64_t(st.st_size);
     if (size_ > 0) {
@@ -217,7 +210,7 @@ class MappedFile {
       if (m == MAP_FAILED) {
         int e = errno;
         ::close(fd);
-        fail(at(path), std::string("cannot memory-map: ") + std::strerror(e));
+        fail(file_context(path), std::string("cannot memory-map: ") + std::strerror(e));
       }
       data_ = static_cast<const uint8_t*>(m);
     }
@@ -286,7 +279,7 @@ std::string ArrowReader::metadata(const std::string& key) const {
 
 int64_t ArrowReader::batch_rows(int b) const {
   if (b < 0 || b >= num_batches())
-    fail(at(path_), "record batch " + std::to_string(b) + " out of range [0, " +
+    fail(file_context(path_), "record batch " + std::to_string(b) + " out of range [0, " +
                                   std::to_string(num_batches()) + ")");
   return batches_[size_t(b)].rows;
 }
@@ -298,7 +291,7 @@ void read_schema_table(const Table& schema, const std::string& file, std::vector
                        std::vector<int>* field_buffers, std::vector<int>* field_nodes,
                        std::vector<std::pair<std::string, std::string>>* metadata) {
   if (scalar<int16_t>(schema, 0, 0) != 0)
-    fail(at(file), "big-endian Arrow data is not supported", "rewrite the file on a little-endian machine");
+    fail(file_context(file), "big-endian Arrow data is not supported", "rewrite the file on a little-endian machine");
   Vec fv;
   if (!vector_field(schema, 1, 4, &fv)) corrupt(file, "schema has no fields vector");
   fields->clear();
@@ -373,7 +366,7 @@ void ArrowReader::add_batch(const uint8_t* p, size_t n, uint64_t body, uint64_t 
   Table comp;
   if (child_table(rb, 3, &comp)) {
     int8_t codec = scalar<int8_t>(comp, 0, 0);
-    fail(at(path_), where + ": body compression " + std::string(codec == 1 ? "ZSTD" : "LZ4_FRAME") +
+    fail(file_context(path_), where + ": body compression " + std::string(codec == 1 ? "ZSTD" : "LZ4_FRAME") +
                                   " is not supported",
          "rewrite the file without compression (pyarrow: IpcWriteOptions(compression=None))");
   }
@@ -516,10 +509,10 @@ void ArrowReader::index() {
 
 std::string_view ArrowReader::value(int64_t row, int column) const {
   if (column < 0 || column >= int(fields_.size()))
-    fail(at(path_), "column " + std::to_string(column) + " out of range (" +
+    fail(file_context(path_), "column " + std::to_string(column) + " out of range (" +
                                   std::to_string(fields_.size()) + " columns)");
   const ArrowField& f = fields_[size_t(column)];
-  ErrorContext ctx = at(path_, f.name);
+  ErrorContext ctx = file_context(path_, f.name);
   if (!f.is_binary_like())
     fail(ctx, "column is " + std::string(f.dictionary ? "dictionary-encoded " : "") + arrow_type_name(f.type_id) +
                   ", not utf8 or binary");
@@ -758,10 +751,10 @@ ArrowWriter::ArrowWriter(const std::string& path, std::vector<ArrowField> fields
     : path_(path), fields_(std::move(fields)), metadata_(std::move(metadata)), file_format_(file_format) {
   for (const auto& f : fields_)
     if (!f.is_binary_like())
-      fail(at(path_, f.name), "the Arrow writer writes utf8/binary columns only, not " +
+      fail(file_context(path_, f.name), "the Arrow writer writes utf8/binary columns only, not " +
                                                         arrow_type_name(f.type_id));
   out_ = std::fopen(path_.c_str(), "wb");
-  if (!out_) fail(at(path_), std::string("cannot create: ") + std::strerror(errno));
+  if (!out_) fail(file_context(path_), std::string("cannot create: ") + std::strerror(errno));
   if (file_format_) put(std::string("ARROW1\0\0", 8));
   put(encapsulate(message_fb(kHeaderSchema, schema_node(fields_, metadata_), 0)));
 }
@@ -771,15 +764,15 @@ ArrowWriter::~ArrowWriter() {
 }
 
 void ArrowWriter::put(const std::string& bytes) {
-  if (!out_) fail(at(path_), "write after finish()");
+  if (!out_) fail(file_context(path_), "write after finish()");
   if (std::fwrite(bytes.data(), 1, bytes.size(), out_) != bytes.size())
-    fail(at(path_), std::string("write failed: ") + std::strerror(errno));
+    fail(file_context(path_), std::string("write failed: ") + std::strerror(errno));
   written_ += bytes.size();
 }
 
 void ArrowWriter::write_batch(const std::vector<std::vector<std::string>>& columns) {
   if (columns.size() != fields_.size())
-    fail(at(path_), "write_batch got " + std::to_string(columns.size()) + " columns, the schema has " +
+    fail(file_context(path_), "write_batch got " + std::to_string(columns.size()) + " columns, the schema has " +
                                   std::to_string(fields_.size()));
   size_t rows = columns.empty() ? 0 : columns[0].size();
   std::string body, nodes, buffers;
@@ -792,7 +785,7 @@ void ArrowWriter::write_batch(const std::vector<std::vector<std::string>>& colum
   for (size_t c = 0; c < columns.size(); c++) {
     const ArrowField& f = fields_[c];
     if (columns[c].size() != rows)
-      fail(at(path_, f.name), "column has " + std::to_string(columns[c].size()) +
+      fail(file_context(path_, f.name), "column has " + std::to_string(columns[c].size()) +
                                                         " rows, column 0 has " + std::to_string(rows));
     bool large = f.type_id == 19 || f.type_id == 20;
     std::string offsets, data;
@@ -802,7 +795,7 @@ void ArrowWriter::write_batch(const std::vector<std::vector<std::string>>& colum
     for (const auto& v : columns[c]) {
       total += int64_t(v.size());
       if (!large && total > std::numeric_limits<int32_t>::max())
-        fail(at(path_, f.name), "batch holds more than 2 GiB of values",
+        fail(file_context(path_, f.name), "batch holds more than 2 GiB of values",
              "write smaller batches or use large_utf8 / large_binary");
       if (large) append<int64_t>(offsets, total);
       else append<int32_t>(offsets, int32_t(total));
@@ -852,7 +845,7 @@ void ArrowWriter::finish() {
   }
   int rc = std::fclose(out_);
   out_ = nullptr;
-  if (rc != 0) fail(at(path_), std::string("close failed: ") + std::strerror(errno));
+  if (rc != 0) fail(file_context(path_), std::string("close failed: ") + std::strerror(errno));
 }
 
 // ---- base64 ------------------------------------------------------------------------------------------

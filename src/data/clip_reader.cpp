@@ -410,7 +410,7 @@ int64_t read_records(const std::string& text_in, const std::string& origin, Emit
     try {
       out = json::parse(text.begin() + first, text.end());
       return true;
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {  // parse_error, or out_of_range for a number like 1e999
       on_error(format_error(ErrorContext{origin, -1, "", -1, ""}, "malformed JSON: " + parse_message(e)));
       return false;
     }
@@ -446,7 +446,7 @@ int64_t read_records(const std::string& text_in, const std::string& origin, Emit
       bool ok = true;
       try {
         rec = json::parse(line.begin(), line.end());
-      } catch (const json::parse_error& e) {
+      } catch (const json::exception& e) {
         ok = false;
         on_error(format_error(ErrorContext{origin, line_no, "", -1, ""},
                               "malformed JSON on line " + std::to_string(line_no + 1) + ": " + parse_message(e)));

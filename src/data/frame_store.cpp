@@ -17,22 +17,11 @@ namespace fs = std::filesystem;
 
 namespace prospect::data {
 
-namespace {
-
-// An error context naming a file (and a field); spelled out because partial aggregate init trips -Wextra.
-ErrorContext at(const std::string& file, const std::string& field = "") {
-  ErrorContext c;
-  c.file = file;
-  c.field = field;
-  return c;
-}
-}  // namespace
-
 FrameStore::~FrameStore() = default;
 
 std::vector<Image> FrameStore::frames(int64_t begin, int64_t end) const {
   if (begin < 0 || end < begin || end > num_frames())
-    fail(at(path()), "frames [" + std::to_string(begin) + ", " + std::to_string(end) +
+    fail(file_context(path()), "frames [" + std::to_string(begin) + ", " + std::to_string(end) +
                                    ") out of range [0, " + std::to_string(num_frames()) + ")");
   std::vector<Image> out;
   out.reserve(size_t(end - begin));
@@ -66,12 +55,12 @@ class ArrowFrameStore : public FrameStore {
     if (column_ < 0) {
       std::string names;
       for (const auto& f : fields) names += (names.empty() ? "" : ", ") + f.name + " (" + arrow_type_name(f.type_id) + ")";
-      fail(at(reader_->path()), "no frame column: expected `frame` (base64 JPEG string or binary) or one "
+      fail(file_context(reader_->path()), "no frame column: expected `frame` (base64 JPEG string or binary) or one "
                                           "binary column; columns are: " + (names.empty() ? "none" : names));
     }
     const ArrowField& f = fields[size_t(column_)];
     if (!f.is_binary_like())
-      fail(at(reader_->path(), f.name),
+      fail(file_context(reader_->path(), f.name),
            "frame column is " + std::string(f.dictionary ? "dictionary-encoded " : "") + arrow_type_name(f.type_id) +
                ", expected utf8 (base64 JPEG) or binary (raw JPEG)");
     base64_ = f.type_id == int(ArrowType::Utf8) || f.type_id == int(ArrowType::LargeUtf8);
@@ -90,7 +79,7 @@ class ArrowFrameStore : public FrameStore {
 
   Image frame(int64_t index) const override {
     std::string_view v = raw(index);
-    ErrorContext ctx = at(reader_->path(), reader_->fields()[size_t(column_)].name);
+    ErrorContext ctx = file_context(reader_->path(), reader_->fields()[size_t(column_)].name);
     if (!base64_)
       return vision::decode_image(reinterpret_cast<const uint8_t*>(v.data()), v.size(), ctx, frame_name(index));
     // One scratch buffer per thread: loader threads decode many frames of similar size.
@@ -104,14 +93,14 @@ class ArrowFrameStore : public FrameStore {
  private:
   std::string_view raw(int64_t index) const {
     if (index < 0 || index >= reader_->num_rows())
-      fail(at(reader_->path()), frame_name(index) + " out of range: the file has " +
+      fail(file_context(reader_->path()), frame_name(index) + " out of range: the file has " +
                                               std::to_string(reader_->num_rows()) + " frames");
     return reader_->value(index, column_);
   }
 
   void decode_base64(std::string_view v, int64_t index, std::string& out) const {
     if (!base64_decode(v, out))
-      fail(at(reader_->path(), reader_->fields()[size_t(column_)].name),
+      fail(file_context(reader_->path(), reader_->fields()[size_t(column_)].name),
            frame_name(index) + ": not valid base64 (" + std::to_string(v.size()) + " characters)",
            "the `frame` column must hold base64 JPEG strings");
   }
@@ -127,7 +116,7 @@ class ImageFolderStore : public FrameStore {
   explicit ImageFolderStore(const std::string& dir) : dir_(dir) {
     std::error_code ec;
     fs::directory_iterator it(dir, ec);
-    if (ec) fail(at(dir), "cannot list the image folder: " + ec.message());
+    if (ec) fail(file_context(dir), "cannot list the image folder: " + ec.message());
     for (const auto& entry : it) {
       std::string name = entry.path().filename().string();
       size_t dot = name.rfind('.');
@@ -141,12 +130,12 @@ class ImageFolderStore : public FrameStore {
       int64_t row = std::stoll(name.substr(0, dot));
       if (row >= int64_t(files_.size())) files_.resize(size_t(row) + 1);
       if (!files_[size_t(row)].empty())
-        fail(at(dir), "two files for frame " + std::to_string(row) + ": " + files_[size_t(row)] + " and " +
+        fail(file_context(dir), "two files for frame " + std::to_string(row) + ": " + files_[size_t(row)] + " and " +
                                     name);
       files_[size_t(row)] = name;
     }
     if (files_.empty())
-      fail(at(dir), "image folder holds no frames (expected files like 000000.jpg or 000000.png)");
+      fail(file_context(dir), "image folder holds no frames (expected files like 000000.jpg or 000000.png)");
   }
 
   int64_t num_frames() const override { return int64_t(files_.size()); }
@@ -154,23 +143,23 @@ class ImageFolderStore : public FrameStore {
 
   std::string encoded_frame(int64_t index) const override {
     if (index < 0 || index >= num_frames())
-      fail(at(dir_), frame_name(index) + " out of range: the folder has frames 0.." +
+      fail(file_context(dir_), frame_name(index) + " out of range: the folder has frames 0.." +
                                    std::to_string(num_frames() - 1));
     if (files_[size_t(index)].empty())
-      fail(at(dir_), frame_name(index) + ": no file for it (the folder skips this number)");
+      fail(file_context(dir_), frame_name(index) + ": no file for it (the folder skips this number)");
     std::string file = (fs::path(dir_) / files_[size_t(index)]).string();
     std::ifstream in(file, std::ios::binary);
-    if (!in) fail(at(file), frame_name(index) + ": cannot open");
+    if (!in) fail(file_context(file), frame_name(index) + ": cannot open");
     std::ostringstream ss;
     ss << in.rdbuf();
-    if (in.bad()) fail(at(file), frame_name(index) + ": read failed");
+    if (in.bad()) fail(file_context(file), frame_name(index) + ": read failed");
     return ss.str();
   }
 
   Image frame(int64_t index) const override {
     std::string bytes = encoded_frame(index);
     std::string file = (fs::path(dir_) / files_[size_t(index)]).string();
-    return vision::decode_image(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), at(file),
+    return vision::decode_image(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), file_context(file),
                                 frame_name(index));
   }
 
@@ -192,7 +181,7 @@ std::string strip_assembly_prefix(const std::string& uid) {
 std::unique_ptr<FrameStore> open_frame_path(const std::string& path) {
   std::error_code ec;
   fs::file_status st = fs::status(path, ec);
-  if (ec || !fs::exists(st)) fail(at(path), "frames file not found");
+  if (ec || !fs::exists(st)) fail(file_context(path), "frames file not found");
   if (fs::is_directory(st)) return std::make_unique<ImageFolderStore>(path);
   return std::make_unique<ArrowFrameStore>(ArrowReader::open(path));
 }

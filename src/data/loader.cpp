@@ -32,12 +32,19 @@ std::vector<size_t> epoch_clip_order(size_t num_clips, bool shuffle, uint64_t se
   return order;
 }
 
+std::pair<int64_t, int64_t> shard_rows(int64_t n, int index, int count) {
+  return {n * index / count, n * (index + 1) / count};
+}
+
 BatchLoader::BatchLoader(std::vector<Clip> clips, const text::Tokenizer& tok, RenderOptions render,
                          LoaderOptions opt, PixelLoader pixels)
     : clips_(std::move(clips)), renderer_(tok, render), opt_(opt), pixels_(std::move(pixels)) {
   if (opt_.batch_size <= 0) fail("batch_size must be positive, got " + std::to_string(opt_.batch_size));
   if (opt_.num_threads <= 0) fail("loader threads must be positive, got " + std::to_string(opt_.num_threads));
   if (opt_.prefetch_batches <= 0) opt_.prefetch_batches = 1;
+  if (opt_.num_shards <= 0 || opt_.shard_index < 0 || opt_.shard_index >= opt_.num_shards)
+    fail("loader shard " + std::to_string(opt_.shard_index) + " of " + std::to_string(opt_.num_shards) +
+         " is out of range");
 }
 
 BatchLoader::~BatchLoader() { stop_workers(); }
@@ -111,10 +118,16 @@ void BatchLoader::worker() {
       Batch b;
       std::string err;
       try {
-        b = make_batch(samples, opt_.pad_id);
+        if (opt_.num_shards > 1) {
+          auto [lo, hi] = shard_rows(static_cast<int64_t>(samples.size()), opt_.shard_index, opt_.num_shards);
+          samples = std::vector<Sample>(std::make_move_iterator(samples.begin() + lo),
+                                        std::make_move_iterator(samples.begin() + hi));
+        }
+        // A shard with no rows of this batch still gets it (empty), so every shard steps in lockstep.
+        if (!samples.empty()) b = make_batch(samples, opt_.pad_id);
         b.epoch = epoch_;
         b.index = index;
-        if (pixels_) load_batch_pixels(b, pixels_);
+        if (pixels_ && b.batch_size > 0) load_batch_pixels(b, pixels_);
       } catch (const Error& e) {
         err = e.what();
       }

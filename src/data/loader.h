@@ -1,6 +1,7 @@
 // A multi-threaded batch loader: worker threads render and tokenize clips (ClipRenderer), pad them into
 // batches (make_batch) and, when a PixelLoader is given, fetch the frames; batches come out in a fixed order
-// that depends only on (seed, epoch), however many threads run. Not here: reading files (clip_reader.h),
+// that depends only on (seed, epoch), however many threads run; with shards, each process builds only
+// its own rows of every batch. Not here: reading files (clip_reader.h),
 // tensors (the trainer), decoding (the PixelLoader's business).
 #pragma once
 #include <condition_variable>
@@ -11,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "data/batch.h"
@@ -26,7 +28,14 @@ struct LoaderOptions {
   bool drop_last = false;    // drop a last, smaller batch
   int32_t pad_id = 2;        // the model's pad_token_id (<|im_end|> = 2 in SmolVLM2)
   bool skip_bad_clips = false;  // a clip that cannot be rendered is counted and reported instead of thrown
+  // Data parallelism: batch_size is the global batch; each batch holds only rows shard_rows(n, shard_index,
+  // num_shards) of it (possibly none, for a short last batch). Every shard sees the same number of batches.
+  int shard_index = 0, num_shards = 1;
 };
+
+// The rows [begin, end) of a batch of `n` that shard `index` of `count` takes: contiguous, in shard order,
+// sizes differing by at most one; for n = count * b exactly rows [index * b, (index + 1) * b).
+std::pair<int64_t, int64_t> shard_rows(int64_t n, int index, int count);
 
 // What one epoch did so far.
 struct LoaderReport {

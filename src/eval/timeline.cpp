@@ -68,7 +68,7 @@ std::vector<TimelineEvent> read_timeline_from_string(const std::string& text, co
     json obj;
     try {
       obj = json::parse(raw);
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {  // parse_error, or out_of_range for a number like 1e999
       fail_line(origin, line, "", std::string("malformed JSON: ") + e.what(),
                 "a timeline has one JSON object per line");
     }

@@ -33,10 +33,12 @@ void write_text_atomic(const std::string& path, const std::string& text) {
     std::ofstream out(tmp);
     if (!out) fail(path + ": cannot create the file");
     out << text;
-    out.flush();
-    if (!out) fail(path + ": write failed");
+    out.close();  // close before checking: a full disk may only show when the last buffer is written
+    if (!out) fail(path + ": write failed (disk full or no permission?)");
   }
-  fs::rename(tmp, path);
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  if (ec) fail(path + ": cannot move " + tmp + " into place: " + ec.message());
 }
 
 }  // namespace

@@ -15,7 +15,7 @@ namespace prospect::synth {
 struct SynthDatasetOptions {
   SynthOptions video;
   uint64_t seed = 1;
-  int train_videos = 96;
+  int train_videos = 320;
   int val_videos = 16;
   int test_videos = 16;
   int jpeg_quality = 92;

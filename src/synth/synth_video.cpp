@@ -19,10 +19,6 @@ const char* kObjects[] = {"toy car", "toy crane", "toy tractor", "robot", "birdh
 const char* kParts[] = {"base", "wheel", "cabin", "arm", "roof", "door", "panel", "axle"};
 const char* kVerbs[] = {"Attach", "Mount", "Fix", "Place"};
 
-// Parts are big enough to move the mean colour of a quarter of the frame (the demo model pools each frame
-// to 2 x 2 tokens), so a step change is visible after pooling.
-int part_size(int image_size) { return std::max(4, image_size * 5 / 32); }
-
 std::string lower_first(std::string s) {
   if (!s.empty() && s[0] >= 'A' && s[0] <= 'Z') s[0] = char(s[0] - 'A' + 'a');
   return s;
@@ -63,7 +59,7 @@ SynthVideo SynthGenerator::make_video(int index, const std::string& frames_file)
   for (int i = 5; i > 0; i--) std::swap(color_order[i], color_order[rng.uniform_int(0, i)]);
   for (int i = 7; i > 0; i--) std::swap(part_order[i], part_order[rng.uniform_int(0, i)]);
 
-  const int part = part_size(S);
+  const int part = std::max(4, S / 8);
   int f = rng.uniform_int(3, 5);  // idle frames before the first step (the goal is stated in them)
   const int goal_frame = rng.uniform_int(1, f - 1);
   for (int k = 0; k < n; k++) {
@@ -72,14 +68,13 @@ SynthVideo SynthGenerator::make_video(int index, const std::string& frames_file)
     const Palette& c = kColors[color_order[k % 6]];
     st.name = std::string(kVerbs[rng.uniform_int(0, 3)]) + " the " + c.name + " " + kParts[part_order[k % 8]] + ".";
     std::copy(c.rgb, c.rgb + 3, st.color);
-    // Widely varying gaps and durations: when a step changes cannot be guessed from the clock, only seen.
-    if (k > 0) f += rng.uniform_int(0, 5);  // gap after the previous step (0: same frame)
+    if (k > 0) f += rng.uniform_int(0, 3);  // gap after the previous step (0: same frame)
     st.start_frame = f;
-    int active = rng.uniform_int(3, 10);
+    int active = rng.uniform_int(4, 7);
     int paused_for = 0;
     if (active >= 5 && rng.uniform() < opt_.pause_probability) {
       st.pause_frame = f + rng.uniform_int(2, active - 2);
-      paused_for = rng.uniform_int(2, 5);
+      paused_for = rng.uniform_int(2, 4);
       st.resume_frame = st.pause_frame + paused_for;
     }
     st.complete_frame = f + active + paused_for;
@@ -222,7 +217,7 @@ vision::Image SynthGenerator::render_frame(const SynthVideo& v, int f) const {
         p[2] = c[2];
       }
   };
-  const int part = part_size(S);
+  const int part = std::max(4, S / 8);
   // Empty slots: faint outlines, so the layout is constant and only the parts change.
   const uint8_t slot_c[3] = {170, 170, 165};
   for (const auto& st : v.steps) {
@@ -245,14 +240,13 @@ vision::Image SynthGenerator::render_frame(const SynthVideo& v, int f) const {
       rect(st.slot_x, st.slot_y, part, part, st.color);
       continue;
     }
-    // In progress or paused: the part travels from where it appeared half way to its slot, then snaps into
-    // place on completion, so `complete` is a visible jump rather than the last step of a glide.
+    // In progress or paused: the part travels from where it appeared towards its slot, never reaching it.
     bool paused = st.pause_frame >= 0 && f >= st.pause_frame && f < st.resume_frame;
     int active_total = st.complete_frame - st.start_frame -
                        (st.pause_frame >= 0 ? st.resume_frame - st.pause_frame : 0);
     int active_done = f - st.start_frame;
     if (st.pause_frame >= 0 && f >= st.pause_frame) active_done -= std::min(f, st.resume_frame) - st.pause_frame;
-    double frac = 0.5 * double(active_done) / double(std::max(1, active_total));
+    double frac = 0.8 * double(active_done) / double(std::max(1, active_total));
     int px = int(std::lround(st.from_x + frac * (st.slot_x - st.from_x)));
     int py = int(std::lround(st.from_y + frac * (st.slot_y - st.from_y)));
     uint8_t c[3] = {st.color[0], st.color[1], st.color[2]};

@@ -18,7 +18,7 @@ namespace prospect::synth {
 struct SynthOptions {
   int image_size = 32;         // frames are image_size x image_size RGB
   double fps = 2.0;
-  int min_steps = 3, max_steps = 4;
+  int min_steps = 3, max_steps = 5;
   int max_clip_frames = 32;    // longer videos are split into several clips (clip_idx 0, 1, ...)
   double pause_probability = 0.2;   // per step: pause and later resume
   double question_probability = 0.5;  // per idle stretch: the user asks what to do

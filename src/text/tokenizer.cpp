@@ -389,7 +389,7 @@ Tokenizer Tokenizer::from_json(const std::string& json_text, const std::string& 
   json root;
   try {
     root = json::parse(json_text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, or out_of_range for a number like 1e999
     bad(origin, "", std::string("not valid JSON: ") + e.what(), "expected a Hugging Face tokenizer.json");
   }
   if (!root.is_object()) bad(origin, "", "expected a JSON object at the top level, got " + std::string(root.type_name()));

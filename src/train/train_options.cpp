@@ -66,6 +66,8 @@ const std::vector<OptionDoc>& train_option_docs() {
       {"train.seed", 42, "seed of shuffling, negative subsampling and initialisation"},
       {"train.threads", 0, "compute threads (0: --threads / PROSPECT_THREADS / all cores)"},
       {"train.device", "auto", "auto | cpu | cuda"},
+      {"train.dist_backend", "auto", "several processes (torchrun env): auto (nccl on CUDA, gloo on CPU) | gloo | nccl"},
+      {"train.dist_timeout_s", 1800, "seconds a rank waits for the others (a dead rank fails the rest after this)"},
       {"train.dtype", "auto", "auto (fp32 on CPU, bf16 on CUDA) | fp32 | bf16 (fp32 master weights) | bf16_pure"},
       {"train.run_dir", "runs/train", "run directory: config, checkpoints/, metrics.jsonl, TensorBoard, log"},
       {"train.quiet", false, "no progress bar: one plain line per logged step"},
@@ -213,6 +215,10 @@ TrainOptions parse_train_options(const json& c) {
   o.threads = get<int64_t>(c, "train.threads");
   o.device = get<std::string>(c, "train.device");
   one_of("train.device", o.device, {"auto", "cpu", "cuda"});
+  o.dist_backend = get<std::string>(c, "train.dist_backend");
+  one_of("train.dist_backend", o.dist_backend, {"auto", "gloo", "nccl"});
+  o.dist_timeout_s = get<int64_t>(c, "train.dist_timeout_s");
+  at_least("train.dist_timeout_s", double(o.dist_timeout_s), 1);
   o.dtype = get<std::string>(c, "train.dtype");
   one_of("train.dtype", o.dtype, {"auto", "fp32", "bf16", "bf16_pure"});
   o.run_dir = get<std::string>(c, "train.run_dir");

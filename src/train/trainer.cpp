@@ -21,6 +21,7 @@
 #include "train/adamw.h"
 #include "train/batch_tensors.h"
 #include "train/checkpoint_dir.h"
+#include "train/distributed.h"
 #include "train/grad_checkpoint.h"
 #include "train/lora.h"
 #include "train/lr_schedule.h"
@@ -46,7 +47,8 @@ double seconds_since(Clock::time_point t) { return std::chrono::duration<double>
 void write_text(const fs::path& p, const std::string& text) {
   std::ofstream out(p, std::ios::trunc);
   out << text;
-  if (!out) fail(p.string() + ": write failed");
+  out.close();  // close before checking: trainer_state.json marks a checkpoint complete, it must be whole
+  if (!out) fail(p.string() + ": write failed (disk full or no permission?)");
 }
 
 // Where training is: everything besides tensors that exact resume needs.
@@ -69,6 +71,8 @@ class Trainer {
   Trainer(const json& config, const std::string& resume, const TrainerHooks& hooks)
       : config_(config), o_(parse_train_options(config)), hooks_(hooks), bar_(o_.quiet, hooks.console) {
     resume_arg_ = resume;
+    env_ = read_dist_env();
+    main_ = env_.rank == 0;
   }
 
   TrainSummary run();
@@ -85,6 +89,8 @@ class Trainer {
   json validate();
   std::string save_checkpoint();
   void restore(const std::string& dir);
+  void all_reduce_counts(model::LossCounts& totals);
+  void all_reduce_stats(WindowStats& w);
 
   json config_;
   TrainOptions o_;
@@ -92,6 +98,10 @@ class Trainer {
   ProgressBar bar_;
   std::string resume_arg_;
   std::ofstream log_;
+  // Data parallelism: one process per rank; rank 0 (main_) alone logs, validates and saves.
+  DistEnv env_;
+  bool main_ = true;
+  std::unique_ptr<Communicator> dist_;
 
   at::Device device_ = at::kCPU;
   at::ScalarType dtype_ = at::kFloat;
@@ -119,6 +129,7 @@ class Trainer {
 };
 
 void Trainer::say(const std::string& line) {
+  if (!main_) return;
   bar_.print(line);
   if (log_) log_ << line << "\n" << std::flush;
 }
@@ -126,12 +137,19 @@ void Trainer::say(const std::string& line) {
 void Trainer::setup_device() {
   if (o_.device == "cuda" || (o_.device == "auto" && at::hasCUDA())) {
     if (!at::hasCUDA()) fail("option 'train.device' is cuda but this build or machine has no CUDA device");
-    device_ = at::Device(at::kCUDA, 0);
+    device_ = at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(env_.world_size > 1 ? env_.local_rank : 0));
   }
   if (o_.dtype == "fp32") dtype_ = at::kFloat;
   else if (o_.dtype == "auto") dtype_ = device_.is_cuda() ? at::kBFloat16 : at::kFloat;
   else dtype_ = at::kBFloat16;
   set_compute_threads(o_.threads > 0 ? static_cast<int>(o_.threads) : hooks_.default_threads);
+  if (env_.world_size > 1) {
+    dist_ = connect_process_group(env_, o_.dist_backend, device_, std::chrono::seconds(o_.dist_timeout_s));
+    say("distributed: " + std::to_string(env_.world_size) + " ranks (" + dist_->backend() + ", master " +
+        env_.master_addr + ":" + std::to_string(env_.master_port) + "), global batch " +
+        std::to_string(o_.batch_size * env_.world_size) + " = " + std::to_string(env_.world_size) + " x " +
+        std::to_string(o_.batch_size));
+  }
 }
 
 void Trainer::load_model(const std::string& weights_dir, const std::string& resume_dir) {
@@ -171,6 +189,13 @@ void Trainer::load_model(const std::string& weights_dir, const std::string& resu
     }
   }
   for (auto& item : heads_->named_parameters()) params.emplace_back(item.key(), item.value());
+  if (dist_) {
+    // Every rank starts from rank 0's trainable weights (equal already when all load the same files and seed).
+    for (auto& [n, p] : params) {
+      at::Tensor value = p.detach();
+      dist_->broadcast(value, 0);
+    }
+  }
   if (o_.grad_checkpointing) checkpointing_ = std::make_unique<GradCheckpointing>(*model_->model->text_model);
   AdamWOptions ao;
   ao.beta1 = o_.beta1;
@@ -218,6 +243,10 @@ void Trainer::setup_data() {
   loader_opts_.seed = static_cast<uint64_t>(o_.seed);
   loader_opts_.pad_id = static_cast<int32_t>(model_->config.pad_token_id());
   loader_opts_.skip_bad_clips = o_.skip_bad_clips;
+  // The global batch is world_size x batch_size; each rank builds only its share of every one.
+  loader_opts_.batch_size = static_cast<int>(o_.batch_size * env_.world_size);
+  loader_opts_.shard_index = env_.rank;
+  loader_opts_.num_shards = env_.world_size;
   pixels_ = hooks_.pixels ? hooks_.pixels : data::frame_store_pixel_loader(o_.data_root);
 }
 
@@ -243,7 +272,8 @@ int64_t Trainer::count_batches_per_epoch() {
     }
   }
   if (split > 0) say("data: " + std::to_string(split) + " clips longer than max_seq_len were split");
-  return (samples + o_.batch_size - 1) / o_.batch_size;
+  const int64_t global_batch = o_.batch_size * env_.world_size;
+  return (samples + global_batch - 1) / global_batch;
 }
 
 WindowStats Trainer::train_window(const std::vector<data::Batch>& window) {
@@ -251,6 +281,7 @@ WindowStats Trainer::train_window(const std::vector<data::Batch>& window) {
   std::vector<BatchTensors> tensors;
   model::LossCounts totals{0, 0, 0, 0, 0, 0};
   for (const auto& b : window) {
+    if (b.batch_size == 0) continue;  // this rank's share of a short last batch is empty
     tensors.push_back(to_batch_tensors(b, model_->config.vision.image_size, device_, dtype_));
     const BatchTensors& t = tensors.back();
     totals.lm_tokens += model::count_labelled_tokens(t.lm_labels);
@@ -261,6 +292,7 @@ WindowStats Trainer::train_window(const std::vector<data::Batch>& window) {
     totals.dst_pos += dp;
     totals.dst_neg += t.dst_targets.numel() - dp;
   }
+  if (dist_) all_reduce_counts(totals);  // model.md §3: the whole global batch's counts normalise every term
   const bool model_frozen = o_.train_mode == "heads_only";
   for (auto& t : tensors) {
     model::ForwardInput in;
@@ -301,7 +333,37 @@ WindowStats Trainer::train_window(const std::vector<data::Batch>& window) {
     w.micro_batches++;
   }
   if (checkpointing_) checkpointing_->release();
+  if (dist_) {
+    // Each rank's loss is already normalised by the global counts: summing gives one process's gradient.
+    all_reduce_gradients(*dist_, opt_->params());
+    all_reduce_stats(w);
+  }
   return w;
+}
+
+void Trainer::all_reduce_counts(model::LossCounts& totals) {
+  std::vector<int64_t> v{totals.lm_tokens, totals.dst_tokens, totals.speak_pos,
+                         totals.speak_neg, totals.dst_pos,    totals.dst_neg};
+  at::Tensor t = at::tensor(v, at::kLong).to(device_);
+  dist_->all_reduce_sum(t);
+  at::Tensor c = t.to(at::kCPU).contiguous();
+  const int64_t* x = c.data_ptr<int64_t>();
+  totals = model::LossCounts{x[0], x[1], x[2], x[3], x[4], x[5]};
+}
+
+void Trainer::all_reduce_stats(WindowStats& w) {
+  std::vector<double> v{w.loss, w.lm, w.dst_gen, w.speak, w.dst, double(w.tokens), double(w.frames)};
+  at::Tensor t = at::tensor(v, at::kDouble).to(device_);
+  dist_->all_reduce_sum(t);
+  at::Tensor c = t.to(at::kCPU).contiguous();
+  const double* x = c.data_ptr<double>();
+  w.loss = x[0];
+  w.lm = x[1];
+  w.dst_gen = x[2];
+  w.speak = x[3];
+  w.dst = x[4];
+  w.tokens = static_cast<int64_t>(x[5]);
+  w.frames = static_cast<int64_t>(x[6]);
 }
 
 json Trainer::validate() {
@@ -335,6 +397,7 @@ std::string Trainer::save_checkpoint() {
                 {"best_value", pos_.best_value ? json(*pos_.best_value) : json(nullptr)},
                 {"best_checkpoint", pos_.best_checkpoint},
                 {"train_mode", o_.train_mode},
+                {"world_size", env_.world_size},
                 {"base_model", o_.model_path}};
   std::string path = commit_checkpoint(checkpoints_dir_, pos_.step, [&](const std::string& tmp) {
     fs::path d(tmp);
@@ -379,6 +442,12 @@ void Trainer::restore(const std::string& dir) {
   if (state.value("train_mode", o_.train_mode) != o_.train_mode)
     fail(dir + ": checkpoint was trained with train.mode=" + state.value("train_mode", std::string()) +
          ", this run asks for " + o_.train_mode);
+  const int64_t saved_world = state.value("world_size", int64_t(1));
+  if (saved_world != env_.world_size)
+    fail(ErrorContext(),
+         dir + ": checkpoint was trained with " + std::to_string(saved_world) + " rank(s), this run has " +
+             std::to_string(env_.world_size),
+         "resume with the same world size (WORLD_SIZE / --nproc): the global batch and data position depend on it");
   opt_->load_state(load_tensor_file((fs::path(dir) / "optimizer.safetensors").string()));
   restore_rng_state(load_tensor_file((fs::path(dir) / "rng.safetensors").string()));
   // Options that change the computation make the continuation differ from an uninterrupted run: say so.
@@ -393,9 +462,11 @@ TrainSummary Trainer::run() {
   const auto t_start = Clock::now();
   run_dir_ = o_.run_dir;
   checkpoints_dir_ = (fs::path(run_dir_) / "checkpoints").string();
-  fs::create_directories(run_dir_);
-  log_.open(fs::path(run_dir_) / "train.log", std::ios::app);
-  int stale = remove_stale_temporaries(checkpoints_dir_);
+  if (main_) {
+    fs::create_directories(run_dir_);
+    log_.open(fs::path(run_dir_) / "train.log", std::ios::app);
+  }
+  int stale = main_ ? remove_stale_temporaries(checkpoints_dir_) : 0;
   if (stale) say("removed " + std::to_string(stale) + " incomplete checkpoint(s) left by an interrupted run");
 
   std::string resume_dir;
@@ -405,7 +476,7 @@ TrainSummary Trainer::run() {
          "pass a checkpoints/checkpoint-N directory of a run");
 
   say("effective config:\n" + config_.dump(2));
-  write_text(fs::path(run_dir_) / "train_config.json", config_.dump(2) + "\n");
+  if (main_) write_text(fs::path(run_dir_) / "train_config.json", config_.dump(2) + "\n");
   setup_device();
   seed_everything(static_cast<uint64_t>(o_.seed));
   loss_.w_lm = o_.w_lm;
@@ -438,7 +509,7 @@ TrainSummary Trainer::run() {
     say("resumed from " + resume_dir + " at step " + std::to_string(pos_.step) + " (epoch " +
         std::to_string(pos_.epoch) + ", micro-batch " + std::to_string(pos_.batch_in_epoch) + ")");
   }
-  metrics_ = std::make_unique<MetricsLog>(run_dir_, resume_dir.empty() ? -1 : pos_.step);
+  if (main_) metrics_ = std::make_unique<MetricsLog>(run_dir_, resume_dir.empty() ? -1 : pos_.step);
 
   auto loader = make_loader(pos_.epoch);
   for (int64_t i = 0; i < pos_.batch_in_epoch; i++)
@@ -512,7 +583,7 @@ TrainSummary Trainer::run() {
     pf.eta_s = eta;
     pf.skipped = guard_.skipped_total();
     const bool last = pos_.step >= total_steps_;
-    if (pos_.step % o_.log_every == 0 || last) {
+    if (main_ && (pos_.step % o_.log_every == 0 || last)) {
       const double dt = std::max(1e-9, seconds_since(t_log));
       pf.tokens_per_s = double(since_log.tokens) / dt;
       pf.frames_per_s = double(since_log.frames) / dt;
@@ -537,10 +608,10 @@ TrainSummary Trainer::run() {
       steps_since_log = 0;
       t_log = Clock::now();
     }
-    bar_.update(pf);
+    if (main_) bar_.update(pf);
 
     bool improved = false;
-    if (!val_clips_.empty() && ((o_.eval_every > 0 && pos_.step % o_.eval_every == 0) || last)) {
+    if (main_ && !val_clips_.empty() && ((o_.eval_every > 0 && pos_.step % o_.eval_every == 0) || last)) {
       json v = validate();
       v["step"] = pos_.step;
       v["kind"] = "val";
@@ -574,13 +645,14 @@ TrainSummary Trainer::run() {
         }
       }
     }
-    if ((o_.save_every > 0 && pos_.step % o_.save_every == 0) || last || improved) {
+    if (main_ && ((o_.save_every > 0 && pos_.step % o_.save_every == 0) || last || improved)) {
       std::string p = save_checkpoint();
       last_save_step = pos_.step;
       if (!bar_.interactive() || last) say("saved " + p + (improved ? " (best so far)" : ""));
     }
     if (hooks_.stop_after_step >= 0 && pos_.step >= hooks_.stop_after_step) {
-      bar_.finish();
+      if (dist_) dist_->barrier();
+      if (main_) bar_.finish();
       TrainSummary s;
       s.run_dir = run_dir_;
       s.steps = pos_.step;
@@ -591,15 +663,16 @@ TrainSummary Trainer::run() {
     }
   }
   // Ran out of epochs before max_steps, or stopped at an epoch boundary: the end still validates and saves.
-  if (!val_clips_.empty() && last_val_step != pos_.step && pos_.step > first_step) {
+  if (main_ && !val_clips_.empty() && last_val_step != pos_.step && pos_.step > first_step) {
     json v = validate();
     v["step"] = pos_.step;
     v["kind"] = "val";
     metrics_->write(v);
     last_val_record_ = v;
   }
-  if (last_save_step != pos_.step && pos_.step > first_step) say("saved " + save_checkpoint());
-  bar_.finish();
+  if (main_ && last_save_step != pos_.step && pos_.step > first_step) say("saved " + save_checkpoint());
+  if (dist_) dist_->barrier();  // the others wait while rank 0 validates and saves, then all end together
+  if (main_) bar_.finish();
 
   TrainSummary s;
   s.run_dir = run_dir_;

@@ -3,7 +3,9 @@
 // loss normalised over each accumulated batch, global-norm clipping, AdamW with warmup + schedule, the
 // non-finite rule, validation at rho = 1, atomic checkpoints with rotation and the best one kept, and exact
 // resume from any checkpoint (weights, optimizer moments, schedule position, RNG, data position).
-// Not here: multi-process data parallelism (not built yet), the command line (tools/cmd_train.cpp).
+// With WORLD_SIZE > 1 (torchrun environment) every rank runs this loop on its share of each global batch,
+// with counts and gradients all-reduced (train/distributed.h); rank 0 alone logs, validates and saves.
+// Not here: the command line and its --nproc launcher (tools/cmd_train_torch.cpp).
 #pragma once
 #include <nlohmann/json.hpp>
 
