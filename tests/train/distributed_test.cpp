@@ -232,7 +232,9 @@ void rank_one_stops(int sig, int timeout_s) {
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) != 0) << "status " << status;
   EXPECT_NE(err.find("distributed: rank 0 of 2 (gloo)"), std::string::npos);
   EXPECT_NE(err.find("failed"), std::string::npos);
-  if (sig == SIGSTOP) EXPECT_GE(took, 0.5 * timeout_s) << "a silent peer is only detected by the timeout";
+  if (sig == SIGSTOP) {
+    EXPECT_GE(took, 0.5 * timeout_s) << "a silent peer is only detected by the timeout";
+  }
 }
 
 }  // namespace
