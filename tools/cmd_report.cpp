@@ -2,13 +2,13 @@
 // curves per term, and a predicted-vs-reference timeline of one test clip).
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <memory>
 #include <sstream>
 
 #include "command.h"
 #include "core/config.h"
 #include "core/error.h"
+#include "core/text_file.h"
 #include "data/clip_reader.h"
 #include "eval/report.h"
 #include "eval/timeline.h"
@@ -20,13 +20,6 @@ struct ReportArgs {
   int clip = -1;
   double wall_seconds = -1;
 };
-
-void write_file(const std::string& path, const std::string& text) {
-  std::ofstream f(path, std::ios::binary);
-  f << text;
-  f.close();
-  if (!f) prospect::fail(path + ": write failed");
-}
 
 std::string fmt(const nlohmann::json& v) {
   if (!v.is_number()) return "n/a";
@@ -62,9 +55,10 @@ prospect::tools::Command reg(
           if (k.find("loss") != std::string::npos) train.push_back(s);
         for (auto& [k, s] : curves.val)
           if (k.find("loss") != std::string::npos) val.push_back(s);
-        write_file(a->out + "/loss.svg", eval::svg_line_chart(train, "Training loss per term", "step", "loss", true));
+        prospect::write_text_file(a->out + "/loss.svg",
+                                  eval::svg_line_chart(train, "Training loss per term", "step", "loss", true));
         if (!val.empty())
-          write_file(a->out + "/val_loss.svg",
+          prospect::write_text_file(a->out + "/val_loss.svg",
                      eval::svg_line_chart(val, "Validation loss per term", "step", "loss", true));
 
         int pick = a->clip;
@@ -82,7 +76,7 @@ prospect::tools::Command reg(
         std::vector<eval::TimelineEvent> mine;
         for (const auto& e : events)
           if (e.clip == pick) mine.push_back(e);
-        write_file(a->out + "/timeline.svg", eval::svg_timeline(clips[pick], mine));
+        prospect::write_text_file(a->out + "/timeline.svg", eval::svg_timeline(clips[pick], mine));
 
         nlohmann::json m = {
             {"dst_transition_f1", ev["dst_transition"]["f1"]},
@@ -90,7 +84,7 @@ prospect::tools::Command reg(
             {"state_accuracy", ev["state_accuracy"]},
             {"joint_state_accuracy", ev["joint_state_accuracy"]},
             {"wall_seconds", a->wall_seconds >= 0 ? nlohmann::json(a->wall_seconds) : nlohmann::json(nullptr)}};
-        write_file(a->out + "/metrics.json", m.dump(2) + "\n");
+        prospect::write_text_file(a->out + "/metrics.json", m.dump(2) + "\n");
 
         std::ostringstream md;
         md << "# Prospect demo report\n\n"
@@ -108,7 +102,7 @@ prospect::tools::Command reg(
         if (!val.empty()) md << "## Validation loss\n\n![validation loss](val_loss.svg)\n\n";
         md << "## Timeline of test clip " << pick << " (" << clips[pick].video_uid << ")\n\n"
            << "![timeline](timeline.svg)\n";
-        write_file(a->out + "/report.md", md.str());
+        prospect::write_text_file(a->out + "/report.md", md.str());
         std::printf("%s\n", m.dump().c_str());
         std::fprintf(stderr, "report: %s/report.md, %s/metrics.json\n", a->out.c_str(), a->out.c_str());
         return 0;

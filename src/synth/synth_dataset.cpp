@@ -2,9 +2,9 @@
 #include "synth/synth_dataset.h"
 
 #include <filesystem>
-#include <fstream>
 
 #include "core/error.h"
+#include "core/text_file.h"
 #include "data/arrow_reader.h"
 #include "text/bpe_trainer.h"
 #include "vision/jpeg.h"
@@ -14,13 +14,6 @@ namespace prospect::synth {
 namespace fs = std::filesystem;
 
 namespace {
-
-void write_text(const fs::path& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary);
-  out << text;
-  out.close();
-  if (!out) fail(path.string() + ": write failed (disk full or no permission?)");
-}
 
 // Frames of one video as an Arrow IPC stream, 16 rows per record batch like HF `datasets` chunks.
 void write_frames(const SynthGenerator& gen, const SynthVideo& v, const fs::path& path, int quality) {
@@ -104,14 +97,14 @@ SynthDatasetSummary write_synth_dataset(const std::string& out_dir, const SynthD
       }
       if (split == 0) train_videos.push_back(std::move(v));
     }
-    write_text(root / names[split], clips.dump(1) + "\n");
+    write_text_file((root / names[split]).string(), clips.dump(1) + "\n");
   }
 
   text::BpeTrainOptions bpe;
   bpe.vocab_size = opt.vocab_size;
   auto tok = text::train_bpe_tokenizer(synth_corpus(train_videos), bpe);
   sum.tokenizer_path = (root / "tokenizer.json").string();
-  write_text(sum.tokenizer_path, tok.dump(1) + "\n");
+  write_text_file(sum.tokenizer_path, tok.dump(1) + "\n");
   return sum;
 }
 

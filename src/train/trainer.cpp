@@ -9,6 +9,7 @@
 #include <optional>
 
 #include "core/error.h"
+#include "core/text_file.h"
 #include "core/torch_threads.h"
 #include "data/clip_reader.h"
 #include "data/loader.h"
@@ -43,13 +44,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
-
-void write_text(const fs::path& p, const std::string& text) {
-  std::ofstream out(p, std::ios::trunc);
-  out << text;
-  out.close();  // close before checking: trainer_state.json marks a checkpoint complete, it must be whole
-  if (!out) fail(p.string() + ": write failed (disk full or no permission?)");
-}
 
 // Where training is: everything besides tensors that exact resume needs.
 struct Position {
@@ -418,10 +412,11 @@ std::string Trainer::save_checkpoint() {
     pc.frame_pool = model_->options.frame_pool;
     model::save_heads(*heads_, tmp, pc);
     fs::copy_file(tokenizer_path_, d / "tokenizer.json", fs::copy_options::overwrite_existing);
-    write_text(d / "train_config.json", config_.dump(2) + "\n");
+    write_text_file((d / "train_config.json").string(), config_.dump(2) + "\n");
     save_tensor_file((d / "optimizer.safetensors").string(), opt_->state());
     save_tensor_file((d / "rng.safetensors").string(), capture_rng_state());
-    write_text(d / kTrainerStateFile, state.dump(2) + "\n");  // last: marks the checkpoint complete
+    // Last: its presence marks the checkpoint complete, and write_text_file checks the close.
+    write_text_file((d / kTrainerStateFile).string(), state.dump(2) + "\n");
   });
   std::set<std::string> protect;
   if (!pos_.best_checkpoint.empty()) protect.insert((fs::path(checkpoints_dir_) / pos_.best_checkpoint).string());
@@ -476,7 +471,7 @@ TrainSummary Trainer::run() {
          "pass a checkpoints/checkpoint-N directory of a run");
 
   say("effective config:\n" + config_.dump(2));
-  if (main_) write_text(fs::path(run_dir_) / "train_config.json", config_.dump(2) + "\n");
+  if (main_) write_text_file((fs::path(run_dir_) / "train_config.json").string(), config_.dump(2) + "\n");
   setup_device();
   seed_everything(static_cast<uint64_t>(o_.seed));
   loss_.w_lm = o_.w_lm;

@@ -1,0 +1,12 @@
+// Writing a small text file (JSON, Markdown, SVG) whole, with the failure reported rather than lost.
+// Not atomic: callers that need all-or-nothing write into a temporary directory and rename it.
+#pragma once
+#include <string>
+
+namespace prospect {
+
+// Writes `text` to `path`, replacing it. The stream is closed before it is checked, because a full disk
+// may only show when the last buffer is written. Throws prospect::Error naming the path on failure.
+void write_text_file(const std::string& path, const std::string& text);
+
+}  // namespace prospect
