@@ -1,13 +1,16 @@
 // `prospect forward`: one fp32 forward (and optionally backward) pass of a model directory on inputs laid out
 // like the fixture's tiny_io.safetensors (input_ids, attention_mask, pixel_values, optional labels). Writes
 // logits, image_hidden_states, last_hidden_state, loss and, with --grads, every parameter's gradient under its
-// HF name, so outputs can be diffed against transformers. Not here: decision heads, generation, training.
+// HF name, so outputs can be diffed against transformers. --device cuda runs it on the GPU with TF32 off (a
+// parity run); outputs are written from the CPU either way. Not here: decision heads, generation, training.
 #include <chrono>
 #include <iostream>
 #include <memory>
+#include <torch/cuda.h>
 
 #include "command.h"
 #include "core/error.h"
+#include "core/torch_compat.h"
 #include "core/torch_threads.h"
 #include "model/checkpoint.h"
 #include "model/loss.h"
@@ -22,6 +25,7 @@ struct ForwardOptions {
   bool grads = false;
   int threads = 0;
   std::string attention = "eager";
+  std::string device = "cpu";
 };
 
 int run_forward(const ForwardOptions& o) {
@@ -31,6 +35,13 @@ int run_forward(const ForwardOptions& o) {
   ModelOptions mo;
   if (o.attention == "sdpa") mo.attention = AttentionImpl::Sdpa;
   else if (o.attention != "eager") prospect::fail("--attention must be eager or sdpa, got '" + o.attention + "'");
+  if (o.device == "cuda") {
+    if (!torch::cuda::is_available()) prospect::fail("--device cuda: this build or machine has no CUDA device");
+    mo.device = at::Device(at::kCUDA, 0);
+    prospect::compat::set_tf32(false);  // fp32 parity: no TF32 matmuls
+  } else if (o.device != "cpu") {
+    prospect::fail("--device must be cpu or cuda, got '" + o.device + "'");
+  }
   auto model = load_pretrained(o.model, mo);
   auto in = load_tensors(o.inputs);
   auto need = [&](const char* name) -> at::Tensor {
@@ -63,16 +74,17 @@ int run_forward(const ForwardOptions& o) {
       loss = ce_sum_from_logits(out.logits, labels) / static_cast<double>(n);
     }
   }
-  NamedTensors result = {{"logits", out.logits.to(at::kFloat)}, {"last_hidden_state", out.last_hidden_state.to(at::kFloat)}};
+  auto host = [](const at::Tensor& t) { return t.detach().to(at::kCPU, at::kFloat); };
+  NamedTensors result = {{"logits", host(out.logits)}, {"last_hidden_state", host(out.last_hidden_state)}};
   if (out.image_hidden_states.defined() && out.image_hidden_states.size(0) > 0)
-    result.emplace_back("image_hidden_states", out.image_hidden_states.to(at::kFloat));
-  if (loss.defined()) result.emplace_back("loss", loss.detach().reshape({1}));
+    result.emplace_back("image_hidden_states", host(out.image_hidden_states));
+  if (loss.defined()) result.emplace_back("loss", host(loss).reshape({1}));
   int64_t with_grad = 0;
   if (o.grads) {
     loss.backward();
     for (auto& p : model->hf_parameters()) {
       if (!p.second.grad().defined()) continue;
-      result.emplace_back(p.first, p.second.grad());
+      result.emplace_back(p.first, p.second.grad().cpu());
       ++with_grad;
     }
   }
@@ -99,6 +111,7 @@ prospect::tools::Command reg(
       sub.add_flag("--grads", o->grads, "Also write the gradient of the loss for every parameter, under its HF name");
       sub.add_option("--threads", o->threads, "Compute threads (default: PROSPECT_THREADS or all cores)");
       sub.add_option("--attention", o->attention, "Attention implementation: eager (reference parity) or sdpa");
+      sub.add_option("--device", o->device, "cpu or cuda (TF32 off)")->capture_default_str();
       return [o]() { return run_forward(*o); };
     });
 

@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <map>
+#include <set>
 
 #include "core/error.h"
 #include "data/clip_checks.h"
@@ -39,6 +40,9 @@ void check_options(const RenderOptions& opt) {
   if (opt.context_frames < 0) fail("context_frames must not be negative, got " + std::to_string(opt.context_frames));
   if (!(opt.neg_frame_sampling_rate >= 0.0 && opt.neg_frame_sampling_rate <= 1.0)) {
     fail("neg_frame_sampling_rate must lie in [0, 1], got " + std::to_string(opt.neg_frame_sampling_rate));
+  }
+  if (!(opt.anchor_jitter >= 0.0 && opt.anchor_jitter <= 1.0)) {
+    fail("anchor_jitter must lie in [0, 1], got " + std::to_string(opt.anchor_jitter));
   }
 }
 
@@ -228,7 +232,35 @@ struct TokenizedUnit {
 
 }  // namespace
 
-std::vector<Sample> ClipRenderer::render(const Clip& clip, int64_t epoch) const {
+Clip jitter_anchors(const Clip& clip, double prob, uint64_t seed, int64_t epoch) {
+  Clip out = clip;
+  if (!(prob > 0)) return out;
+  std::map<int64_t, std::vector<size_t>> by_frame;  // anchor frame -> turn indices, file order
+  for (size_t i = 0; i < out.turns.size(); ++i) by_frame[out.turns[i].anchor_frame].push_back(i);
+  std::set<int64_t> occupied;
+  for (const auto& [f, idx] : by_frame) occupied.insert(f);
+  uint64_t base = splitmix64(splitmix64(seed ^ 0x4A177E5ull) ^ splitmix64(static_cast<uint64_t>(epoch) + 0x7u) ^
+                             clip_key(clip));
+  for (const auto& [f, idx] : by_frame) {
+    bool output = false;
+    for (size_t i : idx) output |= out.turns[i].role == Role::Assistant || out.turns[i].role == Role::DstUpdate;
+    if (!output) continue;
+    uint64_t r = splitmix64(base ^ splitmix64(static_cast<uint64_t>(f)));
+    if (static_cast<double>(r >> 11) * (1.0 / 9007199254740992.0) >= prob) continue;
+    const int64_t to = (r & 1) ? f + 1 : f - 1;
+    if (to < clip.start_frame || to >= clip.end_frame || occupied.count(to)) continue;
+    occupied.erase(f);
+    occupied.insert(to);
+    for (size_t i : idx) out.turns[i].anchor_frame = to;
+  }
+  return out;
+}
+
+std::vector<Sample> ClipRenderer::render(const Clip& clip_in, int64_t epoch) const {
+  Clip jittered;
+  const bool jitter = opt_.anchor_jitter > 0;
+  if (jitter) jittered = jitter_anchors(clip_in, opt_.anchor_jitter, opt_.seed, epoch);
+  const Clip& clip = jitter ? jittered : clip_in;
   ClipLayout layout = layout_clip(clip, opt_);
   std::vector<bool> decision =
       select_decision_units(clip, layout, opt_.neg_frame_sampling_rate, opt_.seed, epoch);

@@ -26,6 +26,10 @@ struct RenderOptions {
   int context_frames = 0;                // bare frame blocks repeated before each sub-clip after the first
   double neg_frame_sampling_rate = 1.0;  // rho: probability of keeping a silent frame as a decision point
   uint64_t seed = 0;
+  // Training augmentation: probability that a frame's group of turns (one with an assistant or DST_UPDATE turn)
+  // moves one frame earlier or later, drawn per (seed, epoch, clip, frame), so the model also sees an update
+  // already made a frame before the visual change and learns not to repeat it. 0 (off) for validation.
+  double anchor_jitter = 0.0;
   bool keep_text = false;                // fill Sample::text (inspect, tests)
 };
 
@@ -84,6 +88,11 @@ uint64_t clip_key(const Clip& clip);
 // drawn from (seed, epoch, clip_key, frame) only; at least one silent unit when the clip has any.
 std::vector<bool> select_decision_units(const Clip& clip, const ClipLayout& layout, double rate, uint64_t seed,
                                         int64_t epoch);
+
+// A copy of `clip` whose output groups moved under RenderOptions::anchor_jitter `prob`. A group moves only to an
+// adjacent frame inside the clip that holds no turns (after earlier moves), so groups keep their order and the
+// states the turns produce stay the same. prob = 0 returns the clip unchanged.
+Clip jitter_anchors(const Clip& clip, double prob, uint64_t seed, int64_t epoch);
 
 // ---- tokenized samples ----------------------------------------------------------------------------------
 

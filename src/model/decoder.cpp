@@ -55,7 +55,7 @@ at::Tensor TextAttention::forward(const at::Tensor& x, const DecoderContext& ctx
   k = repeat_kv(k, heads / kv_heads);
   v = repeat_kv(v, heads / kv_heads);
   double scale = 1.0 / std::sqrt(static_cast<double>(head_dim));
-  at::Tensor o = ctx.impl == AttentionImpl::Sdpa ? compat::sdpa(q, k, v, ctx.keep, scale)
+  at::Tensor o = ctx.impl == AttentionImpl::Sdpa ? compat::sdpa(q, k, v, ctx.keep, scale, ctx.causal_only)
                                                  : compat::eager_attention(q, k, v, ctx.keep, scale);
   o = o.transpose(1, 2).reshape({b, t, heads * head_dim});
   return o_proj->forward(o);
@@ -112,6 +112,7 @@ at::Tensor TextModel::forward(const at::Tensor& inputs_embeds, const at::Tensor&
   DecoderContext ctx;
   ctx.cache = cache;
   ctx.impl = impl;
+  ctx.causal_only = !attention_mask.defined() && cache == nullptr;
   // Causal by position in the sequence fed so far (cache index), combined with the padding mask of the keys.
   auto lopts = at::TensorOptions().dtype(at::kLong).device(dev);
   at::Tensor q_idx = torch::arange(past, s, lopts).view({t, 1});

@@ -24,6 +24,7 @@ struct DecoderContext {
   at::Tensor keep;      // bool [B, 1, T, S]: query t may attend to key s
   KVCache* cache = nullptr;
   AttentionImpl impl = AttentionImpl::Eager;
+  bool causal_only = false;  // keep is exactly causal over T x T (no padding, no cache): SDPA may skip the mask
 };
 
 class TextAttention : public torch::nn::Module {

@@ -1,6 +1,8 @@
 // KV cache storage (see kv_cache.h).
 #include "model/kv_cache.h"
 
+#include <algorithm>
+
 #include "core/error.h"
 
 namespace prospect::model {
@@ -35,7 +37,7 @@ std::pair<at::Tensor, at::Tensor> KVCache::append(int64_t layer, const at::Tenso
   } else {
     if (!ks.defined() || ks.size(2) < total || ks.size(0) != k.size(0) || ks.scalar_type() != k.scalar_type() ||
         ks.device() != k.device()) {
-      int64_t cap = std::max<int64_t>(total, ks.defined() ? 2 * ks.size(2) : total);
+      int64_t cap = std::max<int64_t>({total, ks.defined() ? 2 * ks.size(2) : total, reserve_});
       at::Tensor nk = at::empty({k.size(0), k.size(1), cap, k.size(3)}, k.options());
       at::Tensor nv = at::empty({v.size(0), v.size(1), cap, v.size(3)}, v.options());
       if (past_ > 0) {

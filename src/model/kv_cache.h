@@ -34,6 +34,9 @@ class KVCache {
   // Keeps the first n tokens (n <= length()). Throws prospect::Error for n > length().
   void truncate(int64_t n);
   void clear() { truncate(0); }
+  // Sizes the storage for at least `tokens` tokens when it is next allocated (a streaming run that knows its
+  // length allocates once instead of doubling and copying mid-stream). A hint: appends beyond it still grow.
+  void reserve(int64_t tokens) { reserve_ = tokens; }
   // Bytes held by the storage (capacity, not length), for reporting.
   int64_t bytes() const;
 
@@ -43,6 +46,7 @@ class KVCache {
   at::Tensor mask_;                // [B, length_] bool
   int64_t length_ = 0;
   int64_t past_ = 0;
+  int64_t reserve_ = 0;
 };
 
 }  // namespace prospect::model

@@ -1,6 +1,7 @@
 // SmolVLM2 assembly, image merge and forward pass (see smolvlm.h).
 #include "model/smolvlm.h"
 
+#include "core/device_copy.h"
 #include "core/error.h"
 
 namespace prospect::model {
@@ -29,16 +30,21 @@ int64_t SmolVLM::tokens_per_image() const {
   return options.frame_pool > 0 ? options.frame_pool * options.frame_pool : config.tokens_per_frame();
 }
 
-at::Tensor SmolVLM::encode_images(const at::Tensor& pixel_values) {
+at::Tensor SmolVLM::encode_images(const at::Tensor& pixel_values, bool check_padding) {
   at::Tensor px = pixel_values;
   if (px.dim() == 5) px = px.reshape({px.size(0) * px.size(1), px.size(2), px.size(3), px.size(4)});
   if (px.dim() != 4) fail("pixel_values must be [B, N, C, H, W] or [N, C, H, W], got " + c10::str(pixel_values.sizes()));
-  px = px.to(lm_head->weight.device());
-  // Padding images are exactly zero everywhere (transformers drops them the same way).
-  at::Tensor real = px.ne(0).flatten(1).any(1);
-  int64_t n_real = real.sum().item<int64_t>();
+  // Padding images are exactly zero everywhere (transformers drops them the same way). Tested where the pixels
+  // are (on the CPU for frames coming from the host: no device synchronisation).
+  at::Tensor real;
+  int64_t n_real = px.size(0);
+  if (check_padding) {
+    real = px.ne(0).flatten(1).any(1);
+    n_real = real.sum().item<int64_t>();
+  }
   if (n_real == 0) return at::empty({0, tokens_per_image(), config.text.hidden_size}, lm_head->weight.options());
   if (n_real != px.size(0)) px = px.index({real});
+  px = to_device_async(px, lm_head->weight.device(), lm_head->weight.scalar_type());
   at::Tensor vision_hidden;
   if (vision_trainable_) {
     vision_hidden = model->vision_model->forward(px, options.attention);
@@ -50,17 +56,25 @@ at::Tensor SmolVLM::encode_images(const at::Tensor& pixel_values) {
 }
 
 at::Tensor SmolVLM::embed(const at::Tensor& input_ids, const at::Tensor& image_features) {
-  at::Tensor ids = input_ids.to(lm_head->weight.device());
-  if (ids.numel() > 0) {
-    int64_t lo = ids.min().item<int64_t>(), hi = ids.max().item<int64_t>();
+  // Range and <image> count on the host in one read (ids on a GPU cost one synchronisation, CPU ids none).
+  int64_t n_tokens = 0;
+  if (input_ids.numel() > 0) {
+    at::Tensor stats = at::stack({input_ids.min().to(at::kLong), input_ids.max().to(at::kLong),
+                                     input_ids.eq(config.image_token_id).sum().to(at::kLong)})
+                           .to(at::kCPU, at::kLong);
+    const int64_t* st = stats.data_ptr<int64_t>();
+    int64_t lo = st[0], hi = st[1];
+    n_tokens = st[2];
     if (lo < 0 || hi >= config.text.vocab_size)
       fail(ErrorContext{}, "token id " + std::to_string(lo < 0 ? lo : hi) + " is outside the vocabulary [0, " +
                                std::to_string(config.text.vocab_size) + ")",
            "was the sequence tokenized with this model's tokenizer?");
   }
+  // <image> positions, found where the ids are (CPU ids: no synchronisation), then sent with them.
+  at::Tensor where = n_tokens > 0 ? input_ids.eq(config.image_token_id).nonzero() : at::Tensor();  // [n_tokens, 2]
+  const at::Device dev = lm_head->weight.device();
+  at::Tensor ids = to_device_async(input_ids, dev);
   at::Tensor emb = model->text_model->embed_tokens->forward(ids);
-  at::Tensor is_image = ids.eq(config.image_token_id);
-  int64_t n_tokens = is_image.sum().item<int64_t>();
   int64_t n_feat = image_features.defined() ? image_features.size(0) * image_features.size(1) : 0;
   if (n_tokens != n_feat) {
     std::string k = image_features.defined() ? std::to_string(image_features.size(1)) : "K";
@@ -71,7 +85,7 @@ at::Tensor SmolVLM::embed(const at::Tensor& input_ids, const at::Tensor& image_f
   }
   if (n_tokens == 0) return emb;
   // nonzero() lists positions row-major, which is transformers' order (sample 0's images first).
-  at::Tensor where = is_image.nonzero();  // [n_tokens, 2]
+  where = to_device_async(where, dev);
   at::Tensor feats = image_features.reshape({n_feat, image_features.size(2)}).to(emb.scalar_type());
   return emb.index_put({where.select(1, 0), where.select(1, 1)}, feats);
 }
@@ -83,7 +97,7 @@ ForwardOutput SmolVLM::forward(const ForwardInput& in) {
   if (in.image_features.defined()) {
     out.image_hidden_states = in.image_features;
   } else if (in.pixel_values.defined()) {
-    out.image_hidden_states = encode_images(in.pixel_values);
+    out.image_hidden_states = encode_images(in.pixel_values, in.check_padding);
   }
   at::Tensor emb = embed(in.input_ids, out.image_hidden_states);
   out.last_hidden_state = model->text_model->forward(emb, in.attention_mask, in.position_ids, in.cache, options.attention);

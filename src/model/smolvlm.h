@@ -33,6 +33,9 @@ struct ForwardInput {
   at::Tensor position_ids;    // [B, T]; undefined = past + 0..T-1
   KVCache* cache = nullptr;   // incremental decoding: attends to and appends to this cache
   bool logits = true;         // false: skip lm_head (training computes logits only where labels are)
+  // false: the caller guarantees every image is real (none all-zero padding), which skips the padding test
+  // (a host synchronisation when the pixels are already on a GPU). Pixels given on the CPU are tested there.
+  bool check_padding = true;
 };
 
 struct ForwardOutput {
@@ -55,10 +58,13 @@ class SmolVLM : public torch::nn::Module {
 
   // Image features for the real images among `pixel_values` ([B, N, C, H, W] or [N, C, H, W]): all-zero
   // images are dropped (transformers' rule for padding), the rest go through vision tower and connector in
-  // order. Returns [n_real, K, H]; the vision tower runs without autograd while it is frozen.
-  at::Tensor encode_images(const at::Tensor& pixel_values);
+  // order. Returns [n_real, K, H]; the vision tower runs without autograd while it is frozen. CPU pixels are
+  // tested on the CPU, then copied up asynchronously (pinned memory) and converted to the model's dtype there;
+  // check_padding = false skips the test (every image is real).
+  at::Tensor encode_images(const at::Tensor& pixel_values, bool check_padding = true);
   // Token embeddings with <image> positions replaced by `image_features` rows in order (row-major over
-  // [B, T]). Throws prospect::Error when the <image> count is not n * K.
+  // [B, T]). Throws prospect::Error when the <image> count is not n * K. The checks read the ids on the host:
+  // free for CPU ids (which are then copied up asynchronously), one synchronisation for ids already on a GPU.
   at::Tensor embed(const at::Tensor& input_ids, const at::Tensor& image_features);
   // The full forward pass; see ForwardInput. Throws prospect::Error on inconsistent inputs.
   ForwardOutput forward(const ForwardInput& in);

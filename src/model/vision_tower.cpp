@@ -69,6 +69,8 @@ at::Tensor VisionEmbeddings::forward(const at::Tensor& pixels) {
   // transformers maps the patch grid onto the position table by bucketing fractional coordinates, even for
   // full-size images (where it gives 0..n-1 unless float rounding says otherwise): done the same way here. The
   // step 1/n is a float32 tensor there, so it is rounded to float here too.
+  if (cached_ids_.defined() && cached_h_ == h && cached_w_ == w && cached_ids_.device() == x.device())
+    return x + position_embedding->forward(cached_ids_).unsqueeze(0);
   double side = static_cast<double>(patches_per_side);
   at::Tensor boundaries = torch::arange(1.0 / side, 1.0, 1.0 / side, at::kFloat);
   auto coords = [&](int64_t n) {
@@ -77,6 +79,9 @@ at::Tensor VisionEmbeddings::forward(const at::Tensor& pixels) {
     return at::bucketize(frac, boundaries, /*out_int32=*/false, /*right=*/true);
   };
   at::Tensor ids = (coords(h).unsqueeze(1) * patches_per_side + coords(w).unsqueeze(0)).flatten().to(x.device());
+  cached_ids_ = ids;
+  cached_h_ = h;
+  cached_w_ = w;
   return x + position_embedding->forward(ids).unsqueeze(0);
 }
 

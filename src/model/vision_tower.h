@@ -45,6 +45,12 @@ class VisionEmbeddings : public torch::nn::Module {
   std::shared_ptr<PatchConv> patch_embedding;
   std::shared_ptr<Embedding> position_embedding;
   int64_t patches_per_side;
+
+ private:
+  // Position ids of the last (h, w) patch grid on its device: computed once, not per frame (it is built on the
+  // CPU, and copying it up every call would stall a CUDA stream).
+  at::Tensor cached_ids_;
+  int64_t cached_h_ = -1, cached_w_ = -1;
 };
 
 class VisionEncoder : public torch::nn::Module {

@@ -52,7 +52,8 @@ at::Tensor FrameFeatures::get(int64_t frame) {
   auto next = std::upper_bound(planned_.begin(), planned_.end(), frame);
   while (next != planned_.end() && static_cast<int>(todo.size()) < batch_) todo.push_back(*next++);
   at::Tensor px = frame_pixels(*store_, *clip_, todo, model_->config.vision.image_size);
-  px = px.to(model_->options.device).to(model_->options.dtype);
+  // CPU pixels: encode_images tests for padding here, then copies them up asynchronously (pinned memory on CUDA)
+  // and converts them to the model's dtype on the device.
   at::Tensor feats;
   {
     at::NoGradGuard no_grad;

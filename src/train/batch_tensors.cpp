@@ -3,6 +3,7 @@
 
 #include <cstring>
 
+#include "core/device_copy.h"
 #include "core/error.h"
 #include "model/loss.h"
 #include "vision/preprocess.h"
@@ -20,12 +21,12 @@ at::Tensor grid(const std::vector<int32_t>& v, int64_t rows, int64_t cols) {
 BatchTensors to_batch_tensors(const data::Batch& b, int64_t image_size, at::Device device, at::ScalarType dtype) {
   BatchTensors t;
   const int64_t B = b.batch_size, T = b.seq_len;
-  t.input_ids = grid(b.input_ids, B, T).to(device);
-  t.attention_mask = grid(b.attention_mask, B, T).to(device);
-  t.lm_labels = grid(b.lm_labels, B, T).to(device);
-  t.dst_labels = grid(b.dst_labels, B, T).to(device);
-  t.speak_labels = grid(b.speak_labels, B, T).to(device);
-  t.dst_update_labels = grid(b.dst_update_labels, B, T).to(device);
+  t.input_ids = grid(b.input_ids, B, T);
+  t.attention_mask = grid(b.attention_mask, B, T);
+  t.lm_labels = grid(b.lm_labels, B, T);
+  t.dst_labels = grid(b.dst_labels, B, T);
+  t.speak_labels = grid(b.speak_labels, B, T);
+  t.dst_update_labels = grid(b.dst_update_labels, B, T);
   for (int32_t m : b.attention_mask) t.tokens += m != 0;
   t.frames = static_cast<int64_t>(b.frames.size());
   if (t.frames > 0) {
@@ -55,10 +56,17 @@ BatchTensors to_batch_tensors(const data::Batch& b, int64_t image_size, at::Devi
         std::memcpy(px[f].data_ptr<float>(), v.data(), v.size() * sizeof(float));
       }
     }
-    t.pixel_values = px.to(device, dtype);
+    t.pixel_values = to_device_async(px, device, dtype);
   }
   std::tie(t.speak_positions, t.speak_targets) = model::decision_points(t.speak_labels);
   std::tie(t.dst_positions, t.dst_targets) = model::decision_points(t.dst_update_labels);
+  t.lm_labelled = model::count_labelled_tokens(t.lm_labels);
+  t.dst_labelled = model::count_labelled_tokens(t.dst_labels);
+  t.speak_pos = static_cast<int64_t>(t.speak_targets.sum().item<double>());
+  t.dst_pos = static_cast<int64_t>(t.dst_targets.sum().item<double>());
+  for (at::Tensor* x : {&t.input_ids, &t.attention_mask, &t.lm_labels, &t.dst_labels, &t.speak_labels,
+                        &t.dst_update_labels, &t.speak_positions, &t.speak_targets, &t.dst_positions, &t.dst_targets})
+    *x = to_device_async(*x, device);
   return t;
 }
 

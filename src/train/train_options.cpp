@@ -23,6 +23,7 @@ const std::vector<OptionDoc>& train_option_docs() {
       {"data.neg_frame_sampling_rate_end", 0.5, "rho at the last epoch when neg_rate_schedule is linear"},
       {"data.neg_rate_schedule", "constant", "constant | linear (rho moves linearly over epochs to _end)"},
       {"data.eval_neg_frame_sampling_rate", 1.0, "rho for validation"},
+      {"data.anchor_jitter", 0.0, "training only: probability an output frame's turns move one frame earlier/later"},
       {"data.frame_stride", 1, "keep every s-th frame (anchor frames always kept)"},
       {"data.context_frames", 0, "bare frame blocks repeated before each sub-clip cut"},
       {"data.workers", 2, "data-loader threads (decode frames, render sequences)"},
@@ -69,6 +70,7 @@ const std::vector<OptionDoc>& train_option_docs() {
       {"train.dist_backend", "auto", "several processes (torchrun env): auto (nccl on CUDA, gloo on CPU) | gloo | nccl"},
       {"train.dist_timeout_s", 1800, "seconds a rank waits for the others (a dead rank fails the rest after this)"},
       {"train.dtype", "auto", "auto (fp32 on CPU, bf16 on CUDA) | fp32 | bf16 (fp32 master weights) | bf16_pure"},
+      {"train.adamw_impl", "auto", "AdamW kernels: auto (fused/multi-tensor on CUDA, single on CPU) | single | foreach | fused"},
       {"train.run_dir", "runs/train", "run directory: config, checkpoints/, metrics.jsonl, TensorBoard, log"},
       {"train.quiet", false, "no progress bar: one plain line per logged step"},
   };
@@ -136,6 +138,8 @@ TrainOptions parse_train_options(const json& c) {
   in_unit("data.neg_frame_sampling_rate", o.neg_rate);
   in_unit("data.neg_frame_sampling_rate_end", o.neg_rate_end);
   in_unit("data.eval_neg_frame_sampling_rate", o.eval_neg_rate);
+  o.anchor_jitter = get<double>(c, "data.anchor_jitter");
+  in_unit("data.anchor_jitter", o.anchor_jitter);
   o.neg_rate_schedule = get<std::string>(c, "data.neg_rate_schedule");
   one_of("data.neg_rate_schedule", o.neg_rate_schedule, {"constant", "linear"});
   o.frame_stride = get<int64_t>(c, "data.frame_stride");
@@ -221,6 +225,8 @@ TrainOptions parse_train_options(const json& c) {
   at_least("train.dist_timeout_s", double(o.dist_timeout_s), 1);
   o.dtype = get<std::string>(c, "train.dtype");
   one_of("train.dtype", o.dtype, {"auto", "fp32", "bf16", "bf16_pure"});
+  o.adamw_impl = get<std::string>(c, "train.adamw_impl");
+  one_of("train.adamw_impl", o.adamw_impl, {"auto", "single", "foreach", "fused"});
   o.run_dir = get<std::string>(c, "train.run_dir");
   if (o.run_dir.empty()) fail("option 'train.run_dir' must not be empty");
   o.quiet = get<bool>(c, "train.quiet");

@@ -26,6 +26,7 @@ struct TrainOptions {
   std::string data_root, train_file, val_file;
   int64_t max_seq_len = 4096;
   double neg_rate = 0.5, neg_rate_end = 0.5, eval_neg_rate = 1.0;
+  double anchor_jitter = 0.0;  // training samples only (RenderOptions::anchor_jitter)
   std::string neg_rate_schedule;  // constant | linear (over epochs, from neg_rate to neg_rate_end)
   int64_t frame_stride = 1, context_frames = 0, workers = 2, prefetch = 4;
   bool skip_bad_clips = false;
@@ -53,6 +54,7 @@ struct TrainOptions {
   std::string best_mode;    // min | max
   int64_t seed = 42, threads = 0;
   std::string device, dtype;  // device: auto|cpu|cuda; dtype: auto|fp32|bf16|bf16_pure
+  std::string adamw_impl = "auto";  // auto|single|foreach|fused (train/adamw.h)
   std::string dist_backend;     // auto | gloo | nccl (only with WORLD_SIZE > 1)
   int64_t dist_timeout_s = 1800;
   // output

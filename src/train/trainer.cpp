@@ -198,6 +198,7 @@ void Trainer::load_model(const std::string& weights_dir, const std::string& resu
   ao.weight_decay = o_.weight_decay;
   ao.no_decay = o_.no_decay;
   ao.master_weights = o_.dtype != "bf16_pure";
+  ao.impl = parse_adamw_impl(o_.adamw_impl);
   opt_ = std::make_unique<AdamW>(params, ao);
   int64_t trainable = 0;
   for (auto& [n, p] : params) trainable += p.numel();
@@ -247,6 +248,7 @@ void Trainer::setup_data() {
 std::unique_ptr<data::BatchLoader> Trainer::make_loader(int64_t epoch) {
   data::RenderOptions r = render_;
   r.neg_frame_sampling_rate = neg_rate_for_epoch(epoch);
+  r.anchor_jitter = o_.anchor_jitter;
   auto loader = std::make_unique<data::BatchLoader>(train_clips_, *tok_, r, loader_opts_, pixels_);
   loader->start_epoch(epoch);
   return loader;
@@ -278,9 +280,10 @@ WindowStats Trainer::train_window(const std::vector<data::Batch>& window) {
     if (b.batch_size == 0) continue;  // this rank's share of a short last batch is empty
     tensors.push_back(to_batch_tensors(b, model_->config.vision.image_size, device_, dtype_));
     const BatchTensors& t = tensors.back();
-    totals.lm_tokens += model::count_labelled_tokens(t.lm_labels);
-    totals.dst_tokens += model::count_labelled_tokens(t.dst_labels);
-    int64_t sp = t.speak_targets.sum().item<int64_t>(), dp = t.dst_targets.sum().item<int64_t>();
+    // Host-side counts (batch_tensors.h): no device synchronisation per micro-batch.
+    totals.lm_tokens += t.lm_labelled;
+    totals.dst_tokens += t.dst_labelled;
+    const int64_t sp = t.speak_pos, dp = t.dst_pos;
     totals.speak_pos += sp;
     totals.speak_neg += t.speak_targets.numel() - sp;
     totals.dst_pos += dp;
@@ -317,11 +320,17 @@ WindowStats Trainer::train_window(const std::vector<data::Batch>& window) {
     model::LossTerms terms = model::compute_loss(
         li, [&](const at::Tensor& h) { return model_->lm_logits(h); }, loss_, totals);
     if (terms.total.requires_grad()) terms.total.backward();
-    w.loss += terms.total.item<double>();
-    w.lm += terms.lm.item<double>();
-    w.dst_gen += terms.dst_gen.item<double>();
-    w.speak += terms.speak.item<double>();
-    w.dst += terms.dst.item<double>();
+    // One read of the five terms (one synchronisation on a GPU, not five).
+    const at::Device loss_dev = terms.total.device();
+    auto term = [&](const at::Tensor& x) { return x.detach().to(loss_dev, at::kFloat).reshape({}); };
+    at::Tensor vals = at::stack({term(terms.total), term(terms.lm), term(terms.dst_gen), term(terms.speak), term(terms.dst)})
+                          .to(at::kCPU, at::kDouble);
+    const double* tv = vals.data_ptr<double>();
+    w.loss += tv[0];
+    w.lm += tv[1];
+    w.dst_gen += tv[2];
+    w.speak += tv[3];
+    w.dst += tv[4];
     w.tokens += t.tokens;
     w.frames += t.frames;
     w.micro_batches++;

@@ -390,3 +390,56 @@ TEST(ClipRenderer, FrameThatCannotFitIsAnError) {
   bad.frame_stride = 0;
   EXPECT_THROW(ClipRenderer(tokenizer(), bad), prospect::Error);
 }
+
+// Anchor jitter (training augmentation): output groups move by exactly one frame into free frames, keep their
+// order and their turns together, the state sequence is unchanged, and the draw depends on (seed, epoch, clip).
+TEST(ClipRenderer, AnchorJitterMovesGroupsByOneFrameKeepingOrder) {
+  REQUIRE_SAMPLES();
+  Clip c = dst_clip();
+  EXPECT_EQ(jitter_anchors(c, 0.0, 7, 0).turns.size(), c.turns.size());
+  for (size_t i = 0; i < c.turns.size(); ++i) EXPECT_EQ(jitter_anchors(c, 0.0, 7, 0).turns[i].anchor_frame, c.turns[i].anchor_frame);
+  int moved_total = 0, groups_total = 0;
+  std::set<std::vector<int64_t>> distinct;
+  for (int64_t epoch = 0; epoch < 8; ++epoch) {
+    Clip j = jitter_anchors(c, 1.0, 7, epoch);
+    ASSERT_EQ(j.turns.size(), c.turns.size());
+    std::vector<int64_t> anchors;
+    for (size_t i = 0; i < c.turns.size(); ++i) {
+      int64_t d = j.turns[i].anchor_frame - c.turns[i].anchor_frame;
+      EXPECT_LE(std::abs(d), 1) << "turn " << i;
+      EXPECT_GE(j.turns[i].anchor_frame, c.start_frame);
+      EXPECT_LT(j.turns[i].anchor_frame, c.end_frame);
+      if (i > 0) {
+        // Turns that shared a frame still do; order between frames is kept.
+        if (c.turns[i].anchor_frame == c.turns[i - 1].anchor_frame) EXPECT_EQ(j.turns[i].anchor_frame, j.turns[i - 1].anchor_frame);
+        else EXPECT_LT(j.turns[i - 1].anchor_frame, j.turns[i].anchor_frame) << "turn " << i;
+      }
+      if (i == 0 || c.turns[i].anchor_frame != c.turns[i - 1].anchor_frame) {
+        ++groups_total;
+        moved_total += d != 0;
+      }
+      anchors.push_back(j.turns[i].anchor_frame);
+    }
+    distinct.insert(anchors);
+    // Same draw for the same (seed, epoch).
+    Clip again = jitter_anchors(c, 1.0, 7, epoch);
+    for (size_t i = 0; i < c.turns.size(); ++i) EXPECT_EQ(again.turns[i].anchor_frame, j.turns[i].anchor_frame);
+    // Rendering keeps every positive (one per output group) and the state the updates lead to.
+    RenderOptions o = opts(0);
+    o.anchor_jitter = 1.0;
+    ClipRenderer r(tokenizer(), o);
+    std::vector<Sample> s = r.render(c, epoch);
+    ASSERT_EQ(s.size(), 1u);
+    EXPECT_EQ(s[0].speak_pos(), 8);
+    EXPECT_EQ(s[0].dst_pos(), 7);
+    EXPECT_EQ(s[0].dst_messages, 7);
+    expect_streams_disjoint(s[0], "jittered epoch " + std::to_string(epoch));
+  }
+  std::cout << "jitter 1.0 over 8 epochs: " << moved_total << " of " << groups_total << " groups moved, "
+            << distinct.size() << " distinct anchor sets\n";
+  EXPECT_GT(moved_total, groups_total / 2);  // only blocked moves stay
+  EXPECT_GE(distinct.size(), 4u);
+  RenderOptions bad = opts(0);
+  bad.anchor_jitter = 1.5;
+  EXPECT_THROW(ClipRenderer(tokenizer(), bad), prospect::Error);
+}

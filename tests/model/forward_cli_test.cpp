@@ -8,16 +8,19 @@
 
 #include "model/tensor_io.h"
 #include "model_test_util.h"
+#include "torch_test_util.h"
 
 using prospect::test::report_maxdiff;
 namespace fs = std::filesystem;
 
 TEST(ForwardCli, MatchesTheFixture) {
+  PROSPECT_REQUIRE_TEST_DEVICE();
   std::string dir = prospect::test::tiny_dir();
   PROSPECT_REQUIRE_FIXTURE(dir + "/tiny_io.safetensors");
   std::string out = (fs::temp_directory_path() / ("prospect_fwd_" + std::to_string(::getpid()) + ".safetensors")).string();
   std::string cmd = std::string(PROSPECT_BINARY) + " forward --model " + dir + "/tiny --inputs " + dir +
-                    "/tiny_io.safetensors --out " + out + " --grads --threads 2";
+                    "/tiny_io.safetensors --out " + out + " --grads --threads 2 --device " +
+                    prospect::test::test_device_name();
   std::printf("$ %s\n", cmd.c_str());
   ASSERT_EQ(std::system(cmd.c_str()), 0);
   auto got = prospect::model::load_tensors(out);

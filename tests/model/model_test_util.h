@@ -19,7 +19,7 @@ inline double report_maxdiff(const std::string& name, const at::Tensor& got, con
     ADD_FAILURE() << name << ": shape " << got.sizes() << " vs expected " << want.sizes();
     return 1e30;
   }
-  double d = (got.to(at::kFloat) - want.to(at::kFloat)).abs().max().item<double>();
+  double d = (got.to(at::kCPU, at::kFloat) - want.to(at::kCPU, at::kFloat)).abs().max().item<double>();
   double rel = scale > 0 ? d / scale : d;
   if (scale != 1.0) {
     std::printf("%-70s %s maxdiff=%.3e rel=%.3e (of max |x| %.3e)\n", name.c_str(), rel <= tol ? "OK  " : "FAIL", d, rel,

@@ -1,5 +1,6 @@
-// Parity with transformers on the tiny SmolVLM fixture (fp32, CPU, eager attention): logits, last hidden
-// state, image hidden states, loss and every parameter gradient, within the fixture README's tolerances.
+// Parity with transformers on the tiny SmolVLM fixture (fp32, eager attention; CPU, or the GPU with TF32 off
+// under PROSPECT_TEST_DEVICE=cuda): logits, last hidden state, image hidden states, loss and every parameter
+// gradient, within the fixture README's tolerances.
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -10,6 +11,7 @@
 #include "model/loss.h"
 #include "model/tensor_io.h"
 #include "model_test_util.h"
+#include "torch_test_util.h"
 
 using namespace prospect::model;
 using prospect::test::report_maxdiff;
@@ -26,6 +28,9 @@ Fixture load_fixture(AttentionImpl impl) {
   Fixture f;
   ModelOptions opt;
   opt.attention = impl;
+  opt.device = prospect::test::test_device();
+  if (opt.device.is_cuda()) prospect::compat::set_tf32(false);
+  std::printf("device %s\n", opt.device.str().c_str());
   f.model = load_pretrained(dir + "/tiny", opt);
   f.io = load_tensors(dir + "/tiny_io.safetensors");
   f.grads = load_tensors(dir + "/tiny_grads.safetensors");
@@ -90,11 +95,13 @@ void run_parity(AttentionImpl impl) {
 }  // namespace
 
 TEST(ModelParity, TinyFixtureEager) {
+  PROSPECT_REQUIRE_TEST_DEVICE();
   PROSPECT_REQUIRE_FIXTURE(prospect::test::tiny_dir() + "/tiny_io.safetensors");
   run_parity(AttentionImpl::Eager);
 }
 
 TEST(ModelParity, TinyFixtureSdpa) {
+  PROSPECT_REQUIRE_TEST_DEVICE();
   PROSPECT_REQUIRE_FIXTURE(prospect::test::tiny_dir() + "/tiny_io.safetensors");
   std::printf("SDPA path (%s)\n", prospect::compat::kHasNativeSdpa ? "native fused kernels" : "libtorch < 2.1: eager math");
   run_parity(AttentionImpl::Sdpa);

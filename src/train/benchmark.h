@@ -1,0 +1,118 @@
+// `prospect bench` as a library call: the speed of one SmolVLM2 shape with random weights on one device, in the
+// shapes of the Python reference (../shared/reference/bench_hf.py): a training step (forward + backward +
+// clipping + AdamW) on one clip of N frames with the vision tower trained and frozen, and streaming (one new
+// frame at a time into a KV cache, its latency percentiles). Beside them: tokens/s, model FLOPs per step from an
+// analytic count, the device's measured matmul rate and the MFU they give, and peak memory. Also the bf16-vs-fp32
+// loss check of a few training steps. Not here: printing and options (tools/cmd_bench_torch.cpp).
+#pragma once
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "model/config.h"
+
+namespace prospect::train {
+
+struct BenchOptions {
+  std::string shape = "2.2b";  // 2.2b | 500m | 256m | tiny (random weights)
+  std::string config_path;     // or a config.json (directory or file), used instead of `shape`
+  std::string device = "auto";  // auto | cpu | cuda
+  std::string dtype = "fp32";   // fp32 | bf16 (bf16 compute, fp32 master weights) | bf16_pure
+  int64_t frames = 32;          // frames of the training clip (and streamed frames)
+  int64_t text_tokens = 600;    // text tokens of the training clip, half before the frames and half after
+  int64_t image_size = 0;       // > 0: overrides the vision tower's image size (smaller frames for a CPU)
+  int64_t stream_frames = -1;   // frames timed when streaming (-1: `frames`); 3 more are run first, untimed
+  int64_t prefix_tokens = 300;  // the streaming prompt before the first frame
+  int warmup = 2, iters = 5;    // training steps run untimed, then timed
+  std::string adamw = "auto";   // auto | single | foreach | fused (train/adamw.h)
+  std::string attention = "sdpa";  // sdpa | eager
+  bool train = true, train_frozen = true, stream = true;
+  int64_t matmul_n = 0;  // size of the square matmul that measures the device's rate (0: 8192 on CUDA, 1024 on CPU)
+  uint64_t seed = 0;
+};
+
+// Matmul FLOPs (2 per multiply-add) of one forward pass, by part. Attention scores and their product with the
+// values count the full T x S grid (not halved for causality), as the usual 6N + 12·L·T·H convention does;
+// norms, softmax, activations and the embedding lookup are not counted.
+struct ForwardFlops {
+  double vision = 0;     // patch embedding + encoder layers, all images
+  double connector = 0;  // pixel-shuffle projection, all images
+  double text = 0;       // decoder layers over the whole sequence
+  double lm_head = 0;    // at the positions whose logits are computed
+  double total() const { return vision + connector + text + lm_head; }
+};
+
+// One forward pass of `c` over `seq_len` tokens with `images` full-size images, computing logits at
+// `logit_positions` positions (training: the labelled ones).
+ForwardFlops forward_flops(const model::SmolVLMConfig& c, int64_t seq_len, int64_t images, int64_t logit_positions);
+// A training step's model FLOPs: backward = 2 x forward for every trained part; with the vision tower frozen
+// it runs forward only (1x) and the connector needs no input gradient (2x).
+double train_step_flops(const ForwardFlops& f, bool vision_trainable);
+
+// The configuration a bench shape names (2.2b with bench_hf.py's rope_theta; tiny: a few-layer model with
+// 16 tokens per 32-px frame), with `image_size` applied when > 0. Throws prospect::Error for an unknown name.
+model::SmolVLMConfig bench_config(const BenchOptions& o);
+
+// The token ids of bench_hf.py's training clip: text_tokens/2 random ids, then per frame
+// <fake_token_around_image> + K <image> + <fake_token_around_image> + 8 random ids, then text_tokens/2 random
+// ids (deterministic for a seed; the random ids avoid the special ones). <fake_token_around_image> is the id
+// just below <image> (49189 for the SmolVLM2 vocabulary).
+std::vector<int64_t> bench_clip_ids(const model::SmolVLMConfig& c, int64_t frames, int64_t text_tokens,
+                                    int64_t tokens_per_image, uint64_t seed);
+
+struct TrainFigures {
+  std::string name;  // train_step | train_step_frozen_vision
+  double step_s_median = 0, step_s_min = 0;
+  double tokens_per_s = 0;
+  double flops = 0;  // model FLOPs per step
+  double mfu = 0;    // flops / step_s_median / measured matmul rate
+  double peak_mem_gib = 0;
+  double loss = 0;  // of the last step
+  int64_t params_trainable = 0;
+  std::vector<double> steps_s;  // every timed step
+};
+
+struct StreamFigures {
+  int64_t frames = 0;  // timed frames
+  double ms_p50 = 0, ms_p99 = 0, ms_min = 0, ms_max = 0, ms_mean = 0;
+  double tokens_per_s = 0;  // frame-block tokens / median latency
+  int64_t tokens_per_frame = 0, context_tokens_end = 0;
+  double peak_mem_gib = 0;
+};
+
+struct BenchResult {
+  std::string device, device_name, torch_version, dtype, shape, adamw, attention;
+  int64_t threads = 0;
+  int64_t frames = 0, seq_len = 0, vision_patches = 0, labelled_tokens = 0;
+  int64_t params_total = 0, params_vision = 0;
+  double matmul_flops_per_s = 0;  // measured
+  std::string matmul_what;        // e.g. "bf16 8192^3"
+  bool has_train = false, has_frozen = false, has_stream = false;
+  TrainFigures train, frozen;
+  StreamFigures stream;
+  double peak_rss_gib = 0;  // the process's maximum resident set so far (CPU runs)
+  double seconds = 0;       // the whole benchmark
+  nlohmann::json to_json() const;
+};
+
+// Runs what `o` asks for; progress lines go to `log` (may be null). Throws prospect::Error for bad options,
+// a CUDA device asked for where there is none, or a non-finite loss.
+BenchResult run_benchmark(const BenchOptions& o, std::FILE* log = stderr);
+
+// Human-readable lines (with units) of a result.
+std::string format_bench(const BenchResult& r);
+
+// The bf16-vs-fp32 check: the same random model (shape `o`, weights made in fp32 and rounded for bf16), the
+// same clip, `steps` AdamW steps (lr 1e-4) in fp32 and in bf16 with fp32 master weights. Returns both loss
+// curves and the largest relative difference |bf16 - fp32| / |fp32| over the steps.
+struct DtypeCheck {
+  std::vector<double> fp32, bf16;
+  double max_rel_diff = 0;
+  std::string device;
+};
+DtypeCheck compare_bf16_fp32(const BenchOptions& o, int steps);
+
+}  // namespace prospect::train
