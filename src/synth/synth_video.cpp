@@ -250,8 +250,10 @@ vision::Image SynthGenerator::render_frame(const SynthVideo& v, int f) const {
     int px = int(std::lround(st.from_x + frac * (st.slot_x - st.from_x)));
     int py = int(std::lround(st.from_y + frac * (st.slot_y - st.from_y)));
     uint8_t c[3] = {st.color[0], st.color[1], st.color[2]};
-    if (paused)
-      for (auto& ch : c) ch = uint8_t(ch / 2 + 40);
+    if (paused) {  // put down: the part turns grey where it stopped (and the hand leaves)
+      const uint8_t grey = uint8_t((int(c[0]) + c[1] + c[2]) / 6 + 50);
+      c[0] = c[1] = c[2] = grey;
+    }
     rect(px, py, part, part, c);
     if (!paused) rect(px + part, py + part / 2, 3, 3, hand);
   }

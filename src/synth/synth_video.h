@@ -1,7 +1,7 @@
 // Procedural task videos for the built-in demo: a person (a hand marker) assembles an object from coloured
 // parts, one task step per part, while a distractor moves around and the camera jitters. The step state is
 // visible in the frames and only there: a part appears and travels towards its slot while its step is in
-// progress, sits darkened where it stopped while paused, and snaps into its slot (with a border) when
+// progress, turns grey where it stopped while paused, and snaps into its slot (with a border) when
 // complete. The dialog (goal, instructions, questions and answers, DST_UPDATE turns) is written in the exact
 // DST clip schema of spec/data.md. No file I/O here: synth_dataset.h writes frames and splits.
 #pragma once
@@ -20,7 +20,7 @@ struct SynthOptions {
   double fps = 2.0;
   int min_steps = 3, max_steps = 5;
   int max_clip_frames = 32;    // longer videos are split into several clips (clip_idx 0, 1, ...)
-  double pause_probability = 0.2;   // per step: pause and later resume
+  double pause_probability = 0.2;   // per step of 5+ active frames: pause and later resume
   double question_probability = 0.5;  // per idle stretch: the user asks what to do
 };
 

@@ -12,7 +12,7 @@ struct TinyModelOptions {
   int patch_size = 4;       // 8 x 8 patches
   int vision_hidden = 64, vision_layers = 2, vision_heads = 4;
   int text_hidden = 128, text_layers = 4, text_heads = 4, text_kv_heads = 2;
-  int frame_pool = 2;       // connector grid 4 x 4 pooled to 2 x 2: K = 4 tokens per frame
+  int frame_pool = 3;       // connector grid 4 x 4 pooled to 3 x 3: K = 9 tokens per frame
   std::string head_type = "mlp";
   uint64_t seed = 1;
 };

@@ -109,3 +109,41 @@ TEST(SynthDataset, WritesValidClipsFramesAndTokenizer) {
   EXPECT_GT(transitions, 20u);
   EXPECT_GT(min_change, 0.5);
 }
+
+// A paused step is visible: at the pause frame the moving part turns grey (r = g = b) where it stopped, with none
+// of its colour left; at the resume frame the colour comes back.
+TEST(SynthVideo, PausedPartTurnsGreyUntilResumed) {
+  synth::SynthOptions o;
+  synth::SynthGenerator g(o, 3);
+  int checked = 0;
+  for (int i = 0; i < 40 && checked < 5; i++) {
+    auto v = g.make_video(i, "f.arrow");
+    for (const auto& st : v.steps) {
+      if (st.pause_frame < 0) continue;
+      // Pixels of the step's own colour, and grey pixels, in a frame.
+      auto count = [&](int f, bool grey) {
+        vision::Image img = g.render_frame(v, f);
+        int n = 0;
+        for (size_t p = 0; p + 2 < img.rgb.size(); p += 3) {
+          const uint8_t* c = &img.rgb[p];
+          if (!grey && c[0] == st.color[0] && c[1] == st.color[1] && c[2] == st.color[2]) n++;
+          const uint8_t want = uint8_t((int(st.color[0]) + st.color[1] + st.color[2]) / 6 + 50);
+          if (grey && c[0] == want && c[1] == want && c[2] == want) n++;
+        }
+        return n;
+      };
+      const int part_px = std::max(4, o.image_size / 8) * std::max(4, o.image_size / 8);
+      int coloured_before = count(st.pause_frame - 1, false), grey_at = count(st.pause_frame, true);
+      int coloured_at = count(st.pause_frame, false), coloured_resume = count(st.resume_frame, false);
+      std::printf("video %d %s: pause %d..%d, step-colour pixels before %d / at pause %d / at resume %d, grey at pause %d\n",
+                  i, st.id.c_str(), st.pause_frame, st.resume_frame, coloured_before, coloured_at, coloured_resume,
+                  grey_at);
+      EXPECT_GE(coloured_before, part_px / 2);
+      EXPECT_EQ(coloured_at, 0);
+      EXPECT_GE(grey_at, part_px / 2);
+      EXPECT_GE(coloured_resume, part_px / 2);
+      checked++;
+    }
+  }
+  EXPECT_GE(checked, 3);
+}
