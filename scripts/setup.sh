@@ -10,12 +10,23 @@ PKGS=(
   libgtest-dev libgmock-dev
   clang-14 libclang-rt-14-dev
 )
+# Node.js runs Hugging Face's tokenizers.js in one test (tests/js); most machines already have it.
+command -v node >/dev/null && command -v npm >/dev/null || PKGS+=(nodejs npm)
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# tests/js/node_modules from the lock file (npm registry), unless it is already there.
+install_js() {
+  if [ ! -d "$ROOT/tests/js/node_modules/@huggingface/tokenizers" ]; then
+    echo "setup: npm ci in tests/js (Hugging Face tokenizers.js for the tokenizer interop test)"
+    (cd "$ROOT/tests/js" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+}
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if [ ${#missing[@]} -eq 0 ]; then
   echo "setup: all ${#PKGS[@]} packages already installed"
+  install_js
   exit 0
 fi
 SUDO=""
@@ -31,4 +42,5 @@ if command -v update-alternatives >/dev/null; then
     [ -n "$cand" ] && $SUDO update-alternatives --set "$alt" "$cand" >/dev/null || true
   done
 fi
+install_js
 echo "setup: done"
