@@ -5,13 +5,13 @@
 #include "data/clip_reader.h"
 
 #include <cmath>
-#include <fstream>
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 
 #include "core/error.h"
+#include "core/text_file.h"
 
 namespace prospect::data {
 
@@ -460,15 +460,13 @@ int64_t read_records(const std::string& text_in, const std::string& origin, Emit
 }
 
 bool read_file(const std::string& path, std::string& out, std::string& error) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    error = format_error(ErrorContext{path, -1, "", -1, ""}, "cannot open the file", "check the --data path");
+  try {
+    out = read_text_file(path, "cannot open the file", "check the --data path");
+    return true;
+  } catch (const Error& e) {
+    error = e.what();
     return false;
   }
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  out = ss.str();
-  return true;
 }
 
 }  // namespace

@@ -6,10 +6,9 @@
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "core/error.h"
+#include "core/text_file.h"
 #include "data/arrow_reader.h"
 #include "vision/image.h"
 
@@ -148,12 +147,7 @@ class ImageFolderStore : public FrameStore {
     if (files_[size_t(index)].empty())
       fail(file_context(dir_), frame_name(index) + ": no file for it (the folder skips this number)");
     std::string file = (fs::path(dir_) / files_[size_t(index)]).string();
-    std::ifstream in(file, std::ios::binary);
-    if (!in) fail(file_context(file), frame_name(index) + ": cannot open");
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    if (in.bad()) fail(file_context(file), frame_name(index) + ": read failed");
-    return ss.str();
+    return read_text_file(file, frame_name(index) + ": cannot open");
   }
 
   Image frame(int64_t index) const override {

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/text_file.h"
 
 namespace prospect::eval {
 
@@ -151,15 +152,9 @@ std::vector<TimelineEvent> read_timeline_from_string(const std::string& text, co
 }
 
 std::vector<TimelineEvent> read_timeline(const std::string& path, const std::vector<Clip>& clips) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) {
-    ErrorContext ctx;
-    ctx.file = path;
-    fail(ctx, "cannot open the timeline", "pass a JSONL file written by `prospect stream` or another system");
-  }
-  std::ostringstream ss;
-  ss << f.rdbuf();
-  return read_timeline_from_string(ss.str(), path, clips);
+  return read_timeline_from_string(
+      read_text_file(path, "cannot open the timeline", "pass a JSONL file written by `prospect stream` or another system"),
+      path, clips);
 }
 
 std::string timeline_line(const TimelineEvent& e, const Clip& clip) {

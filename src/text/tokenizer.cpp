@@ -6,11 +6,10 @@
 #include "text/tokenizer.h"
 
 #include <algorithm>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "core/error.h"
+#include "core/text_file.h"
 #include "text/bpe_model.h"
 #include "text/pretokenizer.h"
 #include "text/unicode.h"
@@ -302,15 +301,8 @@ Tokenizer::Tokenizer(Tokenizer&&) noexcept = default;
 Tokenizer& Tokenizer::operator=(Tokenizer&&) noexcept = default;
 
 Tokenizer Tokenizer::load(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    ErrorContext ctx;
-    ctx.file = path;
-    fail(ctx, "cannot open the tokenizer file", "pass the path of a Hugging Face tokenizer.json");
-  }
-  std::ostringstream buf;
-  buf << in.rdbuf();
-  return from_json(buf.str(), path);
+  return from_json(read_text_file(path, "cannot open the tokenizer file", "pass the path of a Hugging Face tokenizer.json"),
+                   path);
 }
 
 namespace {
