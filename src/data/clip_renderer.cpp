@@ -29,6 +29,9 @@ uint64_t splitmix64(uint64_t x) {
   return x ^ (x >> 31);
 }
 
+// A 64-bit hash as a uniform double in [0, 1) (its top 53 bits).
+double unit_draw(uint64_t h) { return static_cast<double>(h >> 11) * (1.0 / 9007199254740992.0); }
+
 ErrorContext clip_ctx(const Clip& clip, const std::string& field = "") {
   return ErrorContext{clip.source_file, clip.index_in_file, clip.video_uid, -1, field};
 }
@@ -154,8 +157,7 @@ std::vector<bool> select_decision_units(const Clip& clip, const ClipLayout& layo
       continue;
     }
     any_silent = true;
-    double draw = static_cast<double>(splitmix64(base ^ splitmix64(static_cast<uint64_t>(u.frame))) >> 11) *
-                  (1.0 / 9007199254740992.0);
+    double draw = unit_draw(splitmix64(base ^ splitmix64(static_cast<uint64_t>(u.frame))));
     if (draw < rate) {
       keep[i] = true;
       kept_silent = true;
@@ -246,7 +248,7 @@ Clip jitter_anchors(const Clip& clip, double prob, uint64_t seed, int64_t epoch)
     for (size_t i : idx) output |= out.turns[i].role == Role::Assistant || out.turns[i].role == Role::DstUpdate;
     if (!output) continue;
     uint64_t r = splitmix64(base ^ splitmix64(static_cast<uint64_t>(f)));
-    if (static_cast<double>(r >> 11) * (1.0 / 9007199254740992.0) >= prob) continue;
+    if (unit_draw(r) >= prob) continue;
     const int64_t to = (r & 1) ? f + 1 : f - 1;
     if (to < clip.start_frame || to >= clip.end_frame || occupied.count(to)) continue;
     occupied.erase(f);
