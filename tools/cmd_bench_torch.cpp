@@ -1,5 +1,5 @@
 // `prospect bench`: training-step, streaming and MFU figures of a SmolVLM2 shape with random weights, in the
-// shapes of ../shared/reference/bench_hf.py by default (train/benchmark.h). --dtype takes a comma list (one
+// shapes of scripts/gpu/bench_hf.py by default (train/benchmark.h). --dtype takes a comma list (one
 // run and one JSON line per mode). --check-bf16 N instead compares N training steps in bf16 and fp32.
 #include <cstdio>
 #include <iostream>

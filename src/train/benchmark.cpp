@@ -94,6 +94,8 @@ double peak_memory_gib(const at::Device& d) {
 std::string device_name(const at::Device& d) {
 #ifdef PROSPECT_HAVE_CUDA
   if (d.is_cuda()) return at::cuda::getDeviceProperties(d.index())->name;
+#else
+  (void)d;
 #endif
   std::ifstream in("/proc/cpuinfo");
   std::string line;

@@ -1,5 +1,5 @@
 // `prospect bench` as a library call: the speed of one SmolVLM2 shape with random weights on one device, in the
-// shapes of the Python reference (../shared/reference/bench_hf.py): a training step (forward + backward +
+// shapes of the Python reference (scripts/gpu/bench_hf.py): a training step (forward + backward +
 // clipping + AdamW) on one clip of N frames with the vision tower trained and frozen, and streaming (one new
 // frame at a time into a KV cache, its latency percentiles). Beside them: tokens/s, model FLOPs per step from an
 // analytic count, the device's measured matmul rate and the MFU they give, and peak memory. Also the bf16-vs-fp32

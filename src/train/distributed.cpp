@@ -2,7 +2,9 @@
 #include "train/distributed.h"
 
 #include <cstdlib>
+#include <cstring>
 #include <map>
+#include <stdexcept>
 
 #include "core/error.h"
 
@@ -15,7 +17,7 @@
 #define USE_C10D_NCCL 1
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 #endif
-#if defined(PROSPECT_HAVE_GLOO) || defined(PROSPECT_HAVE_NCCL)
+#ifdef PROSPECT_HAVE_C10D
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #endif
 
@@ -35,6 +37,104 @@ int env_int(const char* name, int fallback, int min, int max) {
   return static_cast<int>(x);
 }
 
+#ifdef PROSPECT_HAVE_C10D
+// Turns a collective's exception into one prospect::Error naming the rank, the backend and the operation.
+template <typename F>
+void guarded(int rank, int world, const std::string& backend, const char* what, F&& f) {
+  try {
+    f();
+  } catch (const std::exception& e) {
+    std::string msg = e.what();
+    if (size_t nl = msg.find('\n'); nl != std::string::npos) msg = msg.substr(0, nl);  // drop c10's backtrace
+    fail(ErrorContext(),
+         "distributed: rank " + std::to_string(rank) + " of " + std::to_string(world) + " (" + backend + "): " +
+             what + " failed: " + msg,
+         "another rank probably stopped or was killed (see its output), or took longer than train.dist_timeout_s");
+  }
+}
+
+// CPU collectives through the rendezvous store itself (the "store" backend): each rank publishes its tensor's
+// bytes under a key of this collective, reads every rank's, and sums them in rank order -- so every rank gets
+// bit-identical sums, whatever the arrival order. Needs nothing but libtorch's own c10d headers (the PyPI
+// wheels ship no Gloo headers). All traffic passes through rank 0's store: right for the CPU models that
+// train on CPUs; GPUs use NCCL. A peer that is gone makes the store's get time out (or fail at once when the
+// server is gone), which surfaces as an error naming this rank.
+class StoreCommunicator : public Communicator {
+ public:
+  StoreCommunicator(c10::intrusive_ptr<c10d::Store> store, int rank, int world) : store_(std::move(store)) {
+    rank_ = rank;
+    world_ = world;
+    backend_ = "store";
+  }
+
+  void all_reduce_sum(at::Tensor& tensor) override {
+    guarded(rank_, world_, backend_, "all-reduce", [&] {
+      const std::string key = next_key("ar");
+      at::Tensor mine = tensor.to(at::kCPU).contiguous();
+      store_->set(key + "/" + std::to_string(rank_), bytes_of(mine));
+      at::Tensor sum;
+      for (int r = 0; r < world_; r++) {
+        at::Tensor part = r == rank_ ? mine : tensor_of(store_->get(key + "/" + std::to_string(r)), mine);
+        sum = r == 0 ? part.clone() : sum.add_(part);
+      }
+      tensor.copy_(sum);
+      release(key, world_);
+    });
+  }
+  void broadcast(at::Tensor& tensor, int root) override {
+    guarded(rank_, world_, backend_, "broadcast", [&] {
+      const std::string key = next_key("bc");
+      if (rank_ == root) {
+        store_->set(key + "/data", bytes_of(tensor.to(at::kCPU).contiguous()));
+      } else {
+        at::Tensor like = tensor.to(at::kCPU).contiguous();
+        tensor.copy_(tensor_of(store_->get(key + "/data"), like));
+      }
+      release(key, 1, "/data");
+    });
+  }
+  void barrier() override {
+    guarded(rank_, world_, backend_, "barrier", [&] {
+      const std::string key = next_key("barrier");
+      store_->set(key + "/" + std::to_string(rank_), std::vector<uint8_t>{1});
+      std::vector<std::string> all;
+      for (int r = 0; r < world_; r++) all.push_back(key + "/" + std::to_string(r));
+      store_->wait(all);
+      release(key, world_);
+    });
+  }
+
+ private:
+  std::string next_key(const char* kind) { return std::string("prospect/") + kind + "/" + std::to_string(seq_++); }
+  static std::vector<uint8_t> bytes_of(const at::Tensor& t) {
+    const auto* p = static_cast<const uint8_t*>(t.data_ptr());
+    return std::vector<uint8_t>(p, p + t.numel() * t.element_size());
+  }
+  static at::Tensor tensor_of(const std::vector<uint8_t>& bytes, const at::Tensor& like) {
+    if (bytes.size() != static_cast<size_t>(like.numel() * like.element_size()))
+      throw std::runtime_error("a peer sent " + std::to_string(bytes.size()) + " bytes, expected " +
+                               std::to_string(like.numel() * like.element_size()) + " (shapes differ across ranks)");
+    at::Tensor t = at::empty_like(like);
+    std::memcpy(t.data_ptr(), bytes.data(), bytes.size());
+    return t;
+  }
+  // Every rank counts itself done with `key`; the last one deletes its entries (`n` of them: per rank, or
+  // the one `suffix`), so the store holds only the collectives in flight.
+  void release(const std::string& key, int n, const std::string& suffix = "") {
+    if (store_->add(key + "/done", 1) < world_) return;
+    if (!suffix.empty()) {
+      store_->deleteKey(key + suffix);
+    } else {
+      for (int r = 0; r < n; r++) store_->deleteKey(key + "/" + std::to_string(r));
+    }
+    store_->deleteKey(key + "/done");
+  }
+
+  c10::intrusive_ptr<c10d::Store> store_;
+  uint64_t seq_ = 0;
+};
+#endif
+
 #if defined(PROSPECT_HAVE_GLOO) || defined(PROSPECT_HAVE_NCCL)
 // Any c10d process group type: they share the collective signatures (ProcessGroup in libtorch 1.x, Backend
 // in 2.x), not one base class across versions.
@@ -51,7 +151,7 @@ class C10dCommunicator : public Communicator {
 
   // c10d's vector arguments are one tensor per local device (all the same shape), hence one tensor a call.
   void all_reduce_sum(at::Tensor& tensor) override {
-    guarded("all-reduce", [&] {
+    guarded(rank_, world_, backend_, "all-reduce", [&] {
       std::vector<at::Tensor> one{tensor};
       c10d::AllreduceOptions o;
       o.timeout = timeout_;
@@ -59,7 +159,7 @@ class C10dCommunicator : public Communicator {
     });
   }
   void broadcast(at::Tensor& tensor, int root) override {
-    guarded("broadcast", [&] {
+    guarded(rank_, world_, backend_, "broadcast", [&] {
       std::vector<at::Tensor> one{tensor};
       c10d::BroadcastOptions o;
       o.rootRank = root;
@@ -68,7 +168,7 @@ class C10dCommunicator : public Communicator {
     });
   }
   void barrier() override {
-    guarded("barrier", [&] {
+    guarded(rank_, world_, backend_, "barrier", [&] {
       c10d::BarrierOptions o;
       o.timeout = timeout_;
       group_->barrier(o)->wait(timeout_);
@@ -76,20 +176,6 @@ class C10dCommunicator : public Communicator {
   }
 
  private:
-  template <typename F>
-  void guarded(const char* what, F&& f) {
-    try {
-      f();
-    } catch (const std::exception& e) {
-      std::string msg = e.what();
-      if (size_t nl = msg.find('\n'); nl != std::string::npos) msg = msg.substr(0, nl);  // drop c10's backtrace
-      fail(ErrorContext(),
-           "distributed: rank " + std::to_string(rank_) + " of " + std::to_string(world_) + " (" + backend_ + "): " +
-               what + " failed: " + msg,
-           "another rank probably stopped or was killed (see its output), or took longer than train.dist_timeout_s");
-    }
-  }
-
   c10::intrusive_ptr<c10d::Store> store_;  // the group holds it too; kept so rank 0's server outlives the group
   c10::intrusive_ptr<Group> group_;
   std::chrono::milliseconds timeout_;
@@ -113,8 +199,11 @@ DistEnv read_dist_env() {
 
 std::string built_dist_backends() {
   std::string s;
+#ifdef PROSPECT_HAVE_C10D
+  s += "store";
+#endif
 #ifdef PROSPECT_HAVE_GLOO
-  s += "gloo";
+  s += s.empty() ? "gloo" : ", gloo";
 #endif
 #ifdef PROSPECT_HAVE_NCCL
   s += s.empty() ? "nccl" : ", nccl";
@@ -125,11 +214,19 @@ std::string built_dist_backends() {
 std::unique_ptr<Communicator> connect_process_group(const DistEnv& env, const std::string& backend,
                                                     const at::Device& device, std::chrono::milliseconds timeout) {
   std::string which = backend;
-  if (which == "auto") which = device.is_cuda() ? "nccl" : "gloo";
-  if (which != "gloo" && which != "nccl") fail("distributed: unknown backend '" + backend + "' (auto | gloo | nccl)");
+#ifdef PROSPECT_HAVE_GLOO
+  const char* cpu_default = "gloo";
+#else
+  const char* cpu_default = "store";
+#endif
+  if (which == "auto") which = device.is_cuda() ? "nccl" : cpu_default;
+  if (which != "store" && which != "gloo" && which != "nccl")
+    fail("distributed: unknown backend '" + backend + "' (auto | store | gloo | nccl)");
   if (which == "nccl" && !device.is_cuda()) fail("distributed: the nccl backend needs train.device = cuda");
+  if (which == "store" && device.is_cuda())
+    fail("distributed: the store backend moves CPU tensors; with train.device = cuda use nccl (or auto)");
   const std::string where = "rank " + std::to_string(env.rank) + " of " + std::to_string(env.world_size);
-#if defined(PROSPECT_HAVE_GLOO) || defined(PROSPECT_HAVE_NCCL)
+#ifdef PROSPECT_HAVE_C10D
   c10::intrusive_ptr<c10d::Store> store;
   try {
     c10d::TCPStoreOptions so;
@@ -145,6 +242,11 @@ std::unique_ptr<Communicator> connect_process_group(const DistEnv& env, const st
     fail(ErrorContext(), "distributed: " + where + ": rendezvous at " + env.master_addr + ":" +
                              std::to_string(env.master_port) + " failed: " + msg,
          "check MASTER_ADDR/MASTER_PORT (rank 0's host, a free port) and that every rank was started");
+  }
+  if (which == "store") {
+    auto comm = std::make_unique<StoreCommunicator>(store, env.rank, env.world_size);
+    comm->barrier();  // every rank has joined before the first collective
+    return comm;
   }
   try {
 #ifdef PROSPECT_HAVE_GLOO
@@ -181,7 +283,8 @@ std::unique_ptr<Communicator> connect_process_group(const DistEnv& env, const st
   fail(ErrorContext(),
        "distributed: WORLD_SIZE=" + std::to_string(env.world_size) + " needs the " + which +
            " backend, which this build does not have (built: " + built_dist_backends() + ")",
-       which == "gloo" ? "install libgloo-dev (scripts/setup.sh) and rebuild" : "build against a CUDA libtorch with NCCL");
+       which == "gloo" ? "use train.dist_backend=store (or auto), or a libtorch that ships Gloo's headers"
+                       : "build against a CUDA libtorch with NCCL");
 }
 
 void all_reduce_gradients(Communicator& comm, const std::vector<std::pair<std::string, at::Tensor>>& params,

@@ -1,9 +1,10 @@
 // Data parallelism across processes through torch.distributed's C++ core (c10d): the torchrun environment
 // (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT), a TCPStore rendezvous, and a process group --
-// NCCL for CUDA tensors, Gloo for CPU ones -- behind a small interface: sum all-reduce, broadcast, barrier, and
+// NCCL for CUDA tensors; for CPU ones Gloo where the libtorch ships its headers, else "store" (collectives
+// through the TCPStore itself) -- behind a small interface: sum all-reduce, broadcast, barrier, and
 // the bucketed gradient all-reduce the trainer uses. Every collective waits at most the configured timeout,
 // so a rank that dies makes the others fail with an error naming the rank instead of hanging.
-// Which backends exist is decided at build time (PROSPECT_HAVE_GLOO, PROSPECT_HAVE_NCCL); asking for one that
+// Which backends exist is decided at build time (PROSPECT_HAVE_C10D, _GLOO, _NCCL); asking for one that
 // is not built is an error saying so. Not here: sharding the data (data/loader.h), spawning local ranks
 // (tools/cmd_train_torch.cpp), overlapping the all-reduce with backward (gradients are reduced after it).
 #pragma once
@@ -29,7 +30,7 @@ struct DistEnv {
 // value (RANK outside [0, WORLD_SIZE), a non-numeric port, ...), naming the variable.
 DistEnv read_dist_env();
 
-// The backends this build has, e.g. "gloo, nccl"; "none" when it has none.
+// The backends this build has, e.g. "store, nccl"; "none" when it has none.
 std::string built_dist_backends();
 
 class Communicator {
@@ -53,7 +54,7 @@ class Communicator {
 };
 
 // Joins the process group of `env` (rank 0 hosts the TCPStore at MASTER_ADDR:MASTER_PORT). `backend`:
-// "auto" (NCCL for a CUDA device, else Gloo), "gloo" or "nccl". Throws prospect::Error when the backend is
+// "auto" (NCCL for a CUDA device, else Gloo where built, else store), "store", "gloo" or "nccl". Throws prospect::Error when the backend is
 // not built, or the rendezvous does not complete within `timeout`.
 std::unique_ptr<Communicator> connect_process_group(const DistEnv& env, const std::string& backend,
                                                     const at::Device& device, std::chrono::milliseconds timeout);

@@ -20,8 +20,8 @@ const std::vector<OptionDoc>& train_option_docs() {
       {"data.val", "", "validation split file (empty: no validation)"},
       {"data.max_seq_len", 4096, "longer clips are split at frame boundaries into sub-clips"},
       {"data.neg_frame_sampling_rate", 0.5, "rho: probability a silent frame is a training decision point"},
-      {"data.neg_frame_sampling_rate_end", 0.5, "rho at the last epoch when neg_rate_schedule is linear"},
-      {"data.neg_rate_schedule", "constant", "constant | linear (rho moves linearly over epochs to _end)"},
+      {"data.neg_frame_sampling_rate_end", 0.5, "rho at the last optimizer update when neg_rate_schedule is linear"},
+      {"data.neg_rate_schedule", "constant", "constant | linear (rho moves linearly over the optimizer updates to _end)"},
       {"data.eval_neg_frame_sampling_rate", 1.0, "rho for validation"},
       {"data.anchor_jitter", 0.0, "training only: probability an output frame's turns move one frame earlier/later"},
       {"data.frame_stride", 1, "keep every s-th frame (anchor frames always kept)"},
@@ -67,7 +67,7 @@ const std::vector<OptionDoc>& train_option_docs() {
       {"train.seed", 42, "seed of shuffling, negative subsampling and initialisation"},
       {"train.threads", 0, "compute threads (0: --threads / PROSPECT_THREADS / all cores)"},
       {"train.device", "auto", "auto | cpu | cuda"},
-      {"train.dist_backend", "auto", "several processes (torchrun env): auto (nccl on CUDA, gloo on CPU) | gloo | nccl"},
+      {"train.dist_backend", "auto", "several processes (torchrun env): auto (nccl on CUDA; on CPU gloo where built, else store) | store | gloo | nccl"},
       {"train.dist_timeout_s", 1800, "seconds a rank waits for the others (a dead rank fails the rest after this)"},
       {"train.dtype", "auto", "auto (fp32 on CPU, bf16 on CUDA) | fp32 | bf16 (fp32 master weights) | bf16_pure"},
       {"train.adamw_impl", "auto", "AdamW kernels: auto (fused/multi-tensor on CUDA, single on CPU) | single | foreach | fused"},
@@ -220,7 +220,7 @@ TrainOptions parse_train_options(const json& c) {
   o.device = get<std::string>(c, "train.device");
   one_of("train.device", o.device, {"auto", "cpu", "cuda"});
   o.dist_backend = get<std::string>(c, "train.dist_backend");
-  one_of("train.dist_backend", o.dist_backend, {"auto", "gloo", "nccl"});
+  one_of("train.dist_backend", o.dist_backend, {"auto", "store", "gloo", "nccl"});
   o.dist_timeout_s = get<int64_t>(c, "train.dist_timeout_s");
   at_least("train.dist_timeout_s", double(o.dist_timeout_s), 1);
   o.dtype = get<std::string>(c, "train.dtype");

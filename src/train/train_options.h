@@ -55,7 +55,7 @@ struct TrainOptions {
   int64_t seed = 42, threads = 0;
   std::string device, dtype;  // device: auto|cpu|cuda; dtype: auto|fp32|bf16|bf16_pure
   std::string adamw_impl = "auto";  // auto|single|foreach|fused (train/adamw.h)
-  std::string dist_backend;     // auto | gloo | nccl (only with WORLD_SIZE > 1)
+  std::string dist_backend;     // auto | store | gloo | nccl (only with WORLD_SIZE > 1)
   int64_t dist_timeout_s = 1800;
   // output
   std::string run_dir;
