@@ -22,7 +22,7 @@ double seconds_since(Clock::time_point t0) { return std::chrono::duration<double
 int main(int argc, char** argv) {
   double budget = argc > 1 ? std::atof(argv[1]) : 2.0;
   int threads = argc > 2 ? std::atoi(argv[2]) : 2;
-  const std::string shared = PROSPECT_SHARED_DIR;
+  const std::string shared = PROSPECT_TESTDATA_DIR;  // tests/peers/make_test_inputs.py writes it
   const std::string dst = shared + "/data/prospect-sample/dst_clip_assembly101.json";
   const std::string pa = shared + "/data/prospect-sample/proassist_prepared_assembly101.jsonl";
   try {

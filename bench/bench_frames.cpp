@@ -1,6 +1,6 @@
 // Frame pipeline throughput on the fixture files: Arrow random access, base64, JPEG decode, normalise, each
 // alone and all together, for the IPC stream and file formats. Prints frames/s; asserts nothing.
-// Run: build/bench_frames [shared_dir] [seconds_per_figure]
+// Run: build/bench_frames [testdata_dir] [seconds_per_figure]
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -37,7 +37,7 @@ int64_t pick(long long n, int64_t frames) { return int64_t((uint64_t(n) * 265443
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string shared = argc > 1 && argv[1][0] ? argv[1] : PROSPECT_SHARED_DIR;
+  std::string shared = argc > 1 && argv[1][0] ? argv[1] : PROSPECT_TESTDATA_DIR;
   double secs = argc > 2 ? std::atof(argv[2]) : 1.0;
   try {
     for (const char* name : {"video_stream.arrow", "video_file.arrow"}) {

@@ -3,7 +3,7 @@
 // clip, in three regimes: heads never fire (the floor: one frame block per frame), DST fires on every frame
 // (constrained decoding, the worst case for updates), and teacher-forced (the reference turns appended).
 // Prints figures; asserts nothing.
-// Run: build/bench_stream_torch [--preset tiny|small|256M] [--frames N] [--threads N] [--shared DIR]
+// Run: build/bench_stream_torch [--preset tiny|small|256M] [--frames N] [--threads N] [--testdata DIR]
 //   tiny  = the fixture's shapes (64-d text, 32-px frames, 16 tokens per frame);
 //   small = 4 x 256-d text layers, 4 x 128-d vision layers, 64-px frames (16 tokens per frame);
 //   256M  = SmolVLM2-256M's shapes (512-px frames, 64 tokens per frame; slow on 2 cores: use --frames 8).
@@ -100,14 +100,14 @@ double pct(std::vector<double> v, double q) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string preset = "tiny", shared = PROSPECT_SHARED_DIR;
+  std::string preset = "tiny", shared = PROSPECT_TESTDATA_DIR;
   int64_t frames = 64;
   int threads = 2;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--preset")) preset = argv[i + 1];
     else if (!std::strcmp(argv[i], "--frames")) frames = std::atoll(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--threads")) threads = std::atoi(argv[i + 1]);
-    else if (!std::strcmp(argv[i], "--shared")) shared = argv[i + 1];
+    else if (!std::strcmp(argv[i], "--testdata")) shared = argv[i + 1];
   }
   try {
     set_compute_threads(threads);

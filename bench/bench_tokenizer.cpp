@@ -1,5 +1,5 @@
 // Tokenizer throughput on a realistic corpus: the texts of the real sample data (ProAssist prepared JSONL,
-// the DST clip), the spec's markdown, and rendered-style strings dense with <image> added tokens. Prints
+// the DST clip), the repository's markdown, and rendered-style strings dense with <image> added tokens. Prints
 // load time, encode MB/s (cold and warm word cache, with and without offsets, 1 and 2 threads), the time of
 // one ~4096-token sequence, decode MB/s and token_to_id ns per lookup. Not a test: it prints figures only.
 //
@@ -56,8 +56,9 @@ std::vector<std::string> text_corpus(const std::string& shared) {
     collect_strings(nlohmann::json::parse(clip_text), doc);
     docs.push_back(doc);
   }
+  docs.push_back(read_file(std::string(PROSPECT_SOURCE_DIR) + "/README.md"));
   std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator(shared + "/spec", ec)) {
+  for (const auto& entry : std::filesystem::directory_iterator(std::string(PROSPECT_SOURCE_DIR) + "/docs", ec)) {
     if (entry.path().extension() == ".md") docs.push_back(read_file(entry.path().string()));
   }
   return docs;
@@ -124,7 +125,7 @@ void report(const char* what, size_t bytes, size_t tokens, double s) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const std::string shared = PROSPECT_SHARED_DIR;
+  const std::string shared = PROSPECT_TESTDATA_DIR;  // tests/peers/make_test_inputs.py writes it
   std::string path = argc > 1 ? argv[1] : shared + "/fixtures/smolvlm2-tokenizer/tokenizer.json";
   int repeats = argc > 2 ? std::atoi(argv[2]) : 5;
   try {
@@ -139,7 +140,7 @@ int main(int argc, char** argv) {
     size_t text_bytes = total_bytes(text), rendered_bytes = total_bytes(rendered), mixed_bytes = total_bytes(mixed);
     std::printf("corpus: %zu text docs (%zu bytes), %zu rendered samples (%zu bytes)\n", text.size(), text_bytes,
                 rendered.size(), rendered_bytes);
-    if (text.empty()) std::printf("warning: no sample data or spec found under %s\n", shared.c_str());
+    if (text.empty()) std::printf("warning: no sample data found under %s\n", shared.c_str());
 
     size_t tokens = 0;
     double s = encode_all(cold, text, 1, 1, false, &tokens);

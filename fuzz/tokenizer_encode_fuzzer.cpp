@@ -1,6 +1,6 @@
-// libFuzzer target: arbitrary bytes (valid or invalid UTF-8) encoded with the SmolVLM2 tokenizer fixture,
-// with offsets, then decoded. The contract under test: encode either returns ids whose offsets lie inside the
-// text, or throws prospect::Error (invalid UTF-8); never a crash. Skips (with a message) without the fixture.
+// libFuzzer target: arbitrary bytes (valid or invalid UTF-8) encoded with the SmolVLM2 tokenizer (committed in
+// tests/inputs), with offsets, then decoded. The contract under test: encode either returns ids whose offsets lie
+// inside the text, or throws prospect::Error (invalid UTF-8); never a crash. Fails, naming it, without the input.
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -15,11 +15,12 @@
 namespace {
 
 std::unique_ptr<prospect::text::Tokenizer> load_fixture() {
-  const char* env = std::getenv("PROSPECT_SHARED");
-  std::string path = std::string(env ? env : PROSPECT_SHARED_DIR) + "/fixtures/smolvlm2-tokenizer/tokenizer.json";
+  const char* env = std::getenv("PROSPECT_TESTDATA");  // a test-data folder (tests/peers/make_test_inputs.py)
+  std::string path = env ? std::string(env) + "/fixtures/smolvlm2-tokenizer/tokenizer.json"
+                         : std::string(PROSPECT_INPUTS_DIR) + "/smolvlm2-tokenizer/tokenizer.json";
   if (!std::filesystem::exists(path)) {
-    std::fprintf(stderr, "tokenizer_encode_fuzzer: fixture absent (%s): nothing fuzzed\n", path.c_str());
-    return nullptr;
+    std::fprintf(stderr, "tokenizer_encode_fuzzer: input absent: %s\n", path.c_str());
+    std::exit(1);
   }
   return std::make_unique<prospect::text::Tokenizer>(prospect::text::Tokenizer::load(path));
 }

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Issue 8's GPU checks in ONE device call (docs/PERFORMANCE.md, "GPU"). Prepare once, on the CPU machine:
-#   bash scripts/gpu/prepare_carry.sh        # copies ../shared's reference + tiny fixture, fetches libturbojpeg debs
+#   bash scripts/gpu/prepare_carry.sh        # makes build/testdata (tests/peers/make_test_inputs.py), fetches libturbojpeg debs
 # then call the device tool with
-#   command: bash scripts/gpu_check.sh   carry: [".gpu_shared", ".deps"]   timeout_s: 600
+#   command: bash scripts/gpu_check.sh   carry: ["build/testdata", ".deps"]   timeout_s: 600
+# (PROSPECT_TESTDATA names another test-data folder; without one, the device's python3 makes it when it can)
 # Parts, in priority order, each under its own timeout within one overall budget (GPU_CHECK_BUDGET, 560 s); a
 # failing part is recorded and the next one runs:
 #   info      nvidia-smi, torch / transformers versions
@@ -11,7 +12,7 @@
 #   parity    fixture parity in fp32 on CUDA (gtest ModelParity.* with PROSPECT_TEST_DEVICE=cuda, and
 #             scripts/gpu/parity_check.py through `prospect forward --device cuda`)
 #   bf16      prospect bench --shape tiny --check-bf16 5: bf16 loss within 2 % of fp32
-#   bench_hf  python3 bench_hf.py: the Python reference, same machine, same call
+#   bench_hf  python3 scripts/gpu/bench_hf.py: the Python reference, same machine, same call
 #   bench     prospect bench --shape 2.2b --device cuda --dtype bf16_pure,bf16 --json (bench_hf.py's shapes)
 #   interop   prospect synth + prospect train (2 steps on CUDA) -> transformers from_pretrained, logits vs
 #             prospect forward (CPU and CUDA), fp32, <= 1e-4
@@ -29,9 +30,8 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT" || exit 1
 export OUT=${OUT:-$ROOT/gpu_out}
 mkdir -p "$OUT"
-SHARED=${PROSPECT_SHARED:-$ROOT/.gpu_shared}
-[ -d "$SHARED/reference" ] || SHARED=$ROOT/../shared
-export PROSPECT_SHARED=$SHARED
+# The test data (tiny fixture and its transformers references) the parity checks and test binaries read.
+export PROSPECT_TESTDATA=${PROSPECT_TESTDATA:-$ROOT/build/testdata}
 export PYTHONUNBUFFERED=1
 export LD_LIBRARY_PATH=/opt/deps/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 export BUILD=${GPU_CHECK_BUILD:-$ROOT/build-gpu}  # a later call may carry an earlier build here
@@ -85,7 +85,12 @@ info() {
   free -g
   python3 -c 'import torch, transformers; print("torch", torch.__version__, "cuda", torch.version.cuda, torch.cuda.get_device_name(0)); print("transformers", transformers.__version__)'
   cmake --version | head -1
-  ls "$PROSPECT_SHARED" "$PROSPECT_SHARED/reference"
+  if [ ! -f "$PROSPECT_TESTDATA/.stamp" ]; then
+    echo "no test data at $PROSPECT_TESTDATA (carry build/testdata): making it with python3"
+    python3 tests/peers/make_test_inputs.py --inputs tests/inputs --out "$PROSPECT_TESTDATA" ||
+      echo "could not make the test data here: the parity checks will fail naming it"
+  fi
+  ls "$PROSPECT_TESTDATA" "$PROSPECT_TESTDATA/fixtures"
   if ls .deps/*.deb >/dev/null 2>&1; then
     mkdir -p /opt/deps
     for f in .deps/*.deb; do dpkg -x "$f" /opt/deps; done
@@ -98,12 +103,11 @@ export -f info
 build() {
   local prefix
   prefix=$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)') || return 1
-  if ! cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$prefix" \
-      -DPROSPECT_SHARED_DIR="$PROSPECT_SHARED"; then
+  if ! cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$prefix"; then
     echo "configure with tests failed (GTest?): again without tests"
     rm -rf "$BUILD"
     cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$prefix" \
-      -DPROSPECT_SHARED_DIR="$PROSPECT_SHARED" -DPROSPECT_TESTS=OFF || return 1
+      -DPROSPECT_TESTS=OFF || return 1
   fi
   grep -E 'PROSPECT_HAVE_CUDA|torch_cuda' "$BUILD/CMakeCache.txt" | head -5
   local targets=prospect
@@ -121,9 +125,9 @@ parity() {
     echo "no test_model binary: the Python check alone"
   fi
   json_lines "$OUT/checks.jsonl" python3 scripts/gpu/parity_check.py --prospect "$P" \
-    --fixture "$PROSPECT_SHARED/fixtures/hf-smolvlm-tiny" --device cuda || rc=1
+    --fixture "$PROSPECT_TESTDATA/fixtures/hf-smolvlm-tiny" --device cuda || rc=1
   json_lines "$OUT/checks.jsonl" python3 scripts/gpu/parity_check.py --prospect "$P" \
-    --fixture "$PROSPECT_SHARED/fixtures/hf-smolvlm-tiny" --device cuda --attention sdpa || rc=1
+    --fixture "$PROSPECT_TESTDATA/fixtures/hf-smolvlm-tiny" --device cuda --attention sdpa || rc=1
   return $rc
 }
 export -f parity
@@ -134,7 +138,7 @@ bf16() {
 export -f bf16
 
 bench_hf() {
-  python3 "$PROSPECT_SHARED/reference/bench_hf.py" | tee "$OUT/bench_hf.jsonl"
+  python3 scripts/gpu/bench_hf.py | tee "$OUT/bench_hf.jsonl"
 }
 export -f bench_hf
 

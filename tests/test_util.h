@@ -1,4 +1,4 @@
-// Helpers shared by the tests: where the shared fixtures are, and a skip that says what is missing.
+// Helpers shared by the tests: where the test inputs are, and a failure that says which one is missing.
 #pragma once
 #include <gtest/gtest.h>
 
@@ -17,10 +17,12 @@
 
 namespace prospect::test {
 
-// ../shared beside the checkout, or $PROSPECT_SHARED when set.
+// The test-data folder: the committed real inputs (tests/inputs) and what the pinned peers generate at test
+// time (tests/peers/make_test_inputs.py, run by the CTest fixture TestData.Generate), laid out as
+// fixtures/... and data/... . $PROSPECT_TESTDATA overrides.
 inline std::string shared_dir() {
-  if (const char* env = std::getenv("PROSPECT_SHARED")) return env;
-  return PROSPECT_SHARED_DIR;
+  if (const char* env = std::getenv("PROSPECT_TESTDATA")) return env;
+  return PROSPECT_TESTDATA_DIR;
 }
 
 inline std::string shared_path(const std::string& rel) { return shared_dir() + "/" + rel; }
@@ -66,8 +68,14 @@ inline CliResult run_prospect(const std::string& args, const std::string& stdin_
 
 }  // namespace prospect::test
 
-// Skips (visibly) when a shared fixture is absent; never passes silently.
-#define PROSPECT_REQUIRE_FIXTURE(path)                                                  \
-  do {                                                                                   \
-    if (!std::filesystem::exists(path)) GTEST_SKIP() << "fixture absent: " << (path);    \
+// Fails, naming the input and how it is made, when a test input is absent: a missing input is never a pass
+// nor a skip. When present, prints where the reference came from (the generator; MANIFEST.json in the
+// test-data folder names the source of each file: made live by the pinned peers, or copied from tests/inputs).
+#define PROSPECT_REQUIRE_FIXTURE(path)                                                                     \
+  do {                                                                                                      \
+    if (!std::filesystem::exists(path))                                                                     \
+      FAIL() << "test input absent: " << (path)                                                             \
+             << " (made by the CTest fixture TestData.Generate: tests/peers/make_test_inputs.py)";         \
+    std::cout << "reference: " << (path) << " (from tests/peers/make_test_inputs.py; sources in "            \
+              << prospect::test::shared_dir() << "/MANIFEST.json)\n";                                       \
   } while (0)

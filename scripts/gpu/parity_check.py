@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Fixture parity of `prospect forward` on a device, without the C++ test build: runs the tiny fixture model
-(../shared/fixtures/hf-smolvlm-tiny) through `prospect forward --grads --device DEV` and compares logits, hidden
-states, image features and loss with transformers' outputs stored in the fixture (tolerances of
+(build/testdata/fixtures/hf-smolvlm-tiny, made by tests/peers/make_test_inputs.py) through
+`prospect forward --grads --device DEV` and compares logits, hidden states, image features and loss with
+transformers' outputs stored in the fixture (tolerances of
 tests/model/parity_test.cpp: outputs 1e-4 absolute, loss 1e-5 relative, gradients 1e-4 relative to their
 largest entry). Prints one JSON line; exit 1 when a comparison fails.
 

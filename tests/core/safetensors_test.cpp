@@ -2,11 +2,14 @@
 // files whose header lies (each must be a prospect::Error naming the file and the tensor, never a crash).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <numeric>
+
+#include <nlohmann/json.hpp>
 
 #include "core/error.h"
 #include "core/safetensors.h"
@@ -130,20 +133,32 @@ TEST(Safetensors, ConversionsBf16F16) {
 TEST(Safetensors, ReadsGoldenFixture) {
   std::string path = prospect::test::shared_path("fixtures/hf-smolvlm-tiny/tiny_io.safetensors");
   PROSPECT_REQUIRE_FIXTURE(path);
+  // What transformers reported when it wrote the file (tiny_meta.json, same generator run).
+  std::string meta_path = prospect::test::shared_path("fixtures/hf-smolvlm-tiny/tiny_meta.json");
+  PROSPECT_REQUIRE_FIXTURE(meta_path);
+  auto meta = nlohmann::json::parse(prospect::test::read_file_text(meta_path));
+  const int64_t T = meta["tiny"]["T"].get<int64_t>(), image_seq_len = meta["tiny"]["image_seq_len"].get<int64_t>();
+  const int64_t image_token_id = meta["tokenizer"]["image_token_id"].get<int64_t>();
+  const double meta_loss = meta["tiny"]["loss"].get<double>();
+  int64_t n_images = 0, max_images = 0;
+  for (const auto& n : meta["tiny"]["n_images"]) {
+    n_images += n.get<int64_t>();
+    max_images = std::max(max_images, n.get<int64_t>());
+  }
   auto f = st::File::open(path);
   auto ids = f->get("input_ids");
   EXPECT_EQ(ids.info->dtype, st::DType::I64);
-  EXPECT_EQ(ids.info->shape, (std::vector<int64_t>{2, 123}));
+  EXPECT_EQ(ids.info->shape, (std::vector<int64_t>{2, T}));
   auto pv = f->get("pixel_values");
-  EXPECT_EQ(pv.info->shape, (std::vector<int64_t>{2, 3, 3, 32, 32}));
+  EXPECT_EQ(pv.info->shape, (std::vector<int64_t>{2, max_images, 3, 32, 32}));
   float loss = st::to_float32(f->get("loss"))[0];
-  std::cout << "fixture loss " << loss << " (meta 6.427190780639648)\n";
-  EXPECT_NEAR(loss, 6.427190780639648, 1e-6);
+  std::cout << "fixture loss " << loss << " (meta " << meta_loss << ")\n";
+  EXPECT_NEAR(loss, meta_loss, 1e-6);
   auto v = st::to_int64(ids);
-  int image_tokens = 0;
-  for (int64_t x : v) image_tokens += x == 514;
-  std::cout << "image tokens " << image_tokens << " (expected 5 x 16 = 80)\n";
-  EXPECT_EQ(image_tokens, 80);
+  int64_t image_tokens = 0;
+  for (int64_t x : v) image_tokens += x == image_token_id;
+  std::cout << "image tokens " << image_tokens << " (expected " << n_images << " x " << image_seq_len << ")\n";
+  EXPECT_EQ(image_tokens, n_images * image_seq_len);
   EXPECT_THROW(st::to_int64(pv), prospect::Error);
   EXPECT_THROW(f->get("no_such"), prospect::Error);
 }

@@ -82,8 +82,14 @@ TEST(ArrowReader, StreamFixtureSchemaAndBatches) {
   auto j = nlohmann::json::parse(hf);
   EXPECT_EQ(j["info"]["features"]["frame"]["dtype"], "string");
   EXPECT_EQ(r->metadata("absent"), "");
-  // frames_meta.json: frame 0's base64 string is 6940 characters.
-  EXPECT_EQ(r->value(0, 0).size(), 6940u);
+  // frames_meta.json (written by the generator with the same strings): every frame's base64 length.
+  std::string meta_path = prospect::test::shared_path("fixtures/frames/frames_meta.json");
+  PROSPECT_REQUIRE_FIXTURE(meta_path);
+  auto meta = nlohmann::json::parse(prospect::test::read_file_text(meta_path));
+  EXPECT_EQ(r->value(0, 0).size(), meta["b64_len_frame0"].get<size_t>());
+  ASSERT_EQ(meta["b64_len"].size(), static_cast<size_t>(r->num_rows()));
+  for (int64_t i = 0; i < r->num_rows(); i++)
+    EXPECT_EQ(r->value(i, 0).size(), meta["b64_len"][static_cast<size_t>(i)].get<size_t>()) << "frame " << i;
   EXPECT_EQ(r->value(0, 0).substr(0, 4), "/9j/") << "base64 of a JPEG's FF D8 FF";
 }
 

@@ -170,7 +170,7 @@ namespace {
 // The oracle must score 1.0 on every metric defined for the file, directly and through a written timeline.
 void check_oracle(const std::string& rel, bool has_steps, int64_t expect_dst, int64_t expect_speak) {
   std::string path = prospect::test::shared_path(rel);
-  if (!std::filesystem::exists(path)) GTEST_SKIP() << "fixture absent: " << path;
+  PROSPECT_REQUIRE_FIXTURE(path);
   auto clips = prospect::data::read_clips(path);
   auto events = prospect::eval::oracle_timeline(clips);
   StreamingMetrics m = score_timeline(clips, events);

@@ -101,12 +101,11 @@ TEST(ModelConfig, RopeSpellingsAndErrors) {
   expect_error_mentions([&] { SmolVLMConfig::from_json(bad); }, {"text_config.hidden_size"});
   // The fixture's config (transformers 5 layout).
   std::string fixture = prospect::test::tiny_dir() + "/tiny";
-  if (fs::exists(fixture)) {
-    SmolVLMConfig t = SmolVLMConfig::load(fixture);
-    EXPECT_DOUBLE_EQ(t.text.rope_theta, 100000.0);
-    EXPECT_EQ(t.tokens_per_frame(), 16);
-    EXPECT_EQ(t.text.head_dim, 16);
-  }
+  PROSPECT_REQUIRE_FIXTURE(fixture + "/config.json");
+  SmolVLMConfig t = SmolVLMConfig::load(fixture);
+  EXPECT_DOUBLE_EQ(t.text.rope_theta, 100000.0);
+  EXPECT_EQ(t.tokens_per_frame(), 16);
+  EXPECT_EQ(t.text.head_dim, 16);
 }
 
 TEST(ModelCheckpoint, SaveLoadRoundTrips) {

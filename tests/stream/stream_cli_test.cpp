@@ -13,8 +13,6 @@ using namespace prospect;
 
 namespace {
 
-bool skip_without_fixture() { return !std::filesystem::exists(test::tiny_model_dir() + "/model.safetensors"); }
-
 std::string q(const std::string& s) { return "\"" + s + "\""; }
 
 // The last non-empty line of stdout as JSON.
@@ -27,7 +25,7 @@ nlohmann::json last_json(const std::string& out) {
 }  // namespace
 
 TEST(StreamCli, StreamPrintsTheLiveTimelineAndWritesIt) {
-  if (skip_without_fixture()) GTEST_SKIP() << "fixture absent: " << test::tiny_model_dir();
+  PROSPECT_REQUIRE_FIXTURE(test::tiny_model_dir() + "/model.safetensors");
   std::string model = test::make_stream_model_dir();
   std::string data = test::synth_data_dir() + "/test.json";
   std::string tl = test::unique_temp_path("stream.jsonl");
@@ -53,7 +51,7 @@ TEST(StreamCli, StreamPrintsTheLiveTimelineAndWritesIt) {
 }
 
 TEST(StreamCli, EvalModelReportsEveryMetric) {
-  if (skip_without_fixture()) GTEST_SKIP() << "fixture absent: " << test::tiny_model_dir();
+  PROSPECT_REQUIRE_FIXTURE(test::tiny_model_dir() + "/model.safetensors");
   std::string model = test::make_stream_model_dir();
   std::string data = test::synth_data_dir() + "/test.json";
   std::vector<data::Clip> clips = data::read_clips(data);
@@ -90,7 +88,7 @@ TEST(StreamCli, EvalModelReportsEveryMetric) {
 }
 
 TEST(StreamCli, EvalModelSweepPicksThresholds) {
-  if (skip_without_fixture()) GTEST_SKIP() << "fixture absent: " << test::tiny_model_dir();
+  PROSPECT_REQUIRE_FIXTURE(test::tiny_model_dir() + "/model.safetensors");
   std::string model = test::make_stream_model_dir();
   std::string data = test::synth_data_dir() + "/test.json";
   test::CliResult r = test::run_prospect("eval --model " + q(model) + " --data " + q(data) +
@@ -106,7 +104,7 @@ TEST(StreamCli, EvalModelSweepPicksThresholds) {
 }
 
 TEST(StreamCli, ClearErrors) {
-  if (skip_without_fixture()) GTEST_SKIP() << "fixture absent: " << test::tiny_model_dir();
+  PROSPECT_REQUIRE_FIXTURE(test::tiny_model_dir() + "/model.safetensors");
   std::string data = test::synth_data_dir() + "/test.json";
   // The bare fixture folder has no heads.
   test::CliResult r = test::run_prospect("stream --model " + q(test::tiny_model_dir()) + " --data " + q(data));

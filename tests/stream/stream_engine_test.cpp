@@ -54,12 +54,10 @@ stream::ClipStreamResult run_clip(const stream::StreamOptions& so, size_t index)
   return stream::stream_clip(s.m, engine, s.clips[index], static_cast<int64_t>(index), s.root, 4);
 }
 
-bool skip_without_fixture() { return !std::filesystem::exists(test::tiny_model_dir() + "/model.safetensors"); }
-
 }  // namespace
 
 TEST(StreamEngine, TeacherForcedStreamingEqualsFullForward) {
-  if (skip_without_fixture()) GTEST_SKIP() << "fixture absent: " << test::tiny_model_dir();
+  PROSPECT_REQUIRE_FIXTURE(test::tiny_model_dir() + "/model.safetensors");
   StreamSetup& s = setup();
   ASSERT_FALSE(s.clips.empty());
   for (size_t ci = 0; ci < std::min<size_t>(2, s.clips.size()); ++ci) {
@@ -122,7 +120,7 @@ TEST(StreamEngine, TeacherForcedStreamingEqualsFullForward) {
 }
 
 TEST(StreamEngine, GeneratedContextIsCanonicallyTokenized) {
-  if (skip_without_fixture()) GTEST_SKIP() << "fixture absent: " << test::tiny_model_dir();
+  PROSPECT_REQUIRE_FIXTURE(test::tiny_model_dir() + "/model.safetensors");
   StreamSetup& s = setup();
   for (bool constrain : {true, false}) {
     stream::StreamOptions so;
@@ -152,7 +150,7 @@ TEST(StreamEngine, GeneratedContextIsCanonicallyTokenized) {
 }
 
 TEST(StreamEngine, ConstrainedDstUpdatesAlwaysParseAndApply) {
-  if (skip_without_fixture()) GTEST_SKIP() << "fixture absent: " << test::tiny_model_dir();
+  PROSPECT_REQUIRE_FIXTURE(test::tiny_model_dir() + "/model.safetensors");
   StreamSetup& s = setup();
   int64_t updates = 0, items = 0;
   for (size_t ci = 0; ci < s.clips.size(); ++ci) {
@@ -197,7 +195,7 @@ TEST(StreamEngine, ConstrainedDstUpdatesAlwaysParseAndApply) {
 }
 
 TEST(StreamEngine, ThresholdsZeroAndOneAlwaysAndNeverFire) {
-  if (skip_without_fixture()) GTEST_SKIP() << "fixture absent: " << test::tiny_model_dir();
+  PROSPECT_REQUIRE_FIXTURE(test::tiny_model_dir() + "/model.safetensors");
   stream::StreamOptions never;
   never.threshold_dst = 1;
   never.threshold_speak = 1;
@@ -239,7 +237,7 @@ TEST(StreamEngine, ThresholdsZeroAndOneAlwaysAndNeverFire) {
 }
 
 TEST(StreamEngine, TinyMaxContextRefreshesAndCompletes) {
-  if (skip_without_fixture()) GTEST_SKIP() << "fixture absent: " << test::tiny_model_dir();
+  PROSPECT_REQUIRE_FIXTURE(test::tiny_model_dir() + "/model.safetensors");
   StreamSetup& s = setup();
   const data::Clip& clip = s.clips[0];
   int64_t sys = static_cast<int64_t>(s.m.tokenizer->encode(data::system_message(clip, clip.initial_state)).size()) + 1;
@@ -275,7 +273,7 @@ TEST(StreamEngine, TinyMaxContextRefreshesAndCompletes) {
 }
 
 TEST(StreamEngine, TimelineReadsBackAndScores) {
-  if (skip_without_fixture()) GTEST_SKIP() << "fixture absent: " << test::tiny_model_dir();
+  PROSPECT_REQUIRE_FIXTURE(test::tiny_model_dir() + "/model.safetensors");
   StreamSetup& s = setup();
   for (bool teacher : {true, false}) {
     std::string path = test::unique_temp_path(teacher ? "teacher.jsonl" : "free.jsonl");
