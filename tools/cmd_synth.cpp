@@ -1,13 +1,23 @@
 // `prospect synth`: writes the built-in synthetic dataset (task videos as Arrow frame files, DST clips in
 // train/val/test splits, a BPE tokenizer trained on their text) and a small random SmolVLM to train on it.
+// Hidden option for comparing the BPE trainer with others (tests/peers/check_tokenizer.py):
+// `--tokenizer-corpus FILE` (JSON lines {"text": ...}) trains only the tokenizer, on those texts, with
+// --vocab-size and --min-frequency, and writes OUT/tokenizer.json; nothing else is made.
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
 
 #include "command.h"
+#include "core/error.h"
+#include "core/text_file.h"
 #include "synth/synth_dataset.h"
 #include "synth/tiny_model.h"
+#include "text/bpe_trainer.h"
 
 namespace {
 
@@ -16,7 +26,31 @@ struct SynthArgs {
   prospect::synth::SynthDatasetOptions data;
   prospect::synth::TinyModelOptions model;
   bool no_model = false;
+  std::string tokenizer_corpus;  // hidden: train only the tokenizer, on these texts
+  int min_frequency = prospect::text::BpeTrainOptions{}.min_frequency;
 };
+
+// The texts of a JSON-lines file of {"text": ...} objects (blank lines skipped).
+std::vector<std::string> read_corpus(const std::string& path) {
+  std::string all = prospect::read_text_file(path);
+  std::vector<std::string> texts;
+  size_t pos = 0;
+  long long line_no = 0;
+  while (pos < all.size()) {
+    size_t nl = all.find('\n', pos);
+    if (nl == std::string::npos) nl = all.size();
+    std::string line = all.substr(pos, nl - pos);
+    pos = nl + 1;
+    ++line_no;
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
+    if (j.is_discarded() || !j.is_object() || !j.contains("text") || !j["text"].is_string())
+      prospect::fail(prospect::file_context(path), "line " + std::to_string(line_no) +
+                                                       ": expected a JSON object with a string field \"text\"");
+    texts.push_back(j["text"].get<std::string>());
+  }
+  return texts;
+}
 
 prospect::tools::Command reg(
     "synth", "Write synthetic task videos with DST dialogs, a tokenizer and a small random model",
@@ -38,8 +72,28 @@ prospect::tools::Command reg(
       sub.add_option("--frame-pool", a->model.frame_pool, "Pool each frame's token grid to k x k (K = k^2)")
           ->capture_default_str();
       sub.add_flag("--no-model", a->no_model, "Write the data and tokenizer only");
+      // Hidden (empty group): for comparing the BPE trainer with Hugging Face's (see the header comment).
+      sub.add_option("--tokenizer-corpus", a->tokenizer_corpus,
+                     "Train only the tokenizer, on the texts of this JSON-lines file {\"text\": ...}")
+          ->check(CLI::ExistingFile)
+          ->group("");
+      sub.add_option("--min-frequency", a->min_frequency, "With --tokenizer-corpus: the BPE trainer's min_frequency")
+          ->group("");
       return [a]() -> int {
         auto t0 = std::chrono::steady_clock::now();
+        if (!a->tokenizer_corpus.empty()) {
+          prospect::text::BpeTrainOptions bpe;
+          bpe.vocab_size = a->data.vocab_size;
+          bpe.min_frequency = a->min_frequency;
+          std::vector<std::string> texts = read_corpus(a->tokenizer_corpus);
+          auto tok = prospect::text::train_bpe_tokenizer(texts, bpe);
+          std::filesystem::create_directories(a->out);
+          std::string path = (std::filesystem::path(a->out) / "tokenizer.json").string();
+          prospect::write_text_file(path, tok.dump(1) + "\n");
+          std::printf("synth: tokenizer %s (%zu texts, %zu merges)\n", path.c_str(), texts.size(),
+                      tok["model"]["merges"].size());
+          return 0;
+        }
         auto sum = prospect::synth::write_synth_dataset(a->out, a->data);
         std::printf("synth: %d videos, %d frames, clips train/val/test %d/%d/%d, %d turns (%d DST updates)\n",
                     sum.videos, sum.frames, sum.clips[0], sum.clips[1], sum.clips[2], sum.turns, sum.dst_updates);

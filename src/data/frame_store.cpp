@@ -35,9 +35,14 @@ std::string frame_name(int64_t i) { return "frame " + std::to_string(i); }
 // ---- Arrow ---------------------------------------------------------------------------------------
 class ArrowFrameStore : public FrameStore {
  public:
-  explicit ArrowFrameStore(std::unique_ptr<ArrowReader> r) : reader_(std::move(r)) {
+  ArrowFrameStore(std::unique_ptr<ArrowReader> r, const std::string& column) : reader_(std::move(r)) {
     const auto& fields = reader_->fields();
-    column_ = reader_->column_index("frame");
+    if (!column.empty()) {
+      column_ = reader_->column_index(column);
+      if (column_ < 0) fail(file_context(reader_->path(), column), "no column named '" + column + "'");
+    } else {
+      column_ = reader_->column_index("frame");
+    }
     if (column_ < 0) {
       // No `frame` column: accept a single binary column of raw JPEG bytes.
       for (size_t i = 0; i < fields.size(); i++) {
@@ -172,12 +177,12 @@ std::string strip_assembly_prefix(const std::string& uid) {
 
 }  // namespace
 
-std::unique_ptr<FrameStore> open_frame_path(const std::string& path) {
+std::unique_ptr<FrameStore> open_frame_path(const std::string& path, const std::string& column) {
   std::error_code ec;
   fs::file_status st = fs::status(path, ec);
   if (ec || !fs::exists(st)) fail(file_context(path), "frames file not found");
   if (fs::is_directory(st)) return std::make_unique<ImageFolderStore>(path);
-  return std::make_unique<ArrowFrameStore>(ArrowReader::open(path));
+  return std::make_unique<ArrowFrameStore>(ArrowReader::open(path), column);
 }
 
 std::vector<std::string> frame_store_candidates(const std::string& data_root, const std::string& frames_file,

@@ -32,7 +32,9 @@ class FrameStore {
 
 // Opens the frames at `path`: a directory is an image folder; a file is Arrow IPC (stream or file format,
 // told apart by its magic). Throws prospect::Error naming the path when it is absent or not a frames file.
-std::unique_ptr<FrameStore> open_frame_path(const std::string& path);
+// `column` names the Arrow column to read (utf8 = base64 images, binary = raw bytes; large_* too); empty:
+// `frame`, else the file's only binary column. Image folders ignore it.
+std::unique_ptr<FrameStore> open_frame_path(const std::string& path, const std::string& column = "");
 
 // The paths open_frame_store tries, in order, without duplicates: data_root/frames_file, then the ProAssist
 // naming (DATASET/frames/NAME.arrow and frames/NAME.arrow under data_root, where NAME is the video id, and for

@@ -103,9 +103,10 @@ at::Tensor VisionTransformer::forward(const at::Tensor& pixels, AttentionImpl im
   if (pixels.dim() != 4 || pixels.size(1) != config.num_channels)
     fail("vision tower: expected pixel values [N," + std::to_string(config.num_channels) + ",H,W], got " +
          c10::str(pixels.sizes()));
-  if (pixels.size(2) % config.patch_size != 0 || pixels.size(3) % config.patch_size != 0)
+  // Sizes need not be multiples of the patch: the stride-patch conv drops the remainder, as transformers' does.
+  if (pixels.size(2) < config.patch_size || pixels.size(3) < config.patch_size)
     fail("vision tower: image size " + std::to_string(pixels.size(2)) + "x" + std::to_string(pixels.size(3)) +
-         " is not a multiple of the patch size " + std::to_string(config.patch_size));
+         " is smaller than the patch size " + std::to_string(config.patch_size));
   at::Tensor h = embeddings->forward(pixels);
   for (auto& layer : encoder->layers) h = layer->forward(h, impl);
   return post_layernorm->forward(h);

@@ -62,8 +62,9 @@ class VisionEncoder : public torch::nn::Module {
 class VisionTransformer : public torch::nn::Module {
  public:
   VisionTransformer(const VisionConfig& c, const at::TensorOptions& opts);
-  // pixel values [N,C,H,W] (H, W multiples of patch_size) -> last hidden state [N, patches, D].
-  // Throws prospect::Error for a wrong channel count or a size that is not a multiple of the patch.
+  // pixel values [N,C,H,W] -> last hidden state [N, (H / patch) * (W / patch), D]. A remainder of less than a
+  // patch is dropped, as transformers' "valid" patch conv does (the 2.2B model: 384 px / patch 14 -> 27 x 27).
+  // Throws prospect::Error for a wrong channel count or an image smaller than one patch.
   at::Tensor forward(const at::Tensor& pixels, AttentionImpl impl = AttentionImpl::Eager);
   std::shared_ptr<VisionEmbeddings> embeddings;
   std::shared_ptr<VisionEncoder> encoder;
