@@ -22,7 +22,7 @@ struct Options {
   int image_seq_len = 81;
   int64_t max_seq_len = 4096;
   double neg_rate = 1.0;
-  uint64_t seed = 0;
+  uint64_t seed = 42;  // the trainer's default train.seed, so inspect shows what training renders
   int64_t epoch = 0;
   int frame_stride = 1;
   int context_frames = 0;
@@ -162,7 +162,7 @@ prospect::tools::Command reg(
           ->check(CLI::NonNegativeNumber);
       sub.add_option("--neg-rate", o->neg_rate, "Probability of keeping a silent frame as a decision point")
           ->check(CLI::Range(0.0, 1.0));
-      sub.add_option("--seed", o->seed, "Seed of the negative frame subsampling");
+      sub.add_option("--seed", o->seed, "Seed of the negative frame subsampling (default: train.seed's default)")->capture_default_str();
       sub.add_option("--epoch", o->epoch, "Epoch of the negative frame subsampling");
       sub.add_option("--frame-stride", o->frame_stride, "Keep every s-th frame (anchor frames are always kept)")
           ->check(CLI::PositiveNumber);

@@ -36,11 +36,15 @@ inline void add_stream_options(CLI::App& sub, ModelRunOptions& run, StreamOption
   sub.add_option("--threshold-dst", so.threshold_dst, "Fire the DST head when p > this")->capture_default_str()->check(CLI::Range(0.0, 1.0));
   sub.add_option("--threshold-speak", so.threshold_speak, "Speak when p > this")->capture_default_str()->check(CLI::Range(0.0, 1.0));
   sub.add_flag("--no-constrain", no_constrain, "Free DST decoding (default: constrained to valid transitions)");
-  sub.add_option("--max-context", so.max_context, "Tokens the KV cache may hold")->capture_default_str();
+  sub.add_option_function<int64_t>(
+      "--max-context", [&run, &so](int64_t v) { so.max_context = v, run.max_context_given = true; },
+      "Tokens the KV cache may hold (default: the checkpoint's trained data.max_seq_len, else 4096)");
   sub.add_option("--refresh-margin", so.refresh_margin, "Refresh when fewer tokens than this would remain")->capture_default_str();
   sub.add_option("--context-policy", policy, "refresh (rebuild from the tracked state) or drop_middle")->capture_default_str();
   sub.add_flag("--teacher-forced", so.teacher_forced, "Append the reference turns instead of generating (debugging)");
-  sub.add_option("--frame-stride", so.frame_stride, "Visit every s-th frame (anchor frames always)")->capture_default_str();
+  sub.add_option_function<int>(
+      "--frame-stride", [&run, &so](int v) { so.frame_stride = v, run.frame_stride_given = true; },
+      "Visit every s-th frame, anchor frames always (default: the checkpoint's trained data.frame_stride, else 1)");
   sub.add_option("--threads", run.threads, "Compute threads (default: PROSPECT_THREADS or all cores)");
   sub.add_option("--device", run.device, "cpu or cuda[:i]")->capture_default_str();
   sub.add_option("--dtype", run.dtype, "fp32, bf16 or fp16")->capture_default_str();

@@ -263,4 +263,62 @@ std::vector<TensorBoardEvent> read_tensorboard_events(const std::string& path) {
   return events;
 }
 
+int64_t truncate_tensorboard_events(const std::string& path, int64_t max_step) {
+  std::string data;
+  {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) fail(path + ": cannot open");
+    data.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  auto u = [&](size_t at, int n) {
+    uint64_t v = 0;
+    for (int i = 0; i < n; i++) v |= uint64_t(static_cast<uint8_t>(data[at + i])) << (8 * i);
+    return v;
+  };
+  std::string kept;
+  int64_t dropped = 0;
+  size_t pos = 0;
+  while (pos < data.size()) {
+    // A record that does not frame or check is the torn tail: it and everything after it go.
+    if (data.size() - pos < 12 || uint32_t(u(pos + 8, 4)) != masked_crc32c(data.data() + pos, 8)) break;
+    const uint64_t len = u(pos, 8);
+    if (data.size() - pos - 12 < len + 4) break;
+    const char* payload = data.data() + pos + 12;
+    if (uint32_t(u(pos + 12 + len, 4)) != masked_crc32c(payload, len)) break;
+    int64_t step = 0;
+    bool version = false;
+    ProtoReader r{reinterpret_cast<const uint8_t*>(payload), reinterpret_cast<const uint8_t*>(payload) + len};
+    while (!r.done()) {
+      const uint64_t key = r.varint();
+      const int field = int(key >> 3), wt = int(key & 7);
+      if (field == 2 && wt == 0) {
+        step = static_cast<int64_t>(r.varint());
+      } else if (field == 3 && wt == 2) {
+        r.bytes();
+        version = true;
+      } else {
+        r.skip(wt);
+      }
+    }
+    const size_t record = 12 + len + 4;
+    if (r.ok && (version || step <= max_step)) kept.append(data, pos, record);
+    else dropped++;
+    pos += record;
+  }
+  // Records past a torn tail are lost too: count them as one.
+  if (pos < data.size()) dropped++;
+  if (dropped == 0) return 0;
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out.write(kept.data(), static_cast<std::streamsize>(kept.size()));
+    out.close();
+    if (!out) fail(tmp + ": cannot write the truncated event file (disk full?)");
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) fail(path + ": cannot replace with the truncated event file: " + ec.message());
+  return dropped;
+}
+
 }  // namespace prospect

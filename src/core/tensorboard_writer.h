@@ -46,4 +46,10 @@ struct TensorBoardEvent {
 // the record index and what failed.
 std::vector<TensorBoardEvent> read_tensorboard_events(const std::string& path);
 
+// Rewrites an event file keeping, byte for byte, only the records at step <= max_step (and the file-version
+// record); a torn or corrupt tail (a run killed mid-write) is dropped with them. Replaces the file atomically
+// (temporary + rename). Returns the number of records dropped. For a resumed run: events past the resume step
+// belong to the abandoned continuation and must not survive next to the new ones.
+int64_t truncate_tensorboard_events(const std::string& path, int64_t max_step);
+
 }  // namespace prospect

@@ -258,14 +258,15 @@ Clip jitter_anchors(const Clip& clip, double prob, uint64_t seed, int64_t epoch)
   return out;
 }
 
-std::vector<Sample> ClipRenderer::render(const Clip& clip_in, int64_t epoch) const {
+std::vector<Sample> ClipRenderer::render(const Clip& clip_in, int64_t epoch, double neg_rate) const {
+  if (neg_rate > 1.0) fail("neg_frame_sampling_rate must lie in [0, 1], got " + std::to_string(neg_rate));
   Clip jittered;
   const bool jitter = opt_.anchor_jitter > 0;
   if (jitter) jittered = jitter_anchors(clip_in, opt_.anchor_jitter, opt_.seed, epoch);
   const Clip& clip = jitter ? jittered : clip_in;
   ClipLayout layout = layout_clip(clip, opt_);
   std::vector<bool> decision =
-      select_decision_units(clip, layout, opt_.neg_frame_sampling_rate, opt_.seed, epoch);
+      select_decision_units(clip, layout, neg_rate >= 0 ? neg_rate : opt_.neg_frame_sampling_rate, opt_.seed, epoch);
   const size_t n = layout.units.size();
   const int64_t block_len = static_cast<int64_t>(block_ids_.size());
 
@@ -398,6 +399,12 @@ std::vector<Sample> ClipRenderer::render(const Clip& clip_in, int64_t epoch) con
           default: append(tu[i].seg_ids[k], seg.text, nullptr); break;
         }
       }
+    }
+    // First and last labelled frame (sequence.md §6): the decision points after subsampling; a sub-clip
+    // without any keeps its first and last own frame.
+    if (!s.decisions.empty()) {
+      s.first_frame = s.decisions.front().frame;
+      s.last_frame = s.decisions.back().frame;
     }
     out.push_back(std::move(s));
   }

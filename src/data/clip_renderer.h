@@ -126,7 +126,9 @@ struct Sample {
   std::vector<DecisionPoint> decisions;
   TaskState initial_state;
   bool has_steps = false;
-  int64_t first_frame = 0, last_frame = 0;  // this sub-clip's own frames, inclusive (no context frames)
+  // First and last labelled frame (decision point) of this sub-clip, inclusive; without decision points, its
+  // first and last own frame (never context frames).
+  int64_t first_frame = 0, last_frame = 0;
   int64_t lm_messages = 0, dst_messages = 0;
   std::string text;  // the rendered string, when RenderOptions::keep_text
 
@@ -145,9 +147,10 @@ class ClipRenderer {
   // option is out of range.
   ClipRenderer(const text::Tokenizer& tok, RenderOptions opt);
 
-  // The samples of `clip` for `epoch` (one, or one per sub-clip). Throws prospect::Error naming the clip and
-  // frame when one frame block with its turns cannot fit in max_seq_len.
-  std::vector<Sample> render(const Clip& clip, int64_t epoch = 0) const;
+  // The samples of `clip` for `epoch` (one, or one per sub-clip). `neg_rate` >= 0 replaces the options' rho
+  // for this clip (the trainer's schedule over updates). Throws prospect::Error naming the clip and frame when
+  // one frame block with its turns cannot fit in max_seq_len.
+  std::vector<Sample> render(const Clip& clip, int64_t epoch = 0, double neg_rate = -1.0) const;
 
   const RenderOptions& options() const { return opt_; }
 

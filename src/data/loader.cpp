@@ -150,7 +150,7 @@ void BatchLoader::worker() {
       std::vector<Sample> samples;
       std::string err;
       try {
-        samples = renderer_.render(clip, epoch);
+        samples = renderer_.render(clip, epoch, opt_.neg_rate_at ? opt_.neg_rate_at(epoch, pos) : -1.0);
       } catch (const Error& e) {
         err = e.what();
       }

@@ -5,6 +5,7 @@
 // tensors (the trainer), decoding (the PixelLoader's business).
 #pragma once
 #include <condition_variable>
+#include <functional>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -31,6 +32,9 @@ struct LoaderOptions {
   // Data parallelism: batch_size is the global batch; each batch holds only rows shard_rows(n, shard_index,
   // num_shards) of it (possibly none, for a short last batch). Every shard sees the same number of batches.
   int shard_index = 0, num_shards = 1;
+  // rho for the clip at `position` of `epoch`'s order (the trainer's schedule over updates); empty: the render
+  // options' constant rho.
+  std::function<double(int64_t epoch, size_t position)> neg_rate_at;
 };
 
 // The rows [begin, end) of a batch of `n` that shard `index` of `count` takes: contiguous, in shard order,

@@ -3,23 +3,13 @@
 
 #include <algorithm>
 
+#include "text/unicode.h"
+
 namespace prospect::eval {
 
 std::vector<std::string> rouge_tokens(const std::string& text) {
-  std::vector<std::string> out;
-  std::string cur;
-  for (char ch : text) {
-    bool space = ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r' || ch == '\f' || ch == '\v';
-    if (space) {
-      if (!cur.empty()) out.push_back(std::move(cur));
-      cur.clear();
-      continue;
-    }
-    if (ch >= 'A' && ch <= 'Z') ch = static_cast<char>(ch - 'A' + 'a');
-    cur.push_back(ch);
-  }
-  if (!cur.empty()) out.push_back(std::move(cur));
-  return out;
+  // Python's text.lower().split(): Unicode lower-casing, every Unicode whitespace separates.
+  return text::python_split(text::python_lower(text));
 }
 
 double rouge_l_f1(const std::string& candidate, const std::string& reference) {

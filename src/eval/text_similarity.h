@@ -6,8 +6,9 @@
 
 namespace prospect::eval {
 
-// Splits at ASCII whitespace and lower-cases ASCII letters (other bytes, UTF-8 included, are kept as is, so
-// "Wheel." and "wheel" differ: punctuation stays part of its token, as in a plain whitespace split).
+// Python's text.lower().split(): Unicode lower-casing (str.lower(), "É" -> "é", "İ" -> "i̇") and a split at
+// every Unicode whitespace (str.isspace(): NBSP, U+3000, ...). Punctuation stays part of its token ("Wheel."
+// and "wheel" differ); bytes that are not well-formed UTF-8 are kept as they are.
 std::vector<std::string> rouge_tokens(const std::string& text);
 
 // ROUGE-L F1 = 2·P·R / (P + R) with P = LCS / |candidate|, R = LCS / |reference| over rouge_tokens.

@@ -48,6 +48,14 @@ at::Tensor ce_sum_from_hidden(const at::Tensor& hidden, const at::Tensor& labels
   return at::cross_entropy_loss(logits, target.index({b, t}), {}, at::Reduction::Sum, -100);
 }
 
+double bce_pos_weight(const LossOptions& opt) { return opt.bce_mode == BceMode::PosWeight ? opt.pos_weight : 1.0; }
+
+at::Tensor bce_loss(const BceSums& s, int64_t total_pos, int64_t total_neg, const LossOptions& opt) {
+  if (opt.bce_mode == BceMode::Balanced) return balanced_bce(s, total_pos, total_neg);
+  if (total_pos + total_neg == 0) return zero_scalar(s.pos_sum.defined() ? s.pos_sum.device() : at::Device(at::kCPU));
+  return (s.pos_sum + s.neg_sum) / static_cast<double>(total_pos + total_neg);
+}
+
 BceSums bce_sums(const at::Tensor& logits, const at::Tensor& targets, double pos_weight) {
   if (logits.dim() != 1 || targets.dim() != 1 || logits.size(0) != targets.size(0))
     fail("loss: head logits " + c10::str(logits.sizes()) + " do not match targets " + c10::str(targets.sizes()));
@@ -97,13 +105,10 @@ LossTerms compute_loss(const LossInputs& in, const std::function<at::Tensor(cons
   if (in.dst_labels.defined()) out.dst_gen = ce(in.dst_labels, totals.dst_tokens, out.local.dst_tokens);
   auto bce = [&](const at::Tensor& logits, const at::Tensor& targets, int64_t tp, int64_t tn, int64_t& lp,
                  int64_t& ln) -> at::Tensor {
-    BceSums s = bce_sums(logits, targets, opt.bce_mode == BceMode::PosWeight ? opt.pos_weight : 1.0);
+    BceSums s = bce_sums(logits, targets, bce_pos_weight(opt));
     lp = s.pos;
     ln = s.neg;
-    int64_t p = tp >= 0 ? tp : s.pos, n = tn >= 0 ? tn : s.neg;
-    if (opt.bce_mode == BceMode::Balanced) return balanced_bce(s, p, n);
-    if (p + n == 0) return zero_scalar(logits.device());
-    return (s.pos_sum + s.neg_sum) / static_cast<double>(p + n);
+    return bce_loss(s, tp >= 0 ? tp : s.pos, tn >= 0 ? tn : s.neg, opt);
   };
   if (in.speak_logits.defined())
     out.speak = bce(in.speak_logits, in.speak_targets, totals.speak_pos, totals.speak_neg, out.local.speak_pos,

@@ -45,6 +45,12 @@ struct LossOptions {
   double pos_weight = 1.0;  // PosWeight mode only
 };
 
+// The weight bce_sums takes under `opt` (pos_weight in PosWeight mode, else 1).
+double bce_pos_weight(const LossOptions& opt);
+// The decision-head BCE of `opt.bce_mode` from sums and the counts that normalise it: balanced_bce, or in
+// PosWeight mode the (positive-weighted) sum over all points divided by their number. 0 for no points.
+at::Tensor bce_loss(const BceSums& s, int64_t total_pos, int64_t total_neg, const LossOptions& opt);
+
 // Counts over the whole accumulated (and all-reduced) batch; -1 = use this call's own count.
 struct LossCounts {
   int64_t lm_tokens = -1, dst_tokens = -1;

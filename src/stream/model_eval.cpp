@@ -120,7 +120,10 @@ ModelEvalResult run_model_eval(const ModelEvalOptions& o) {
   bool any_steps = false;
   for (const data::Clip& c : clips) any_steps = any_steps || !c.steps.empty();
 
-  StreamOptions best = o.stream;
+  StreamOptions trained = o.stream;
+  for (const std::string& line : resolve_trained_stream_options(o.run, trained))
+    std::fprintf(stderr, "eval: %s\n", line.c_str());
+  StreamOptions best = trained;
   nlohmann::json sweep = nlohmann::json::array();
   std::unique_ptr<RunOutcome> final_run;
   FeatureMemo memo(int64_t(1) << 30);
@@ -135,7 +138,7 @@ ModelEvalResult run_model_eval(const ModelEvalOptions& o) {
     if (any_steps) {
       double best_f1 = -2;
       for (double t : o.grid) {
-        StreamOptions so = o.stream;
+        StreamOptions so = trained;
         so.threshold_dst = t;
         RunOutcome r = run_all(m, clips, so, o, root, &memo, "[sweep dst " + fmt(t, 2) + "] ");
         record(r);
@@ -161,7 +164,7 @@ ModelEvalResult run_model_eval(const ModelEvalOptions& o) {
       }
     }
   } else {
-    final_run = std::make_unique<RunOutcome>(run_all(m, clips, o.stream, o, root, nullptr, ""));
+    final_run = std::make_unique<RunOutcome>(run_all(m, clips, trained, o, root, nullptr, ""));
   }
   const RunOutcome& fr = *final_run;
 

@@ -25,6 +25,9 @@ struct ModelRunOptions {
   std::string dtype = "fp32";  // fp32 | bf16 | fp16
   int threads = 0;             // <= 0: all cores (set_compute_threads)
   int encode_batch = 8;        // frames per vision-tower call
+  // Whether the command line set StreamOptions::max_context / frame_stride; where it did not, they come from
+  // the checkpoint's training run (resolve_trained_stream_options).
+  bool max_context_given = false, frame_stride_given = false;
 };
 
 struct ModelEvalOptions {

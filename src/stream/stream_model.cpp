@@ -2,7 +2,10 @@
 #include "stream/stream_model.h"
 
 #include <filesystem>
+#include <optional>
+#include <type_traits>
 
+#include "core/config.h"
 #include "core/error.h"
 #include "model/checkpoint.h"
 #include "stream/frame_features.h"
@@ -49,6 +52,33 @@ StreamModel load_stream_model(const ModelRunOptions& o) {
          "use the tokenizer the checkpoint was trained with");
   }
   return m;
+}
+
+std::vector<std::string> resolve_trained_stream_options(const ModelRunOptions& run, StreamOptions& so) {
+  std::vector<std::string> lines;
+  const std::filesystem::path cfg_path = std::filesystem::path(run.model_dir) / "train_config.json";
+  if (!std::filesystem::exists(cfg_path)) return lines;
+  const nlohmann::json cfg = read_json_file(cfg_path.string());
+  auto trained = [&](const char* key) -> std::optional<int64_t> {
+    const nlohmann::json* d = cfg.contains("data") ? &cfg["data"] : nullptr;
+    if (!d || !d->contains(key) || !(*d)[key].is_number_integer()) return std::nullopt;
+    return (*d)[key].get<int64_t>();
+  };
+  auto take = [&](const char* key, const char* flag, bool given, auto& value) {
+    std::optional<int64_t> t = trained(key);
+    if (!t) return;
+    const std::string what = std::string("data.") + key + " " + std::to_string(*t);
+    if (!given) {
+      value = static_cast<std::remove_reference_t<decltype(value)>>(*t);
+      lines.push_back(std::string(flag + 2) + " " + std::to_string(*t) + " (the checkpoint's trained " + what + ")");
+    } else if (static_cast<int64_t>(value) != *t) {
+      lines.push_back(std::string("note: ") + flag + " " + std::to_string(value) + " overrides the checkpoint's trained " +
+                      what);
+    }
+  };
+  take("max_seq_len", "--max-context", run.max_context_given, so.max_context);
+  take("frame_stride", "--frame-stride", run.frame_stride_given, so.frame_stride);
+  return lines;
 }
 
 std::string frames_root_for(const ModelRunOptions& o, const std::string& data_file) {

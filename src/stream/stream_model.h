@@ -4,6 +4,7 @@
 #pragma once
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "model/heads.h"
 #include "model/smolvlm.h"
@@ -23,6 +24,13 @@ struct StreamModel {
 // on o.device in o.dtype, in eval mode. Throws prospect::Error naming the folder when the heads or the
 // tokenizer are missing, or the tokenizer does not fit the model's vocabulary.
 StreamModel load_stream_model(const ModelRunOptions& o);
+
+// Streams as the model was trained: max_context and frame_stride from the run that wrote the checkpoint
+// (MODEL_DIR/train_config.json: data.max_seq_len, data.frame_stride; frame pooling already comes with the
+// model from prospect_config.json) unless the command line gave them. Returns one line per option saying
+// where its value came from, and a note where a flag overrides a different trained value. A folder without
+// train_config.json (not written by `prospect train`) keeps the options as they are.
+std::vector<std::string> resolve_trained_stream_options(const ModelRunOptions& run, StreamOptions& so);
 
 // The folder frames files are found under: o.frames_root, else the data file's folder.
 std::string frames_root_for(const ModelRunOptions& o, const std::string& data_file);

@@ -3,7 +3,9 @@
 // U+10FFFF), which is also what Rust (HF tokenizers) and Python accept.
 #include "text/unicode.h"
 
+#include <algorithm>
 #include <cstring>
+#include <vector>
 
 namespace prospect::text {
 namespace {
@@ -160,6 +162,95 @@ void utf8_append(std::string& out, uint32_t cp) {
     out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
     out += static_cast<char>(0x80 | (cp & 0x3F));
   }
+}
+
+namespace {
+
+bool in_ranges(const uint32_t (*ranges)[2], int count, uint32_t cp) {
+  const uint32_t (*end)[2] = ranges + count;
+  const uint32_t (*r)[2] = std::lower_bound(ranges, end, cp, [](const uint32_t (&a)[2], uint32_t c) { return a[1] < c; });
+  return r != end && (*r)[0] <= cp;
+}
+
+}  // namespace
+
+std::string python_lower(std::string_view s) {
+  // Code points with their byte spans; a byte that is not well-formed UTF-8 is kept as it is (cp = -1).
+  struct Unit {
+    int64_t cp;
+    size_t pos, len;
+  };
+  std::vector<Unit> units;
+  units.reserve(s.size());
+  for (size_t pos = 0; pos < s.size();) {
+    uint32_t cp = 0;
+    int len = utf8_decode(s, pos, &cp);
+    if (len == 0) {
+      units.push_back({-1, pos, 1});
+      pos += 1;
+    } else {
+      units.push_back({cp, pos, static_cast<size_t>(len)});
+      pos += static_cast<size_t>(len);
+    }
+  }
+  auto cased = [](int64_t cp) { return cp >= 0 && in_ranges(kCasedRanges, kCasedRangeCount, uint32_t(cp)); };
+  auto ignorable = [](int64_t cp) {
+    return cp >= 0 && in_ranges(kCaseIgnorableRanges, kCaseIgnorableRangeCount, uint32_t(cp));
+  };
+  // Final_Sigma: a cased letter before (case-ignorables skipped) and none after.
+  auto final_sigma = [&](size_t i) {
+    size_t b = i;
+    while (b > 0 && ignorable(units[b - 1].cp)) b--;
+    if (b == 0 || !cased(units[b - 1].cp)) return false;
+    size_t a = i + 1;
+    while (a < units.size() && ignorable(units[a].cp)) a++;
+    return a == units.size() || !cased(units[a].cp);
+  };
+  std::string out;
+  out.reserve(s.size());
+  const LowercaseMapping* end = kLowercase + kLowercaseCount;
+  for (size_t i = 0; i < units.size(); i++) {
+    const Unit& u = units[i];
+    if (u.cp < 0) {
+      out += s[u.pos];
+      continue;
+    }
+    const uint32_t cp = static_cast<uint32_t>(u.cp);
+    if (cp == 0x3A3) {
+      utf8_append(out, final_sigma(i) ? 0x3C2 : 0x3C3);
+      continue;
+    }
+    const LowercaseMapping* m =
+        std::lower_bound(kLowercase, end, cp, [](const LowercaseMapping& a, uint32_t c) { return a.cp < c; });
+    if (m != end && m->cp == cp) {
+      utf8_append(out, m->lower[0]);
+      if (m->lower[1]) utf8_append(out, m->lower[1]);
+    } else {
+      out.append(s.substr(u.pos, u.len));
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> python_split(std::string_view s) {
+  std::vector<std::string> out;
+  std::string cur;
+  for (size_t pos = 0; pos < s.size();) {
+    uint32_t cp = 0;
+    int len = utf8_decode(s, pos, &cp);
+    const bool space =
+        len > 0 && std::binary_search(kPythonSpaces, kPythonSpaces + kPythonSpaceCount, cp);
+    const size_t n = len > 0 ? static_cast<size_t>(len) : 1;
+    if (space) {
+      if (!cur.empty()) out.push_back(std::move(cur));
+      cur.clear();
+    } else {
+      cur.append(s.substr(pos, n));
+    }
+    pos += n;
+  }
+  if (!cur.empty()) out.push_back(std::move(cur));
+  return out;
 }
 
 }  // namespace prospect::text

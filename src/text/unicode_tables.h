@@ -3,6 +3,9 @@
 // image has neither. Does not offer general categories beyond these three classes.
 #pragma once
 #include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
 
 namespace prospect::text {
 
@@ -22,5 +25,27 @@ extern const char* const kUnicodeVersion;
 
 // Class of a code point: \p{L}, \p{N}, \s (Oniguruma's Unicode definition) or other. Never fails.
 CodepointClass codepoint_class(uint32_t cp);
+
+// Python's str.lower() of one code point (sorted by cp); lower[1] is 0 unless the mapping has two.
+struct LowercaseMapping {
+  uint32_t cp;
+  uint32_t lower[2];
+};
+extern const LowercaseMapping kLowercase[];
+extern const int kLowercaseCount;
+// The Final_Sigma context of str.lower() (capital sigma lowers to final sigma after a cased letter and not
+// before one, case-ignorable code points skipped): sorted [first, last] ranges.
+extern const uint32_t kCasedRanges[][2];
+extern const int kCasedRangeCount;
+extern const uint32_t kCaseIgnorableRanges[][2];
+extern const int kCaseIgnorableRangeCount;
+// Python's str.isspace() code points, sorted.
+extern const uint32_t kPythonSpaces[];
+extern const int kPythonSpaceCount;
+
+// s as Python's s.lower() gives it (UTF-8 in and out; bytes that are not well-formed UTF-8 pass unchanged).
+std::string python_lower(std::string_view s);
+// s.split() as Python gives it: runs of str.isspace() code points separate the (non-empty) tokens.
+std::vector<std::string> python_split(std::string_view s);
 
 }  // namespace prospect::text

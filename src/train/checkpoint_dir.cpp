@@ -1,7 +1,12 @@
 // Atomic checkpoint directories and rotation (see checkpoint_dir.h).
 #include "train/checkpoint_dir.h"
 
+#include <fcntl.h>
+#include <stdio.h>  // renameat2 (glibc 2.28+)
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <algorithm>
 #include <filesystem>
@@ -36,8 +41,21 @@ int remove_stale_temporaries(const std::string& checkpoints_dir) {
   std::error_code ec;
   if (!fs::is_directory(checkpoints_dir, ec)) return 0;
   std::vector<fs::path> stale;
-  for (const auto& e : fs::directory_iterator(checkpoints_dir, ec))
-    if (e.path().filename().string().rfind(".tmp-", 0) == 0) stale.push_back(e.path());
+  const std::string old_prefix = ".tmp-old-";
+  for (const auto& e : fs::directory_iterator(checkpoints_dir, ec)) {
+    const std::string name = e.path().filename().string();
+    if (name.rfind(".tmp-", 0) != 0) continue;
+    // A previous copy moved aside by a same-step re-save that was killed before the new copy took its name
+    // (only where the file system cannot exchange two names atomically): it is the complete one, put it back.
+    if (name.rfind(old_prefix, 0) == 0) {
+      const fs::path final_path = fs::path(checkpoints_dir) / name.substr(old_prefix.size());
+      if (!fs::exists(final_path) && fs::exists(e.path() / kTrainerStateFile)) {
+        fs::rename(e.path(), final_path, ec);
+        if (!ec) continue;
+      }
+    }
+    stale.push_back(e.path());
+  }
   for (const auto& p : stale) {
     fs::remove_all(p, ec);
     n++;
@@ -65,9 +83,18 @@ std::string commit_checkpoint(const std::string& checkpoints_dir, int64_t step,
     fs::remove_all(tmp, ec);
     fail(tmp.string() + ": checkpoint writer left no " + std::string(kTrainerStateFile) + " (internal error)");
   }
-  // Same step saved again (e.g. the final save right after a periodic one): move the old one aside first,
-  // since rename() cannot replace a non-empty directory.
+  // Same step saved again (e.g. the final save right after a periodic one): rename() cannot replace a
+  // non-empty directory, so exchange the two names atomically -- at every moment checkpoint-N is one complete
+  // copy -- and delete the old copy, now under the temporary name.
   if (fs::exists(final_path)) {
+    if (::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, final_path.c_str(), RENAME_EXCHANGE) == 0) {
+      fs::remove_all(tmp, ec);
+      return final_path.string();
+    }
+    if (errno != EINVAL && errno != ENOSYS)
+      fail(final_path.string() + ": cannot exchange the new checkpoint with the previous one: " + std::strerror(errno));
+    // No atomic exchange on this file system: move the old copy aside under a name that
+    // remove_stale_temporaries puts back if the process dies before the new copy is in place.
     fs::path old = fs::path(checkpoints_dir) / (".tmp-old-" + checkpoint_name(step));
     fs::remove_all(old, ec);
     fs::rename(final_path, old, ec);

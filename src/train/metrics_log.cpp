@@ -31,6 +31,13 @@ MetricsLog::MetricsLog(const std::string& run_dir, int64_t keep_up_to_step, bool
     for (const auto& l : kept) out << l << "\n";
     if (!out) fail(path_ + ": cannot rewrite metrics for the resumed run");
   }
+  // TensorBoard reads every event file in the folder: drop the abandoned continuation's events there too.
+  const fs::path tb_dir = fs::path(run_dir) / "tensorboard";
+  if (keep_up_to_step >= 0 && fs::is_directory(tb_dir)) {
+    for (const auto& e : fs::directory_iterator(tb_dir))
+      if (e.is_regular_file() && e.path().filename().string().rfind("events.out.tfevents.", 0) == 0)
+        truncate_tensorboard_events(e.path().string(), keep_up_to_step);
+  }
   file_ = std::fopen(path_.c_str(), "a");
   if (!file_) fail(path_ + ": cannot open for appending");
   if (tensorboard) tb_ = std::make_unique<TensorBoardWriter>((fs::path(run_dir) / "tensorboard").string());

@@ -24,6 +24,7 @@
 #include "train/checkpoint_dir.h"
 #include "train/distributed.h"
 #include "train/grad_checkpoint.h"
+#include "train/hf_processing_files.h"
 #include "train/lora.h"
 #include "train/lr_schedule.h"
 #include "train/metrics_log.h"
@@ -58,7 +59,41 @@ struct Position {
 struct WindowStats {
   double loss = 0, lm = 0, dst_gen = 0, speak = 0, dst = 0;
   int64_t tokens = 0, frames = 0, micro_batches = 0;
+  int64_t decisions = 0;  // decision points (speaking-head targets) in the window
 };
+
+// What the data did: clips the readers skipped, how the training split renders (splits, skips) and what the
+// loaders reported over the run. Printed at start and end and written to <run_dir>/data_report.json.
+struct DataReport {
+  std::vector<std::string> read_skipped;  // whole clips the readers skipped (data.skip_bad_clips), with reasons
+  data::LoaderReport train_render;        // one pass over the training split before training
+  data::LoaderReport train_loaded;        // summed over every epoch's loader during this run
+  data::LoaderReport val_loaded;          // summed over every validation's loader
+};
+
+void add_report(data::LoaderReport& into, const data::LoaderReport& r) {
+  into.clips += r.clips;
+  into.samples += r.samples;
+  into.split_clips += r.split_clips;
+  into.split_pieces += r.split_pieces;
+  into.batches += r.batches;
+  into.skipped += r.skipped;
+  for (const auto& why : r.skip_reasons)
+    if (std::find(into.skip_reasons.begin(), into.skip_reasons.end(), why) == into.skip_reasons.end())
+      into.skip_reasons.push_back(why);
+}
+
+json report_json(const data::LoaderReport& r) {
+  return {{"clips", r.clips},         {"samples", r.samples}, {"split_clips", r.split_clips},
+          {"split_pieces", r.split_pieces}, {"batches", r.batches}, {"skipped", r.skipped},
+          {"skip_reasons", r.skip_reasons}};
+}
+
+std::string describe_render_report(const std::string& split, const data::LoaderReport& r) {
+  return "data: " + split + ": " + std::to_string(r.clips) + " clips render to " + std::to_string(r.samples) +
+         " samples; " + std::to_string(r.split_clips) + " longer than data.max_seq_len split into " +
+         std::to_string(r.split_pieces) + " pieces; " + std::to_string(r.skipped) + " skipped";
+}
 
 class Trainer {
  public:
@@ -77,7 +112,7 @@ class Trainer {
   void load_model(const std::string& weights_dir, const std::string& resume_dir);
   void setup_data();
   std::unique_ptr<data::BatchLoader> make_loader(int64_t epoch);
-  double neg_rate_for_epoch(int64_t epoch) const;
+  double neg_rate_at_step(int64_t step) const;
   int64_t count_batches_per_epoch();
   WindowStats train_window(const std::vector<data::Batch>& window);
   json validate();
@@ -113,6 +148,7 @@ class Trainer {
   data::LoaderOptions loader_opts_;
   data::PixelLoader pixels_;
   int64_t batches_per_epoch_ = 0;
+  std::vector<int64_t> samples_per_clip_;  // sub-clips each training clip renders to (0: skipped)
   int64_t total_steps_ = 0;
   LrSchedule schedule_;
   NonFiniteGuard guard_{10};
@@ -120,7 +156,20 @@ class Trainer {
   std::unique_ptr<MetricsLog> metrics_;
   std::string run_dir_, checkpoints_dir_, last_checkpoint_;
   json last_train_record_, last_val_record_;
+  DataReport data_report_;
+  void write_data_report(const std::string& when);
 };
+
+void Trainer::write_data_report(const std::string& when) {
+  if (!main_) return;
+  const DataReport& d = data_report_;
+  json j = {{"written", when},
+            {"read_skipped", d.read_skipped},
+            {"train_render", report_json(d.train_render)},
+            {"train_loaded", report_json(d.train_loaded)},
+            {"val_loaded", report_json(d.val_loaded)}};
+  write_text_file((fs::path(run_dir_) / "data_report.json").string(), j.dump(2) + "\n");
+}
 
 void Trainer::say(const std::string& line) {
   if (!main_) return;
@@ -200,16 +249,27 @@ void Trainer::load_model(const std::string& weights_dir, const std::string& resu
   ao.master_weights = o_.dtype != "bf16_pure";
   ao.impl = parse_adamw_impl(o_.adamw_impl);
   opt_ = std::make_unique<AdamW>(params, ao);
-  int64_t trainable = 0;
+  // Three disjoint sets, named: the HF model's own weights, the decision heads, LoRA adapters; trainable
+  // counts what the optimizer updates, drawn from all three, so it never exceeds their sum.
+  int64_t trainable = 0, head_params = 0, lora_params = 0;
   for (auto& [n, p] : params) trainable += p.numel();
-  say("model: " + weights_dir + " (" + std::to_string(model_->num_parameters()) + " parameters, " +
-      std::to_string(trainable) + " trainable in " + std::to_string(params.size()) + " tensors; mode " + o_.train_mode +
-      ", " + std::to_string(opt_->no_decay_names().size()) + " tensors without weight decay)");
+  for (auto& item : heads_->named_parameters()) head_params += item.value().numel();
+  if (lora_)
+    for (auto& np : lora_->parameters()) lora_params += np.second.numel();
+  const int64_t total = model_->num_parameters() + head_params + lora_params;
+  say("model: " + weights_dir + " (" + std::to_string(model_->num_parameters()) + " model parameters + " +
+      std::to_string(head_params) + " in the decision heads" +
+      (lora_ ? " + " + std::to_string(lora_params) + " in LoRA adapters" : std::string()) + " = " +
+      std::to_string(total) + "; " + std::to_string(trainable) + " of them trainable in " +
+      std::to_string(params.size()) + " tensors; mode " + o_.train_mode + ", " +
+      std::to_string(opt_->no_decay_names().size()) + " tensors without weight decay)");
 }
 
-double Trainer::neg_rate_for_epoch(int64_t epoch) const {
-  if (o_.neg_rate_schedule == "constant" || o_.epochs <= 1) return o_.neg_rate;
-  double t = std::min(1.0, double(epoch) / double(o_.epochs - 1));
+// rho at optimizer update `step` (0-based): linear from data.neg_frame_sampling_rate at the first update to
+// data.neg_frame_sampling_rate_end at the last, or constant.
+double Trainer::neg_rate_at_step(int64_t step) const {
+  if (o_.neg_rate_schedule == "constant" || total_steps_ <= 1) return o_.neg_rate;
+  double t = std::clamp(double(step) / double(total_steps_ - 1), 0.0, 1.0);
   return o_.neg_rate + (o_.neg_rate_end - o_.neg_rate) * t;
 }
 
@@ -219,7 +279,10 @@ void Trainer::setup_data() {
   auto read = [&](const std::string& file, std::vector<data::Clip>& out) {
     fs::path p = fs::path(file).is_absolute() ? fs::path(file) : fs::path(o_.data_root) / file;
     data::ClipReadResult r = data::read_clip_files({p.string()}, o_.skip_bad_clips);
-    for (const auto& e : r.errors) say("skipped: " + e);
+    for (const auto& e : r.errors) {
+      say("skipped: " + e);
+      data_report_.read_skipped.push_back(e);
+    }
     if (r.clips.empty()) fail(ErrorContext(), p.string() + ": no usable clips", "check data.root and the split file");
     out = std::move(r.clips);
     say("data: " + p.string() + ": " + std::to_string(out.size()) + " clips");
@@ -247,9 +310,24 @@ void Trainer::setup_data() {
 
 std::unique_ptr<data::BatchLoader> Trainer::make_loader(int64_t epoch) {
   data::RenderOptions r = render_;
-  r.neg_frame_sampling_rate = neg_rate_for_epoch(epoch);
+  r.neg_frame_sampling_rate = neg_rate_at_step(0);
   r.anchor_jitter = o_.anchor_jitter;
-  auto loader = std::make_unique<data::BatchLoader>(train_clips_, *tok_, r, loader_opts_, pixels_);
+  data::LoaderOptions lo = loader_opts_;
+  if (o_.neg_rate_schedule != "constant") {
+    // Each clip renders with the rho of the update that will consume it: its micro-batch follows from the
+    // sub-clips rendered before it in this epoch's order (exact, since batches are cut in order).
+    const auto order = data::epoch_clip_order(train_clips_.size(), lo.shuffle, lo.seed, epoch);
+    const int64_t global_batch = o_.batch_size * env_.world_size;
+    std::vector<double> rate(order.size());
+    int64_t before = 0;
+    for (size_t p = 0; p < order.size(); p++) {
+      const int64_t micro_batch = epoch * batches_per_epoch_ + before / global_batch;
+      rate[p] = neg_rate_at_step(micro_batch / o_.grad_accum);
+      before += samples_per_clip_[order[p]];
+    }
+    lo.neg_rate_at = [rate](int64_t, size_t position) { return rate.at(position); };
+  }
+  auto loader = std::make_unique<data::BatchLoader>(train_clips_, *tok_, r, lo, pixels_);
   loader->start_epoch(epoch);
   return loader;
 }
@@ -257,17 +335,28 @@ std::unique_ptr<data::BatchLoader> Trainer::make_loader(int64_t epoch) {
 int64_t Trainer::count_batches_per_epoch() {
   // Sub-clip counts do not depend on the epoch (labels never change the text), so one pass gives every epoch's.
   data::ClipRenderer renderer(*tok_, render_);
-  int64_t samples = 0, split = 0;
-  for (const auto& clip : train_clips_) {
+  int64_t samples = 0;
+  data::LoaderReport& rep = data_report_.train_render;
+  samples_per_clip_.assign(train_clips_.size(), 0);
+  for (size_t i = 0; i < train_clips_.size(); i++) {
     try {
-      size_t n = renderer.render(clip, 0).size();
-      samples += static_cast<int64_t>(n);
-      split += n > 1;
-    } catch (const Error&) {
+      const int64_t n = static_cast<int64_t>(renderer.render(train_clips_[i], 0).size());
+      samples_per_clip_[i] = n;
+      samples += n;
+      rep.clips++;
+      rep.samples += n;
+      if (n > 1) {
+        rep.split_clips++;
+        rep.split_pieces += n;
+      }
+    } catch (const Error& e) {
       if (!o_.skip_bad_clips) throw;
+      rep.skipped++;
+      rep.skip_reasons.push_back(e.what());
     }
   }
-  if (split > 0) say("data: " + std::to_string(split) + " clips longer than max_seq_len were split");
+  say(describe_render_report("train", rep));
+  for (const auto& why : rep.skip_reasons) say("skipped (cannot be rendered): " + why);
   const int64_t global_batch = o_.batch_size * env_.world_size;
   return (samples + global_batch - 1) / global_batch;
 }
@@ -333,6 +422,7 @@ WindowStats Trainer::train_window(const std::vector<data::Batch>& window) {
     w.dst += tv[4];
     w.tokens += t.tokens;
     w.frames += t.frames;
+    w.decisions += t.speak_targets.numel();
     w.micro_batches++;
   }
   if (checkpointing_) checkpointing_->release();
@@ -355,7 +445,8 @@ void Trainer::all_reduce_counts(model::LossCounts& totals) {
 }
 
 void Trainer::all_reduce_stats(WindowStats& w) {
-  std::vector<double> v{w.loss, w.lm, w.dst_gen, w.speak, w.dst, double(w.tokens), double(w.frames)};
+  std::vector<double> v{w.loss, w.lm, w.dst_gen, w.speak, w.dst, double(w.tokens), double(w.frames),
+                        double(w.decisions)};
   at::Tensor t = at::tensor(v, at::kDouble).to(device_);
   dist_->all_reduce_sum(t);
   at::Tensor c = t.to(at::kCPU).contiguous();
@@ -367,6 +458,7 @@ void Trainer::all_reduce_stats(WindowStats& w) {
   w.dst = x[4];
   w.tokens = static_cast<int64_t>(x[5]);
   w.frames = static_cast<int64_t>(x[6]);
+  w.decisions = static_cast<int64_t>(x[7]);
 }
 
 json Trainer::validate() {
@@ -374,6 +466,10 @@ json Trainer::validate() {
   r.neg_frame_sampling_rate = o_.eval_neg_rate;
   data::LoaderOptions lo = loader_opts_;
   lo.shuffle = false;
+  // Rank 0 validates the whole split in global batches (no grads: the memory of a training micro-batch), as one
+  // process holding the whole batch would: the metrics (and the best checkpoint) do not depend on the ranks.
+  lo.shard_index = 0;
+  lo.num_shards = 1;
   data::BatchLoader loader(val_clips_, *tok_, r, lo, pixels_);
   loader.start_epoch(0);
   ValidationOptions vo;
@@ -386,6 +482,7 @@ json Trainer::validate() {
   }
   json v = run_validation(*model_, *heads_, [&] { return loader.next(); }, vo);
   v["seconds"] = seconds_since(t0);
+  add_report(data_report_.val_loaded, loader.report());
   return v;
 }
 
@@ -421,6 +518,8 @@ std::string Trainer::save_checkpoint() {
     pc.frame_pool = model_->options.frame_pool;
     model::save_heads(*heads_, tmp, pc);
     fs::copy_file(tokenizer_path_, d / "tokenizer.json", fs::copy_options::overwrite_existing);
+    // What transformers needs besides tokenizer.json to build the tokenizer and processor.
+    write_hf_processing_files(o_.model_path, tmp, model_->config, *tok_);
     write_text_file((d / "train_config.json").string(), config_.dump(2) + "\n");
     save_tensor_file((d / "optimizer.safetensors").string(), opt_->state());
     save_tensor_file((d / "rng.safetensors").string(), capture_rng_state());
@@ -495,6 +594,7 @@ TrainSummary Trainer::run() {
   load_model(weights_from_resume ? resume_dir : o_.model_path, resume_dir);
   setup_data();
   batches_per_epoch_ = count_batches_per_epoch();
+  write_data_report("start");
   if (batches_per_epoch_ == 0) fail("data: the training split renders to no samples");
   const int64_t steps_per_epoch = (batches_per_epoch_ + o_.grad_accum - 1) / o_.grad_accum;
   total_steps_ = o_.max_steps > 0 ? o_.max_steps : o_.epochs * steps_per_epoch;
@@ -542,6 +642,7 @@ TrainSummary Trainer::run() {
         data_done = true;
         break;
       }
+      add_report(data_report_.train_loaded, loader->report());
       loader = make_loader(pos_.epoch);
       if (!window.empty()) break;
     }
@@ -570,6 +671,7 @@ TrainSummary Trainer::run() {
     since_log.dst += w.dst;
     since_log.tokens += w.tokens;
     since_log.frames += w.frames;
+    since_log.decisions += w.decisions;
     steps_since_log++;
     const double epoch_f = double(pos_.epoch) + double(pos_.batch_in_epoch) / double(batches_per_epoch_);
     const double elapsed = seconds_since(t_loop);
@@ -604,6 +706,9 @@ TrainSummary Trainer::run() {
                   {"grad_norm", norm},
                   {"tokens_per_s", pf.tokens_per_s},
                   {"frames_per_s", pf.frames_per_s},
+                  {"neg_rate", neg_rate_at_step(pos_.step - 1)},
+                  {"frames", double(since_log.frames) / n},
+                  {"decision_points", double(since_log.decisions) / n},
                   {"skipped", guard_.skipped_total()}};
       metrics_->write(rec);
       last_train_record_ = rec;
@@ -655,6 +760,8 @@ TrainSummary Trainer::run() {
       if (!bar_.interactive() || last) say("saved " + p + (improved ? " (best so far)" : ""));
     }
     if (hooks_.stop_after_step >= 0 && pos_.step >= hooks_.stop_after_step) {
+      add_report(data_report_.train_loaded, loader->report());
+      write_data_report("stopped");
       if (dist_) dist_->barrier();
       if (main_) bar_.finish();
       TrainSummary s;
@@ -677,6 +784,14 @@ TrainSummary Trainer::run() {
   if (main_ && last_save_step != pos_.step && pos_.step > first_step) say("saved " + save_checkpoint());
   if (dist_) dist_->barrier();  // the others wait while rank 0 validates and saves, then all end together
   if (main_) bar_.finish();
+  add_report(data_report_.train_loaded, loader->report());
+  {
+    const data::LoaderReport& t = data_report_.train_loaded;
+    say("data: this run loaded " + std::to_string(t.clips) + " training clips (" + std::to_string(t.samples) +
+        " samples, " + std::to_string(t.split_clips) + " split, " + std::to_string(t.skipped) + " skipped); " + std::to_string(data_report_.read_skipped.size()) +
+        " clips skipped by the readers; see data_report.json");
+  }
+  write_data_report("end");
 
   TrainSummary s;
   s.run_dir = run_dir_;

@@ -47,10 +47,10 @@ void add_stream(model::SmolVLM& m, const at::Tensor& hidden, const at::Tensor& l
   s.exact += all;
 }
 
-void add_head(const at::Tensor& logits, const at::Tensor& targets, model::BceSums& sums,
-              std::vector<eval::ScoredLabel>& points) {
+void add_head(const at::Tensor& logits, const at::Tensor& targets, const model::LossOptions& loss,
+              model::BceSums& sums, std::vector<eval::ScoredLabel>& points) {
   if (targets.numel() == 0) return;
-  model::BceSums s = model::bce_sums(logits, targets);
+  model::BceSums s = model::bce_sums(logits, targets, model::bce_pos_weight(loss));
   sums.pos_sum = sums.pos_sum.defined() ? sums.pos_sum + s.pos_sum : s.pos_sum;
   sums.neg_sum = sums.neg_sum.defined() ? sums.neg_sum + s.neg_sum : s.neg_sum;
   sums.pos += s.pos;
@@ -61,9 +61,10 @@ void add_head(const at::Tensor& logits, const at::Tensor& targets, model::BceSum
     points.push_back({p[i].item<double>(), static_cast<int>(y[i].item<int64_t>())});
 }
 
-double bce_value(const model::BceSums& s) {
+// The head loss as training defines it (loss.bce: balanced or pos_weight), over the whole split.
+double bce_value(const model::BceSums& s, const model::LossOptions& loss) {
   if (s.pos + s.neg == 0) return 0.0;
-  return model::balanced_bce(s, s.pos, s.neg).item<double>();
+  return model::bce_loss(s, s.pos, s.neg, loss).item<double>();
 }
 
 void put_head(nlohmann::json& out, const std::string& prefix, const std::vector<eval::ScoredLabel>& points,
@@ -104,11 +105,11 @@ nlohmann::json run_validation(model::SmolVLM& m, model::DecisionHeads& heads,
     add_stream(m, hidden, t.lm_labels, lm);
     add_stream(m, hidden, t.dst_labels, dst);
     if (t.speak_targets.numel() > 0)
-      add_head(heads.forward(model::gather_positions(hidden, t.speak_positions)).speak, t.speak_targets, speak_sums,
-               speak_points);
+      add_head(heads.forward(model::gather_positions(hidden, t.speak_positions)).speak, t.speak_targets, options.loss,
+               speak_sums, speak_points);
     if (t.dst_targets.numel() > 0)
-      add_head(heads.forward(model::gather_positions(hidden, t.dst_positions)).dst, t.dst_targets, dst_sums,
-               dst_points);
+      add_head(heads.forward(model::gather_positions(hidden, t.dst_positions)).dst, t.dst_targets, options.loss,
+               dst_sums, dst_points);
     batches++;
     tokens += t.tokens;
   }
@@ -116,7 +117,7 @@ nlohmann::json run_validation(model::SmolVLM& m, model::DecisionHeads& heads,
   const auto& w = options.loss;
   double lm_loss = lm.tokens ? lm.ce_sum / lm.tokens : 0.0;
   double dst_gen_loss = dst.tokens ? dst.ce_sum / dst.tokens : 0.0;
-  double speak_loss = bce_value(speak_sums), dst_loss = bce_value(dst_sums);
+  double speak_loss = bce_value(speak_sums, w), dst_loss = bce_value(dst_sums, w);
   out["loss"] = w.w_lm * lm_loss + w.w_dst_gen * dst_gen_loss + w.w_speak * speak_loss + w.w_dst * dst_loss;
   out["lm_loss"] = lm_loss;
   out["dst_gen_loss"] = dst_gen_loss;

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -107,6 +108,61 @@ TEST(CheckpointDir, AtomicCommitRotationAndLatest) {
   EXPECT_EQ(all[0].step, 10);
   EXPECT_EQ(all[1].step, 30);
   EXPECT_THROW(latest_checkpoint((dir / "nothing").string()), prospect::Error);
+  fs::remove_all(dir);
+}
+
+TEST(CheckpointDir, SameStepResaveAlwaysLeavesOneCompleteCopy) {
+  fs::path dir = fresh_dir("ckpt_resave");
+  std::string ck = (dir / "checkpoints").string();
+  auto write = [&](const std::string& v) {
+    return [v](const std::string& tmp) { touch(fs::path(tmp) / kTrainerStateFile, v); };
+  };
+  auto state_text = [&] {
+    std::ifstream in(fs::path(ck) / "checkpoint-7" / kTrainerStateFile);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  };
+  commit_checkpoint(ck, 7, write("{\"v\":1}"));
+  commit_checkpoint(ck, 7, write("{\"v\":2}"));
+  EXPECT_EQ(state_text(), "{\"v\":2}");
+  int leftovers = 0;
+  for (auto& e : fs::directory_iterator(ck)) leftovers += e.path().filename().string().rfind(".tmp-", 0) == 0;
+  std::cout << "entries named .tmp-* after a same-step re-save: " << leftovers << "\n";
+  EXPECT_EQ(leftovers, 0);
+  // A re-save killed between moving the old copy aside and renaming the new one into place (file systems
+  // without an atomic exchange): the old copy, complete, is put back at start-up instead of being deleted.
+  fs::rename(fs::path(ck) / "checkpoint-7", fs::path(ck) / ".tmp-old-checkpoint-7");
+  fs::create_directories(fs::path(ck) / ".tmp-checkpoint-7-99");
+  touch(fs::path(ck) / ".tmp-checkpoint-7-99" / kTrainerStateFile, "{\"v\":3}");
+  EXPECT_EQ(remove_stale_temporaries(ck), 1);
+  auto all = list_checkpoints(ck);
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(all[0].step, 7);
+  EXPECT_EQ(state_text(), "{\"v\":2}");
+  fs::remove_all(dir);
+}
+
+TEST(MetricsLog, ResumeDropsTensorBoardEventsPastTheResumeStep) {
+  fs::path dir = fresh_dir("metrics_tb_resume");
+  {
+    MetricsLog log(dir.string());
+    for (int s = 1; s <= 4; s++) log.write({{"step", s}, {"loss", 1.0 / s}});
+  }
+  {
+    MetricsLog log(dir.string(), /*keep_up_to_step=*/2);
+    log.write({{"step", 3}, {"loss", 0.25}});
+  }
+  std::vector<std::pair<int64_t, float>> seen;
+  for (auto& e : fs::directory_iterator(dir / "tensorboard"))
+    for (auto& ev : prospect::read_tensorboard_events(e.path().string()))
+      for (auto& [tag, v] : ev.scalars)
+        if (tag == "train/loss") seen.emplace_back(ev.step, v);
+  std::sort(seen.begin(), seen.end());
+  for (auto& [step, v] : seen) std::cout << "train/loss step " << step << " = " << v << "\n";
+  ASSERT_EQ(seen.size(), 3u) << "steps 1, 2 from the first run and 3 from the resumed one";
+  EXPECT_EQ(seen[0].first, 1);
+  EXPECT_EQ(seen[1].first, 2);
+  EXPECT_EQ(seen[2].first, 3);
+  EXPECT_FLOAT_EQ(seen[2].second, 0.25f);
   fs::remove_all(dir);
 }
 

@@ -1,0 +1,57 @@
+// The rho schedule (data.neg_rate_schedule = linear) moves over optimizer updates, also in a step-driven run
+// that never leaves its first epoch: each update logs its rho and its decision points per frame, rendered
+// with that rho. Before the schedule went per update it changed only between epochs, and a one-epoch
+// `max_steps` run kept the first value throughout.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "core/config.h"
+#include "synth/synth_dataset.h"
+#include "test_util.h"
+#include "train/metrics_log.h"
+
+namespace fs = std::filesystem;
+
+TEST(RhoSchedule, LinearOverUpdatesWithinOneEpoch) {
+  const std::string model = prospect::test::shared_path("fixtures/hf-smolvlm-tiny/tiny");
+  PROSPECT_REQUIRE_FIXTURE(model);
+  const std::string data = prospect::test::unique_temp_path("rho_data");
+  prospect::synth::SynthDatasetOptions so;
+  so.seed = 7;
+  so.train_videos = 3;
+  so.val_videos = 0;
+  so.test_videos = 0;
+  so.vocab_size = 300;
+  prospect::synth::write_synth_dataset(data, so);
+  const std::string run = prospect::test::unique_temp_path("rho_run");
+  const int steps = 6;
+  std::string sets;
+  for (const std::string& kv : std::vector<std::string>{"model.path=" + model, "data.root=" + data, "data.train=train.json", "data.val=", "data.workers=1",
+        "data.max_seq_len=350", "data.neg_rate_schedule=linear", "data.neg_frame_sampling_rate=1.0",
+        "data.neg_frame_sampling_rate_end=0.0", "train.batch_size=1", "train.grad_accum=1",
+        "train.max_steps=" + std::to_string(steps), "train.log_every=1", "train.eval_every=0", "train.save_every=0",
+        "train.best_metric=", "train.threads=1", "train.device=cpu", "train.quiet=true", "train.run_dir=" + run})
+    sets += " --set '" + kv + "'";
+  auto r = prospect::test::run_prospect("train" + sets);
+  ASSERT_EQ(r.code, 0);
+  auto recs = prospect::train::read_metrics_jsonl((fs::path(run) / "metrics.jsonl").string());
+  ASSERT_EQ(recs.size(), size_t(steps));
+  std::printf("step  epoch   rho    frames  decision points\n");
+  for (auto& rec : recs)
+    std::printf("%4lld  %.3f  %.3f  %6.0f  %6.0f\n", (long long)rec["step"].get<int64_t>(), rec["epoch"].get<double>(),
+                rec["neg_rate"].get<double>(), rec["frames"].get<double>(), rec["decision_points"].get<double>());
+  ASSERT_LT(recs.back()["epoch"].get<double>(), 1.0) << "the run must stay inside its first epoch";
+  EXPECT_DOUBLE_EQ(recs.front()["neg_rate"].get<double>(), 1.0);
+  EXPECT_DOUBLE_EQ(recs.back()["neg_rate"].get<double>(), 0.0);
+  for (size_t i = 1; i < recs.size(); i++)
+    EXPECT_LT(recs[i]["neg_rate"].get<double>(), recs[i - 1]["neg_rate"].get<double>()) << "step " << i + 1;
+  // rho 1: every frame is a decision point; rho 0: only the frames where the assistant speaks or updates.
+  EXPECT_EQ(recs.front()["decision_points"].get<double>(), recs.front()["frames"].get<double>());
+  EXPECT_LT(recs.back()["decision_points"].get<double>(), 0.5 * recs.back()["frames"].get<double>());
+  fs::remove_all(fs::path(data).parent_path());
+  fs::remove_all(fs::path(run).parent_path());
+}
