@@ -1,5 +1,6 @@
 // `prospect train`: a JSON config plus --set overrides into the training loop (src/train/trainer.h).
-// `--help` lists every option with its default; --print-config shows the effective config and exits.
+// `--help` lists every option with its default; --print-config shows the effective config and exits;
+// --options-markdown prints the option table as Markdown (docs/CONFIGURATION.md embeds it; scripts/gen_docs.sh).
 // `--nproc N` starts N local ranks (this program again, with the torchrun variables set) and waits for them;
 // when one fails it stops the others. Under torchrun (RANK set) each process is one rank already.
 #include <arpa/inet.h>
@@ -29,6 +30,7 @@ struct TrainArgs {
   std::string resume;
   bool resume_flag = false;
   bool print_config = false;
+  bool options_markdown = false;
   bool quiet = false;
   int threads = 0;
   int nproc = 0;
@@ -52,6 +54,40 @@ int free_local_port() {
   return ntohs(a.sin_port);
 }
 
+// The JSON type of an option's default, as the config checks it (core/config.h: a float option accepts integers).
+std::string option_type(const nlohmann::json& v) {
+  if (v.is_boolean()) return "boolean";
+  if (v.is_number_integer()) return "integer";
+  if (v.is_number()) return "number";
+  if (v.is_string()) return "string";
+  if (v.is_array()) {
+    for (const auto& e : v)
+      if (!e.is_string()) return "array";
+    return "array of strings";
+  }
+  return v.type_name();
+}
+
+// Text safe inside a Markdown table cell: `|` escaped, newlines as spaces.
+std::string table_cell(std::string s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '|') out += "\\|";
+    else if (c == '\n') out += ' ';
+    else out += c;
+  }
+  return out;
+}
+
+// The option table as Markdown: key | type | default | meaning, in the order of train_option_docs().
+std::string options_markdown(const std::vector<prospect::OptionDoc>& docs) {
+  std::string out = "| key | type | default | meaning |\n|---|---|---|---|\n";
+  for (const auto& d : docs)
+    out += "| `" + d.key + "` | " + option_type(d.default_value) + " | `" + table_cell(d.default_value.dump()) + "` | " +
+           table_cell(d.help) + " |\n";
+  return out;
+}
+
 // Runs `argv` (this program's train command without --nproc) as ranks 0..n-1 of one machine and waits.
 // Returns 0 when every rank succeeds; otherwise stops the rest (SIGTERM) and returns the first failure's code.
 int launch_local_ranks(int n, const std::vector<std::string>& argv) {
@@ -59,7 +95,7 @@ int launch_local_ranks(int n, const std::vector<std::string>& argv) {
   const std::string addr = addr_env && *addr_env ? addr_env : "127.0.0.1";
   const char* port_env = std::getenv("MASTER_PORT");
   const std::string port = port_env && *port_env ? port_env : std::to_string(free_local_port());
-  std::cerr << "prospect train: starting " << n << " ranks (gloo/nccl rendezvous at " << addr << ":" << port << ")\n";
+  std::cerr << "prospect train: starting " << n << " ranks (c10d rendezvous at " << addr << ":" << port << ")\n";
   std::vector<pid_t> pids;
   for (int r = 0; r < n; r++) {
     pid_t pid = fork();
@@ -117,6 +153,8 @@ prospect::tools::Command reg("train", "Train a model: progress bar, metrics.json
                  "continue exactly from a checkpoint directory (no value: the newest one of train.run_dir)")
       ->expected(0, 1);
   sub.add_flag("--print-config", args->print_config, "print the effective config and exit");
+  sub.add_flag("--options-markdown", args->options_markdown,
+               "print the option table (key | type | default | meaning) as Markdown and exit");
   sub.add_flag("-q,--quiet", args->quiet, "no progress bar (same as --set train.quiet=true)");
   sub.add_option("--threads", args->threads, "compute threads when train.threads is 0 (default: all cores)");
   sub.add_option("--nproc", args->nproc,
@@ -124,6 +162,10 @@ prospect::tools::Command reg("train", "Train a model: progress bar, metrics.json
       ->check(CLI::Range(1, 1024));
   sub.footer("Options (config keys, with defaults):\n" + prospect::format_option_docs(prospect::train::train_option_docs()));
   return [args, &sub]() {
+    if (args->options_markdown) {
+      std::cout << options_markdown(prospect::train::train_option_docs());
+      return 0;
+    }
     nlohmann::json config = prospect::train::build_train_config(args->config, args->sets);
     if (args->quiet) config["train"]["quiet"] = true;
     prospect::train::parse_train_options(config);  // every value checked before anything loads
