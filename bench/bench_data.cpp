@@ -1,23 +1,18 @@
 // Data pipeline throughput on the real samples: reading + schema checks, rendering + tokenizing + labels per
 // clip (K = 81, split at 4096), and the threaded loader end to end (batches without pixels). Prints figures;
 // never asserts. Usage: bench_data [seconds per figure, default 2] [loader threads, default 2]
-#include <chrono>
 #include <cstdlib>
 #include <iostream>
 
+#include "core/clock.h"
 #include "data/clip_reader.h"
 #include "data/clip_renderer.h"
 #include "data/loader.h"
 #include "text/tokenizer.h"
 
 using namespace prospect::data;
-using Clock = std::chrono::steady_clock;
-
-namespace {
-
-double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
-
-}  // namespace
+using prospect::Clock;
+using prospect::seconds_since;
 
 int main(int argc, char** argv) {
   double budget = argc > 1 ? std::atof(argv[1]) : 2.0;

@@ -1,21 +1,23 @@
 // Frame pipeline throughput on the fixture files: Arrow random access, base64, JPEG decode, normalise, each
 // alone and all together, for the IPC stream and file formats. Prints frames/s; asserts nothing.
 // Run: build/bench_frames [testdata_dir] [seconds_per_figure]
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <vector>
 
+#include "core/clock.h"
 #include "core/error.h"
 #include "data/arrow_reader.h"
+#include "data/base64.h"
 #include "data/frame_store.h"
 #include "vision/jpeg.h"
 #include "vision/preprocess.h"
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using prospect::Clock;
+using prospect::seconds_since;
 
 // Runs `step(i)` for about `seconds`, returns calls per second.
 template <typename F>
@@ -25,7 +27,7 @@ double rate(double seconds, F step) {
   double el = 0;
   while (true) {
     for (int k = 0; k < 16; k++) step(n++);
-    el = std::chrono::duration<double>(Clock::now() - t0).count();
+    el = seconds_since(t0);
     if (el >= seconds) break;
   }
   return double(n) / el;
@@ -46,7 +48,7 @@ int main(int argc, char** argv) {
       int64_t frames = reader->num_rows();
       auto t_open = Clock::now();
       for (int k = 0; k < 200; k++) (void)prospect::data::ArrowReader::open(path);
-      double open_us = std::chrono::duration<double, std::micro>(Clock::now() - t_open).count() / 200;
+      double open_us = 1e6 * seconds_since(t_open) / 200;
       std::printf("%s: %lld frames, %d record batches, open+index %.1f us\n", name, (long long)frames,
                   reader->num_batches(), open_us);
 

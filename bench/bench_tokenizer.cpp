@@ -4,7 +4,6 @@
 // one ~4096-token sequence, decode MB/s and token_to_id ns per lookup. Not a test: it prints figures only.
 //
 // Usage: bench_tokenizer [tokenizer.json] [repeats]
-#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -14,15 +13,15 @@
 #include <thread>
 #include <vector>
 
+#include "core/clock.h"
 #include "core/error.h"
 #include "text/tokenizer.h"
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using prospect::Clock;
+using prospect::seconds_since;
 using prospect::text::Tokenizer;
-
-double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

@@ -7,7 +7,7 @@
 # Parts, in priority order, each under its own timeout within one overall budget (GPU_CHECK_BUDGET, 560 s); a
 # failing part is recorded and the next one runs:
 #   info      nvidia-smi, torch / transformers versions
-#   build     configure + build prospect, test_model, test_train against the wheel's libtorch (build-gpu/,
+#   build     configure + build prospect, test_model, test_train, test_bench against the wheel's libtorch (build-gpu/,
 #             Ninja -j16, libturbojpeg from .deps unpacked into /opt/deps); without GTest: prospect alone
 #   parity    fixture parity in fp32 on CUDA (gtest ModelParity.* with PROSPECT_TEST_DEVICE=cuda, and
 #             scripts/gpu/parity_check.py through `prospect forward --device cuda`)
@@ -18,7 +18,7 @@
 #             prospect forward (CPU and CUDA), fp32, <= 1e-4
 #   tokenizer HF `tokenizers` reads the BPE tokenizer.json `prospect synth` trains and encodes like Prospect
 #             (scripts/gpu/tokenizer_check.py, issue 6)
-#   unit      test_train AdamWImpl.* and Bench* on CUDA (multi-tensor / fused AdamW against the reference)
+#   unit      test_train AdamWImpl.* and test_bench Bench* on CUDA (multi-tensor / fused AdamW against the reference)
 #   compare   scripts/gpu/compare_bench.py: ratios against the reference and the targets
 #   keep      the stripped prospect binary, gzipped, for a later call (if under 16 MB)
 # Results in $OUT (at most 8 files come back): summary.txt (one line per part), gpu_check.log (everything),
@@ -111,7 +111,7 @@ build() {
   fi
   grep -E 'PROSPECT_HAVE_CUDA|torch_cuda' "$BUILD/CMakeCache.txt" | head -5
   local targets=prospect
-  grep -q '^PROSPECT_TESTS:BOOL=ON' "$BUILD/CMakeCache.txt" && targets="prospect test_model test_train"
+  grep -q '^PROSPECT_TESTS:BOOL=ON' "$BUILD/CMakeCache.txt" && targets="prospect test_model test_train test_bench"
   # the tests first fail to link only if GTest is broken: then build prospect alone
   cmake --build "$BUILD" -j16 --target $targets || cmake --build "$BUILD" -j16 --target prospect
 }
@@ -182,7 +182,9 @@ export -f tokenizer
 
 unit() {
   [ -x "$BUILD/tests/test_train" ] || { echo "no test_train binary"; return 1; }
-  PROSPECT_TEST_DEVICE=cuda PROSPECT_THREADS=4 "$BUILD/tests/test_train" --gtest_filter='AdamWImpl.*:Bench*'
+  [ -x "$BUILD/tests/test_bench" ] || { echo "no test_bench binary"; return 1; }
+  PROSPECT_TEST_DEVICE=cuda PROSPECT_THREADS=4 "$BUILD/tests/test_train" --gtest_filter='AdamWImpl.*' || return 1
+  PROSPECT_TEST_DEVICE=cuda PROSPECT_THREADS=4 "$BUILD/tests/test_bench" --gtest_filter='Bench*'
 }
 export -f unit
 

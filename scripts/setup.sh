@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything Prospect needs to build, test and run on a CPU machine:
-#   - Debian packages (compiler, CMake, Ninja, ccache, JSON/CLI/JPEG/PNG/GoogleTest headers, clang for fuzzers);
+#   - Debian packages (compiler, CMake, Ninja, ccache, JSON/CLI/JPEG/PNG/GoogleTest headers, clang for fuzzers,
+#     clang-format-14 for scripts/format.sh);
 #   - a Python virtual environment at .venv in the checkout (ignored by git) from scripts/requirements.txt:
 #     torch 2.13.0, whose libtorch the C++ build links, and the real peers the tests run beside Prospect
 #     (transformers, tokenizers, safetensors, pyarrow, tensorboard, numpy, pillow), every version exact.
@@ -14,6 +15,7 @@ PKGS=(
   libturbojpeg0-dev libjpeg62-turbo-dev libpng-dev
   libgtest-dev libgmock-dev
   clang-14 libclang-rt-14-dev
+  clang-format-14
 )
 
 install_debian() {

@@ -1,10 +1,18 @@
 #!/usr/bin/env bash
-# The test command: installs packages, builds, runs every test through CTest and prints its summary, then the
-# sanitizer and fuzzing pass over the torch-free parts (scripts/sanitize.sh, its own summary line; set
-# PROSPECT_SKIP_SANITIZE=1 to leave it out). The test data is made in build/testdata by the first test
-# (tests/peers/make_test_inputs.py; PROSPECT_TESTDATA overrides).
+# The test command: installs packages, checks formatting (scripts/format.sh --check), builds, runs every test
+# through CTest and prints its summary, then the sanitizer and fuzzing pass over the torch-free parts
+# (scripts/sanitize.sh, its own summary line; set PROSPECT_SKIP_SANITIZE=1 to leave it out). The test data is
+# made in build/testdata by the first test (tests/peers/make_test_inputs.py; PROSPECT_TESTDATA overrides).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Formatting first, before the long build, so an unformatted tree fails in seconds (setup installs the pinned
+# clang-format-14; build.sh re-runs setup, which then finds everything installed).
+bash scripts/setup.sh
+if ! bash scripts/format.sh --check; then
+  echo "test.sh: FAILED the format check: the files above differ from clang-format-14 with .clang-format." >&2
+  echo "test.sh: run 'bash scripts/format.sh' to format them in place, then run the tests again." >&2
+  exit 1
+fi
 bash scripts/build.sh
 # One compute thread: the test models are tiny, and libtorch's OpenMP threads on a busy 2-core machine are
 # 10-100x slower than one.

@@ -1,6 +1,7 @@
 // `prospect bench`: training-step, streaming and MFU figures of a SmolVLM2 shape with random weights, in the
-// shapes of scripts/gpu/bench_hf.py by default (train/benchmark.h). --dtype takes a comma list (one
+// shapes of scripts/gpu/bench_hf.py by default (src/bench/benchmark.h). --dtype takes a comma list (one
 // run and one JSON line per mode). --check-bf16 N instead compares N training steps in bf16 and fp32.
+// --decode-tokens N adds token-by-token decoding after streaming (ms per token at the final context).
 #include <cstdio>
 #include <iostream>
 #include <memory>
@@ -11,12 +12,12 @@
 #include "command.h"
 #include "core/error.h"
 #include "core/torch_threads.h"
-#include "train/benchmark.h"
+#include "bench/benchmark.h"
 
 namespace {
 
 struct BenchArgs {
-  prospect::train::BenchOptions o;
+  prospect::bench::BenchOptions o;
   std::string dtypes = "auto";
   int threads = 0;
   bool json = false;
@@ -34,7 +35,7 @@ std::vector<std::string> split_list(const std::string& s) {
 }
 
 int run_bench(BenchArgs& a) {
-  using namespace prospect::train;
+  using namespace prospect::bench;
   prospect::set_compute_threads(a.threads);
   a.o.train = !a.no_train;
   a.o.train_frozen = !a.no_frozen;
@@ -93,6 +94,10 @@ prospect::tools::Command reg(
           ->capture_default_str();
       sub.add_option("--prefix-tokens", o.prefix_tokens, "Streaming prompt length before the first frame")
           ->capture_default_str();
+      sub.add_option("--decode-tokens", o.decode_tokens,
+                     "After streaming, decode N tokens one at a time into the same cache (0: skip)")
+          ->capture_default_str()
+          ->check(CLI::NonNegativeNumber);
       sub.add_option("--warmup", o.warmup, "Untimed training steps")->capture_default_str();
       sub.add_option("--iters", o.iters, "Timed training steps")->capture_default_str();
       sub.add_option("--adamw", o.adamw, "AdamW kernels: auto, single, foreach or fused")->capture_default_str();

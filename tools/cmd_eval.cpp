@@ -1,7 +1,7 @@
 // `prospect eval`: streaming metrics (streaming.md §2) of a timeline against the reference events of a data
 // file. The timeline comes from any system (--predictions), from the built-in oracle (--oracle), which can
 // also write what it predicts (--write-timeline) so the two modes check each other, or from a checkpoint
-// streamed over every clip (--model, src/stream/model_eval.h), which adds frame-level head metrics and an
+// streamed over every clip (--model, src/eval/model_eval.h), which adds frame-level head metrics and an
 // optional threshold sweep. The --model mode needs libtorch; a build without it says so.
 #include <cmath>
 #include <filesystem>
@@ -14,7 +14,7 @@
 #include "data/clip_reader.h"
 #include "eval/streaming_metrics.h"
 #include "eval/timeline.h"
-#include "stream/model_eval.h"
+#include "eval/model_eval.h"
 #include "stream_cli_options.h"
 
 namespace {
@@ -55,7 +55,7 @@ prospect::eval::Window parse_window(const std::string& text) {
   return prospect::eval::Window{v[0], v[1]};
 }
 
-// --model: stream the checkpoint over every clip (src/stream/model_eval.h) and report.
+// --model: stream the checkpoint over every clip (src/eval/model_eval.h) and report.
 int run_model(const EvalOptions& o, const prospect::eval::Window& window) {
   using namespace prospect;
   ErrorContext ctx;
@@ -67,7 +67,7 @@ int run_model(const EvalOptions& o, const prospect::eval::Window& window) {
          "timeline with --predictions)");
   }
 #ifdef PROSPECT_HAVE_TORCH
-  stream::ModelEvalOptions mo;
+  eval::ModelEvalOptions mo;
   mo.run = o.run;
   mo.run.model_dir = o.model;
   if (mo.run.threads <= 0) mo.run.threads = tools::default_threads();
@@ -78,7 +78,7 @@ int run_model(const EvalOptions& o, const prospect::eval::Window& window) {
   mo.window = window;
   mo.sweep = o.sweep;
   mo.write_timeline = o.write_timeline;
-  stream::ModelEvalResult r = stream::run_model_eval(mo);
+  eval::ModelEvalResult r = eval::run_model_eval(mo);
   if (o.json) {
     std::cout << r.json.dump() << "\n";
   } else {
@@ -122,10 +122,10 @@ prospect::tools::Command reg(
         eval::Window window = parse_window(o->window);
         if (!o->model.empty()) return run_model(*o, window);
         if (o->predictions.empty() && !o->oracle) {
-          fail(ErrorContext{}, "nothing to score", "pass --predictions TIMELINE.jsonl or --oracle");
+          fail("nothing to score", "pass --predictions TIMELINE.jsonl or --oracle");
         }
         if (!o->write_timeline.empty() && !o->oracle) {
-          fail(ErrorContext{}, "--write-timeline writes the oracle's or the model's timeline", "add --oracle or --model DIR");
+          fail("--write-timeline writes the oracle's or the model's timeline", "add --oracle or --model DIR");
         }
         std::vector<data::Clip> clips = data::read_clips(o->data);
         std::vector<eval::TimelineEvent> events;

@@ -18,13 +18,13 @@
 // clipping), and --grads still writes the unclipped gradients. --save-params FILE writes every parameter (after
 // the update, with --step) under its HF name. It exists so that one update can be compared with
 // torch.optim.AdamW (tests/peers/check_optimizer_step.py). Not here: generation, schedules, accumulation.
-#include <chrono>
 #include <iostream>
 #include <memory>
 #include <sstream>
 #include <torch/cuda.h>
 
 #include "command.h"
+#include "core/clock.h"
 #include "core/error.h"
 #include "core/torch_compat.h"
 #include "core/torch_threads.h"
@@ -95,7 +95,7 @@ struct ForwardOptions {
 int run_forward(const ForwardOptions& o) {
   using namespace prospect::model;
   prospect::set_compute_threads(o.threads);
-  auto t0 = std::chrono::steady_clock::now();
+  auto t0 = prospect::Clock::now();
   StepOptions step;
   if (!o.step.empty()) step = parse_step(o.step);
   ModelOptions mo;
@@ -190,7 +190,7 @@ int run_forward(const ForwardOptions& o) {
     save_tensors(o.save_params, params, {{"format", "pt"}});
     std::cout << "parameters: " << params.size() << " tensors -> " << o.save_params << "\n";
   }
-  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  double secs = prospect::seconds_since(t0);
   std::cout << "forward: " << fi.input_ids.size(0) << "x" << fi.input_ids.size(1) << " tokens, "
             << (out.image_hidden_states.defined() ? out.image_hidden_states.size(0) : 0) << " images";
   if (loss.defined()) std::cout << ", loss " << loss.item<double>();

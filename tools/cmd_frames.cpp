@@ -11,6 +11,7 @@
 
 #include "command.h"
 #include "core/error.h"
+#include "core/strformat.h"
 #include "core/text_file.h"
 #include "data/arrow_reader.h"
 #include "data/frame_store.h"
@@ -30,11 +31,7 @@ std::string extension_of(const std::string& bytes) {
   return ".bin";
 }
 
-std::string frame_file_name(int64_t i) {
-  char buf[32];
-  std::snprintf(buf, sizeof(buf), "%06lld", static_cast<long long>(i));
-  return buf;
-}
+std::string frame_file_name(int64_t i) { return prospect::strformat("%06lld", static_cast<long long>(i)); }
 
 prospect::tools::Command reg(
     "frames", "Read a frames file (Arrow IPC or image folder); print a summary, optionally dump every frame",

@@ -8,6 +8,7 @@
 #include "command.h"
 #include "core/config.h"
 #include "core/error.h"
+#include "core/strformat.h"
 #include "core/text_file.h"
 #include "data/clip_reader.h"
 #include "eval/report.h"
@@ -23,9 +24,7 @@ struct ReportArgs {
 
 std::string fmt(const nlohmann::json& v) {
   if (!v.is_number()) return "n/a";
-  char b[32];
-  std::snprintf(b, sizeof(b), "%.3f", v.get<double>());
-  return b;
+  return prospect::strformat("%.3f", v.get<double>());
 }
 
 prospect::tools::Command reg(

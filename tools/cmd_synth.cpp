@@ -3,7 +3,6 @@
 // Hidden option for comparing the BPE trainer with others (tests/peers/check_tokenizer.py):
 // `--tokenizer-corpus FILE` (JSON lines {"text": ...}) trains only the tokenizer, on those texts, with
 // --vocab-size and --min-frequency, and writes OUT/tokenizer.json; nothing else is made.
-#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -13,6 +12,7 @@
 #include <vector>
 
 #include "command.h"
+#include "core/clock.h"
 #include "core/error.h"
 #include "core/text_file.h"
 #include "synth/synth_dataset.h"
@@ -80,7 +80,7 @@ prospect::tools::Command reg(
       sub.add_option("--min-frequency", a->min_frequency, "With --tokenizer-corpus: the BPE trainer's min_frequency")
           ->group("");
       return [a]() -> int {
-        auto t0 = std::chrono::steady_clock::now();
+        auto t0 = prospect::Clock::now();
         if (!a->tokenizer_corpus.empty()) {
           prospect::text::BpeTrainOptions bpe;
           bpe.vocab_size = a->data.vocab_size;
@@ -110,7 +110,7 @@ prospect::tools::Command reg(
           return 1;
 #endif
         }
-        double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        double s = prospect::seconds_since(t0);
         std::printf("synth: done in %.1f s\n", s);
         return 0;
       };

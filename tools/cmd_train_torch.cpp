@@ -1,24 +1,16 @@
 // `prospect train`: a JSON config plus --set overrides into the training loop (src/train/trainer.h).
 // `--help` lists every option with its default; --print-config shows the effective config and exits;
 // --options-markdown prints the option table as Markdown (docs/CONFIGURATION.md embeds it; scripts/gen_docs.sh).
-// `--nproc N` starts N local ranks (this program again, with the torchrun variables set) and waits for them;
-// when one fails it stops the others. Under torchrun (RANK set) each process is one rank already.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <signal.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
+// `--nproc N` starts N local ranks through src/train/local_launcher.h. Under torchrun (RANK set) each process
+// is one rank already.
 #include <algorithm>
-#include <cerrno>
 #include <cstdlib>
-#include <cstring>
 #include <iostream>
 
 #include "command.h"
 #include "core/config.h"
 #include "core/error.h"
+#include "train/local_launcher.h"
 #include "train/train_options.h"
 #include "train/trainer.h"
 
@@ -35,24 +27,6 @@ struct TrainArgs {
   int threads = 0;
   int nproc = 0;
 };
-
-// A TCP port free on the loopback interface right now (the kernel's choice); rank 0 binds it moments later.
-int free_local_port() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) prospect::fail(std::string("--nproc: socket() failed: ") + std::strerror(errno));
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = 0;
-  socklen_t len = sizeof a;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
-      getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
-    close(fd);
-    prospect::fail(std::string("--nproc: finding a free port failed: ") + std::strerror(errno));
-  }
-  close(fd);
-  return ntohs(a.sin_port);
-}
 
 // The JSON type of an option's default, as the config checks it (core/config.h: a float option accepts integers).
 std::string option_type(const nlohmann::json& v) {
@@ -86,62 +60,6 @@ std::string options_markdown(const std::vector<prospect::OptionDoc>& docs) {
     out += "| `" + d.key + "` | " + option_type(d.default_value) + " | `" + table_cell(d.default_value.dump()) + "` | " +
            table_cell(d.help) + " |\n";
   return out;
-}
-
-// Runs `argv` (this program's train command without --nproc) as ranks 0..n-1 of one machine and waits.
-// Returns 0 when every rank succeeds; otherwise stops the rest (SIGTERM) and returns the first failure's code.
-int launch_local_ranks(int n, const std::vector<std::string>& argv) {
-  const char* addr_env = std::getenv("MASTER_ADDR");
-  const std::string addr = addr_env && *addr_env ? addr_env : "127.0.0.1";
-  const char* port_env = std::getenv("MASTER_PORT");
-  const std::string port = port_env && *port_env ? port_env : std::to_string(free_local_port());
-  std::cerr << "prospect train: starting " << n << " ranks (c10d rendezvous at " << addr << ":" << port << ")\n";
-  std::vector<pid_t> pids;
-  for (int r = 0; r < n; r++) {
-    pid_t pid = fork();
-    if (pid < 0) prospect::fail(std::string("--nproc: fork failed: ") + std::strerror(errno));
-    if (pid == 0) {
-      setenv("RANK", std::to_string(r).c_str(), 1);
-      setenv("LOCAL_RANK", std::to_string(r).c_str(), 1);
-      setenv("WORLD_SIZE", std::to_string(n).c_str(), 1);
-      setenv("LOCAL_WORLD_SIZE", std::to_string(n).c_str(), 1);
-      setenv("MASTER_ADDR", addr.c_str(), 1);
-      setenv("MASTER_PORT", port.c_str(), 1);
-      std::vector<char*> args;
-      for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-      args.push_back(nullptr);
-      execv("/proc/self/exe", args.data());
-      std::fprintf(stderr, "prospect train: rank %d: exec failed: %s\n", r, std::strerror(errno));
-      _exit(127);
-    }
-    pids.push_back(pid);
-  }
-  int result = 0, alive = n;
-  while (alive > 0) {
-    int status = 0;
-    pid_t pid = waitpid(-1, &status, 0);
-    if (pid < 0) {
-      if (errno == EINTR) continue;
-      break;
-    }
-    int rank = -1;
-    for (int r = 0; r < n; r++)
-      if (pids[r] == pid) rank = r;
-    if (rank < 0) continue;
-    pids[rank] = -1;
-    alive--;
-    const bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-    if (!ok && result == 0) {
-      result = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-      std::cerr << "prospect train: rank " << rank << " "
-                << (WIFEXITED(status) ? "exited with status " + std::to_string(WEXITSTATUS(status))
-                                      : "was killed by signal " + std::to_string(WTERMSIG(status)))
-                << "; stopping the other ranks\n";
-      for (pid_t other : pids)
-        if (other > 0) kill(other, SIGTERM);
-    }
-  }
-  return result;
 }
 
 prospect::tools::Command reg("train", "Train a model: progress bar, metrics.jsonl, TensorBoard, checkpoints, validation",
@@ -187,7 +105,7 @@ prospect::tools::Command reg("train", "Train a model: progress bar, metrics.json
       const int threads = args->threads > 0 ? args->threads
                                             : std::max(1, prospect::tools::default_threads() / args->nproc);
       argv.insert(argv.end(), {"--threads", std::to_string(threads)});
-      return launch_local_ranks(args->nproc, argv);
+      return prospect::train::launch_local_ranks(args->nproc, argv);
     }
     const char* rank_env = std::getenv("RANK");
     const bool main_rank = !rank_env || std::string(rank_env) == "0";

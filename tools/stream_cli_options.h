@@ -9,7 +9,6 @@
 #include "core/config.h"
 #include "core/error.h"
 
-#include "stream/model_eval.h"
 #include "stream/stream_options.h"
 
 namespace prospect::stream {

@@ -28,17 +28,19 @@ SITE=$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["pur
 # the compiler and runtime only), and the linker must see what libtorch_cuda needs.
 CU_LIB=$SITE/nvidia/cu13/lib
 echo "build_cuda_here: torch $TORCH_VERSION (CUDA $TORCH_CUDA), nvcc $("$CUDA_HOME/bin/nvcc" --version | grep -o 'release [0-9.]*')"
+mkdir -p "$BUILD"
+LOG=$BUILD/prospect-configure.log
 gen=()
 command -v ninja >/dev/null && gen=(-G Ninja)
 cmake -S . -B "$BUILD" "${gen[@]}" -DCMAKE_BUILD_TYPE=Release \
   -DTorch_DIR="$SITE/torch/share/cmake/Torch" -DCUDAToolkit_ROOT="$CUDA_HOME" -DCUDA_TOOLKIT_ROOT_DIR="$CUDA_HOME" \
   -DCMAKE_CUDA_COMPILER="$CUDA_HOME/bin/nvcc" -DCUDA_nvrtc_LIBRARY="$CU_LIB/libnvrtc.so.13" \
   -DCMAKE_CXX_FLAGS="-isystem $SITE/nvidia/cu13/include -isystem $SITE/nvidia/cudnn/include" \
-  -DCMAKE_EXE_LINKER_FLAGS="-Wl,-rpath-link,$CU_LIB -Wl,-rpath-link,$SITE/nvidia/cudnn/lib -Wl,-rpath-link,$SITE/nvidia/nccl/lib -Wl,-rpath-link,$SITE/nvidia/cusparselt/lib -Wl,-rpath-link,$SITE/nvidia/nvshmem/lib" 2>&1 | tee "$BUILD.configure.log" | grep -E '^-- prospect:|Error|error' || true
-grep -q "distributed backend nccl" "$BUILD.configure.log" || { echo "build_cuda_here: FAILED: NCCL not found at configure"; exit 1; }
+  -DCMAKE_EXE_LINKER_FLAGS="-Wl,-rpath-link,$CU_LIB -Wl,-rpath-link,$SITE/nvidia/cudnn/lib -Wl,-rpath-link,$SITE/nvidia/nccl/lib -Wl,-rpath-link,$SITE/nvidia/cusparselt/lib -Wl,-rpath-link,$SITE/nvidia/nvshmem/lib" 2>&1 | tee "$LOG" | grep -E '^-- prospect:|Error|error' || true
+grep -q "distributed backend nccl" "$LOG" || { echo "build_cuda_here: FAILED: NCCL not found at configure"; exit 1; }
 configure_s=$SECONDS
-# What scripts/gpu_check.sh builds on the GPU machine: the program and the two CUDA-tested suites.
-cmake --build "$BUILD" -j"$JOBS" --target prospect test_model test_train
+# What scripts/gpu_check.sh builds on the GPU machine: the program and the CUDA-tested suites.
+cmake --build "$BUILD" -j"$JOBS" --target prospect test_model test_train test_bench
 ldd "$BUILD/prospect" | grep -q 'libtorch_cuda' || { echo "build_cuda_here: FAILED: prospect does not link libtorch_cuda"; exit 1; }
 grep -q 'PROSPECT_HAVE_CUDA=1' "$BUILD/build.ninja" 2>/dev/null || grep -rq 'PROSPECT_HAVE_CUDA=1' "$BUILD"/CMakeFiles 2>/dev/null \
   || { echo "build_cuda_here: FAILED: built without PROSPECT_HAVE_CUDA"; exit 1; }

@@ -35,4 +35,8 @@ void fail(const ErrorContext& ctx, const std::string& message, const std::string
 
 void fail(const std::string& message) { throw Error(message); }
 
+void fail(const std::string& message, const std::string& hint) {
+  throw Error(format_error(ErrorContext{}, message, hint));
+}
+
 }  // namespace prospect

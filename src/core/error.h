@@ -34,5 +34,8 @@ std::string format_error(const ErrorContext& ctx, const std::string& message, co
 
 [[noreturn]] void fail(const ErrorContext& ctx, const std::string& message, const std::string& hint = "");
 [[noreturn]] void fail(const std::string& message);
+// A failure with no place in the input to name (a bad option, a build without a library, a caller's mistake):
+// "MESSAGE (hint: HINT)". Use this rather than an empty ErrorContext.
+[[noreturn]] void fail(const std::string& message, const std::string& hint);
 
 }  // namespace prospect

@@ -1,37 +1,20 @@
-// Arrow IPC, read and written by hand (no Arrow library): the stream format HF `datasets` writes for
-// ProAssist's frame files, and the `ARROW1` file format. The reader memory-maps the file, indexes the record
-// batches once, and hands out views of single values, so reading frame i touches only frame i's bytes. Every
-// flatbuffer offset and buffer range is checked: a truncated or lying file is a prospect::Error naming the
-// file, never a crash. The writer emits utf8/binary columns only (what synthetic frame files need).
-// Not here: JPEG decoding (vision/jpeg.h), numeric columns' values, dictionaries, body compression (an error).
+// Arrow IPC, read by hand (no Arrow library): the stream format HF `datasets` writes for ProAssist's frame
+// files, and the `ARROW1` file format. The reader memory-maps the file, indexes the record batches once, and
+// hands out views of single values, so reading frame i touches only frame i's bytes. Every flatbuffer offset
+// and buffer range is checked: a truncated or lying file is a prospect::Error naming the file, never a crash.
+// Not here: writing (arrow_writer.h), base64 (base64.h), JPEG decoding (vision/jpeg.h), numeric columns'
+// values, dictionaries, body compression (an error).
 #pragma once
 #include <cstdint>
-#include <cstdio>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "data/arrow_format.h"
+
 namespace prospect::data {
-
-// Arrow's Type union ids (Schema.fbs), the ones we name in messages; others keep their number.
-enum class ArrowType : int {
-  Null = 1, Int = 2, FloatingPoint = 3, Binary = 4, Utf8 = 5, Bool = 6, Struct = 13,
-  LargeBinary = 19, LargeUtf8 = 20,
-};
-
-// A top-level column of the schema.
-struct ArrowField {
-  std::string name;
-  int type_id = 0;        // Arrow Type union id: Utf8 = 5, Binary = 4, LargeUtf8 = 20, LargeBinary = 19, ...
-  bool nullable = true;
-  bool dictionary = false;  // dictionary-encoded (not readable here)
-  bool is_binary_like() const;  // utf8, large_utf8, binary or large_binary
-};
-
-// "utf8", "large_binary", "int", ... for messages.
-std::string arrow_type_name(int type_id);
 
 class MappedFile;  // read-only mmap of a whole file (arrow_reader.cpp)
 
@@ -100,41 +83,5 @@ class ArrowReader {
   std::vector<Batch> batches_;
   int64_t num_rows_ = 0;
 };
-
-// Writes an Arrow IPC stream (or, with file_format, the `ARROW1` file format) whose columns are all utf8 or
-// binary: HF `datasets`' layout when the schema metadata carries a "huggingface" features JSON. Call
-// write_batch for each record batch, then finish(); a writer destroyed before finish() leaves a truncated file.
-class ArrowWriter {
- public:
-  // Creates `path`. `fields` must be utf8/binary/large_utf8/large_binary. Throws prospect::Error naming the
-  // path when it cannot be created or a field type is unsupported.
-  ArrowWriter(const std::string& path, std::vector<ArrowField> fields,
-              std::vector<std::pair<std::string, std::string>> metadata, bool file_format = false);
-  ~ArrowWriter();
-  ArrowWriter(const ArrowWriter&) = delete;
-  ArrowWriter& operator=(const ArrowWriter&) = delete;
-  // Appends one record batch; columns[c][r] is row r of column c (all columns the same length, no nulls).
-  // Throws prospect::Error on ragged columns or an I/O failure.
-  void write_batch(const std::vector<std::vector<std::string>>& columns);
-  // Writes the end-of-stream marker (and the footer in file format) and closes the file. Throws on I/O error.
-  void finish();
-
- private:
-  void put(const std::string& bytes);
-  std::string path_;
-  std::FILE* out_ = nullptr;
-  std::vector<ArrowField> fields_;
-  std::string schema_fb_;  // the Schema message's flatbuffer (the file footer repeats the schema)
-  std::vector<std::pair<std::string, std::string>> metadata_;
-  bool file_format_ = false;
-  uint64_t written_ = 0;
-  struct Block { uint64_t offset; int32_t meta_len; uint64_t body_len; };
-  std::vector<Block> blocks_;
-};
-
-// Base64 (RFC 4648, standard alphabet, '=' padding). Decoding appends to `out` and returns false on a
-// character outside the alphabet, misplaced padding, or a length that is not a multiple of 4.
-bool base64_decode(std::string_view in, std::string& out);
-std::string base64_encode(std::string_view in);
 
 }  // namespace prospect::data

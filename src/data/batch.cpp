@@ -9,7 +9,7 @@
 namespace prospect::data {
 
 Batch make_batch(const std::vector<Sample>& samples, int32_t pad_id) {
-  if (samples.empty()) fail(ErrorContext{}, "cannot make a batch of no samples");
+  if (samples.empty()) fail("cannot make a batch of no samples");
   Batch b;
   b.batch_size = static_cast<int64_t>(samples.size());
   for (const Sample& s : samples) b.seq_len = std::max<int64_t>(b.seq_len, static_cast<int64_t>(s.input_ids.size()));

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "core/error.h"
 #include "data/dst_state.h"
 
 namespace prospect::data {
@@ -49,5 +50,10 @@ struct Clip {
 
   static constexpr const char* kDefaultSystemPrompt = "You are a helpful and proactive assistant.";
 };
+
+// The error context naming `clip` (its file, index and video), with `field` and, when >= 0, a turn index.
+inline ErrorContext clip_context(const Clip& clip, const std::string& field = "", int64_t turn_index = -1) {
+  return ErrorContext{clip.source_file, clip.index_in_file, clip.video_uid, turn_index, field};
+}
 
 }  // namespace prospect::data

@@ -21,7 +21,7 @@ std::vector<Finding> check_clip(const Clip& clip) {
   std::vector<Finding> out;
   TaskState state = clip.initial_state;
   for (const Turn& turn : clip.turns) {
-    ErrorContext ctx{clip.source_file, clip.index_in_file, clip.video_uid, turn.turn_index, "dst_state"};
+    ErrorContext ctx = clip_context(clip, "dst_state", turn.turn_index);
     if (turn.dst_state) {
       // Steps the file leaves out are not_started by data.md's convention.
       std::vector<std::string> diffs;

@@ -9,32 +9,23 @@
 #include <set>
 
 #include "core/error.h"
+#include "core/splitmix.h"
 #include "data/clip_checks.h"
+#include "text/special_tokens.h"
 #include "text/tokenizer.h"
 
 namespace prospect::data {
 
 namespace {
 
-const char* kImStart = "<|im_start|>";
-const char* kEou = "<end_of_utterance>";
-const char* kFake = "<fake_token_around_image>";
-const char* kGlobalImg = "<global-img>";
-const char* kImage = "<image>";
-
-uint64_t splitmix64(uint64_t x) {
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
+using text::kGlobalImg;
+using text::kImStart;
+constexpr const char* kEou = text::kEndOfUtterance;
+constexpr const char* kFake = text::kFakeTokenAroundImage;
+constexpr const char* kImage = text::kImageToken;
 
 // A 64-bit hash as a uniform double in [0, 1) (its top 53 bits).
 double unit_draw(uint64_t h) { return static_cast<double>(h >> 11) * (1.0 / 9007199254740992.0); }
-
-ErrorContext clip_ctx(const Clip& clip, const std::string& field = "") {
-  return ErrorContext{clip.source_file, clip.index_in_file, clip.video_uid, -1, field};
-}
 
 void check_options(const RenderOptions& opt) {
   if (opt.image_seq_len <= 0) fail("image_seq_len must be positive, got " + std::to_string(opt.image_seq_len));
@@ -138,7 +129,7 @@ uint64_t clip_key(const Clip& clip) {
     h *= 0x100000001b3ull;
   }
   h = splitmix64(h ^ static_cast<uint64_t>(clip.clip_idx));
-  return splitmix64(h ^ static_cast<uint64_t>(clip.index_in_file) * 0x9E3779B97F4A7C15ull);
+  return splitmix64(h ^ static_cast<uint64_t>(clip.index_in_file) * kSplitMixGamma);
 }
 
 std::vector<bool> select_decision_units(const Clip& clip, const ClipLayout& layout, double rate, uint64_t seed,
@@ -211,7 +202,7 @@ ClipRenderer::ClipRenderer(const text::Tokenizer& tok, RenderOptions opt) : tok_
   check_options(opt_);
   for (const char* t : {kImStart, kEou, kFake, kGlobalImg, kImage}) {
     if (tok.token_to_id(t) < 0) {
-      fail(ErrorContext{}, std::string("the tokenizer has no token ") + t,
+      fail(std::string("the tokenizer has no token ") + t,
            "SmolVLM2's rendering needs <|im_start|>, <end_of_utterance>, <fake_token_around_image>, "
            "<global-img> and <image>");
     }
@@ -231,6 +222,67 @@ struct TokenizedUnit {
   std::vector<std::vector<int32_t>> seg_ids;  // per segment (frame blocks: empty, use the block ids)
   int64_t length = 0;
 };
+
+// Every unit's text segments tokenized on their own, with each unit's length in tokens (frame blocks and
+// newlines counted by their fixed lengths).
+std::vector<TokenizedUnit> tokenize_units(const ClipLayout& layout, const text::Tokenizer& tok, int64_t block_len,
+                                          int64_t newline_len) {
+  std::vector<TokenizedUnit> tu(layout.units.size());
+  for (size_t i = 0; i < tu.size(); ++i) {
+    const FrameUnit& u = layout.units[i];
+    tu[i].seg_ids.resize(u.segments.size());
+    for (size_t s = 0; s < u.segments.size(); ++s) {
+      const Segment& seg = u.segments[s];
+      if (seg.kind == SegmentKind::FrameBlock) {
+        tu[i].length += block_len;
+      } else if (seg.kind == SegmentKind::Newline) {
+        tu[i].length += newline_len;
+      } else {
+        tu[i].seg_ids[s] = tok.encode(seg.text);
+        tu[i].length += static_cast<int64_t>(tu[i].seg_ids[s].size());
+      }
+    }
+  }
+  return tu;
+}
+
+// The sub-clips of sequence.md §3 as unit ranges [begin, end): each starts with its system message and
+// newline (`head_len` of the state there) and up to context_frames earlier frame blocks, and fits
+// max_seq_len (0: one piece). Throws prospect::Error naming the clip when one unit alone does not fit.
+template <typename HeadLen>
+std::vector<std::pair<size_t, size_t>> split_pieces(const Clip& clip, const ClipLayout& layout,
+                                                    const std::vector<TokenizedUnit>& tu, const RenderOptions& opt,
+                                                    int64_t block_len, HeadLen head_len) {
+  const size_t n = layout.units.size();
+  std::vector<std::pair<size_t, size_t>> pieces;
+  for (size_t i = 0; i < n;) {
+    size_t ctx = std::min(static_cast<size_t>(opt.context_frames), i);
+    int64_t total = head_len(layout.state_before[i]) + static_cast<int64_t>(ctx) * block_len;
+    size_t j = n;
+    if (opt.max_seq_len > 0) {
+      j = i;
+      size_t last_output_end = i;  // one past the last unit with an output that fits
+      while (j < n && total + tu[j].length <= opt.max_seq_len) {
+        total += tu[j].length;
+        if (layout.units[j].has_output()) last_output_end = j + 1;
+        ++j;
+      }
+      if (j == i) {
+        ErrorContext c = clip_context(clip);
+        fail(c,
+             "frame " + std::to_string(layout.units[i].frame) + " with its turns needs " +
+                 std::to_string(total + tu[i].length) + " tokens (system message and context included), more "
+                 "than max_seq_len " + std::to_string(opt.max_seq_len),
+             "raise max_seq_len or lower image_seq_len");
+      }
+      // Cut after the last output that fits; a silent stretch that alone overflows is cut where it overflows.
+      if (j < n && last_output_end > i) j = last_output_end;
+    }
+    pieces.emplace_back(i, j);
+    i = j;
+  }
+  return pieces;
+}
 
 }  // namespace
 
@@ -267,25 +319,9 @@ std::vector<Sample> ClipRenderer::render(const Clip& clip_in, int64_t epoch, dou
   ClipLayout layout = layout_clip(clip, opt_);
   std::vector<bool> decision =
       select_decision_units(clip, layout, neg_rate >= 0 ? neg_rate : opt_.neg_frame_sampling_rate, opt_.seed, epoch);
-  const size_t n = layout.units.size();
   const int64_t block_len = static_cast<int64_t>(block_ids_.size());
 
-  std::vector<TokenizedUnit> tu(n);
-  for (size_t i = 0; i < n; ++i) {
-    const FrameUnit& u = layout.units[i];
-    tu[i].seg_ids.resize(u.segments.size());
-    for (size_t s = 0; s < u.segments.size(); ++s) {
-      const Segment& seg = u.segments[s];
-      if (seg.kind == SegmentKind::FrameBlock) {
-        tu[i].length += block_len;
-      } else if (seg.kind == SegmentKind::Newline) {
-        tu[i].length += static_cast<int64_t>(newline_ids_.size());
-      } else {
-        tu[i].seg_ids[s] = tok_->encode(seg.text);
-        tu[i].length += static_cast<int64_t>(tu[i].seg_ids[s].size());
-      }
-    }
-  }
+  std::vector<TokenizedUnit> tu = tokenize_units(layout, *tok_, block_len, static_cast<int64_t>(newline_ids_.size()));
 
   // System messages depend only on the state, which changes at a handful of frames: tokenize each once.
   std::map<std::string, std::vector<int32_t>> system_cache;
@@ -297,34 +333,9 @@ std::vector<Sample> ClipRenderer::render(const Clip& clip_in, int64_t epoch, dou
   };
 
   // Pieces [begin, end) of units, by sequence.md §3.
-  std::vector<std::pair<size_t, size_t>> pieces;
-  for (size_t i = 0; i < n;) {
-    size_t ctx = std::min(static_cast<size_t>(opt_.context_frames), i);
-    int64_t total = static_cast<int64_t>(system_ids(layout.state_before[i]).size() + newline_ids_.size()) +
-                    static_cast<int64_t>(ctx) * block_len;
-    size_t j = n;
-    if (opt_.max_seq_len > 0) {
-      j = i;
-      size_t last_output_end = i;  // one past the last unit with an output that fits
-      while (j < n && total + tu[j].length <= opt_.max_seq_len) {
-        total += tu[j].length;
-        if (layout.units[j].has_output()) last_output_end = j + 1;
-        ++j;
-      }
-      if (j == i) {
-        ErrorContext c = clip_ctx(clip);
-        fail(c,
-             "frame " + std::to_string(layout.units[i].frame) + " with its turns needs " +
-                 std::to_string(total + tu[i].length) + " tokens (system message and context included), more "
-                 "than max_seq_len " + std::to_string(opt_.max_seq_len),
-             "raise max_seq_len or lower image_seq_len");
-      }
-      // Cut after the last output that fits; a silent stretch that alone overflows is cut where it overflows.
-      if (j < n && last_output_end > i) j = last_output_end;
-    }
-    pieces.emplace_back(i, j);
-    i = j;
-  }
+  const std::vector<std::pair<size_t, size_t>> pieces = split_pieces(
+      clip, layout, tu, opt_, block_len,
+      [&](const TaskState& st) { return static_cast<int64_t>(system_ids(st).size() + newline_ids_.size()); });
 
   const int32_t ignore = kIgnoreIndex;
   std::vector<Sample> out;

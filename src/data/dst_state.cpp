@@ -112,7 +112,7 @@ StepState TaskState::get(std::string_view id) const {
   for (size_t i = 0; i < ids_.size(); ++i) {
     if (ids_[i] == id) return states_[i];
   }
-  fail(ErrorContext{}, "unknown step id '" + std::string(id) + "'", "step ids come from the clip's `dst` list");
+  fail("unknown step id '" + std::string(id) + "'", "step ids come from the clip's `dst` list");
 }
 
 void TaskState::set(std::string_view id, StepState s) {
@@ -122,7 +122,7 @@ void TaskState::set(std::string_view id, StepState s) {
       return;
     }
   }
-  fail(ErrorContext{}, "unknown step id '" + std::string(id) + "'", "step ids come from the clip's `dst` list");
+  fail("unknown step id '" + std::string(id) + "'", "step ids come from the clip's `dst` list");
 }
 
 bool TaskState::apply(const DstItem& item) {

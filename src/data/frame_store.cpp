@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "core/text_file.h"
 #include "data/arrow_reader.h"
+#include "data/base64.h"
 #include "vision/image.h"
 
 namespace fs = std::filesystem;

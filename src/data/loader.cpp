@@ -4,28 +4,18 @@
 #include "data/loader.h"
 
 #include "core/error.h"
+#include "core/splitmix.h"
 
 namespace prospect::data {
-
-namespace {
-
-uint64_t mix64(uint64_t x) {
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
-
-}  // namespace
 
 std::vector<size_t> epoch_clip_order(size_t num_clips, bool shuffle, uint64_t seed, int64_t epoch) {
   std::vector<size_t> order(num_clips);
   for (size_t i = 0; i < num_clips; ++i) order[i] = i;
   if (!shuffle) return order;
   // Our own generator and bounded draw: std::shuffle's output differs between standard libraries.
-  uint64_t state = mix64(seed ^ mix64(static_cast<uint64_t>(epoch) + 0xE90C4ull));
+  uint64_t state = splitmix64(seed ^ splitmix64(static_cast<uint64_t>(epoch) + 0xE90C4ull));
   for (size_t i = num_clips; i > 1; --i) {
-    state = mix64(state);
+    state = splitmix64(state);
     size_t j = static_cast<size_t>(state % i);  // modulo bias is negligible for dataset sizes
     std::swap(order[i - 1], order[j]);
   }

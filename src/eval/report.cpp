@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/strformat.h"
 #include "data/dst_state.h"
 
 namespace prospect::eval {
@@ -28,17 +29,9 @@ std::string esc(const std::string& s) {
   return out;
 }
 
-std::string num(double v) {
-  char b[32];
-  std::snprintf(b, sizeof(b), "%.4g", v);
-  return b;
-}
+std::string num(double v) { return strformat("%.4g", v); }
 
-std::string fixed(double v) {
-  char b[32];
-  std::snprintf(b, sizeof(b), "%.1f", v);
-  return b;
-}
+std::string fixed(double v) { return strformat("%.1f", v); }
 
 }  // namespace
 

@@ -4,11 +4,11 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
 #include <map>
 #include <sstream>
 
 #include "core/error.h"
+#include "core/strformat.h"
 #include "eval/text_similarity.h"
 
 namespace prospect::eval {
@@ -95,9 +95,7 @@ json opt(const std::optional<double>& v) { return v ? json(*v) : json(nullptr); 
 
 std::string fmt(const std::optional<double>& v, const char* spec = "%.3f") {
   if (!v) return "n/a";
-  char buf[64];
-  std::snprintf(buf, sizeof buf, spec, *v);
-  return buf;
+  return strformat(spec, *v);
 }
 
 }  // namespace
@@ -240,8 +238,7 @@ json to_json(const StreamingMetrics& m) {
 
 std::string format_report(const StreamingMetrics& m) {
   std::ostringstream o;
-  char win[96];
-  std::snprintf(win, sizeof win, "[%+.2f, %+.2f] s", m.window.left, m.window.right);
+  std::string win = strformat("[%+.2f, %+.2f] s", m.window.left, m.window.right);
   o << "clips: " << m.clips << " (" << m.dst_transition.clips << " with steps), window " << win << "\n";
   const EventMetrics& d = m.dst_transition;
   o << "DST transitions:  P " << fmt(d.prf.precision) << "  R " << fmt(d.prf.recall) << "  F1 " << fmt(d.prf.f1)

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/strings.h"
 #include "core/text_file.h"
 
 namespace prospect::eval {
@@ -17,13 +18,6 @@ using data::Clip;
 using nlohmann::json;
 
 namespace {
-
-std::string trim(const std::string& s) {
-  size_t b = 0, e = s.size();
-  while (b < e && (s[b] == ' ' || s[b] == '\t' || s[b] == '\r' || s[b] == '\n')) ++b;
-  while (e > b && (s[e - 1] == ' ' || s[e - 1] == '\t' || s[e - 1] == '\r' || s[e - 1] == '\n')) --e;
-  return s.substr(b, e - b);
-}
 
 [[noreturn]] void fail_line(const std::string& origin, int64_t line, const std::string& field,
                             const std::string& message, const std::string& hint = "") {

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "core/error.h"
+#include "core/strformat.h"
 #include "model/tensor_io.h"
 
 namespace prospect::model {
@@ -132,9 +133,8 @@ void save_pretrained(const SmolVLM& m, const std::string& dir, const SaveOptions
     in_shard += b;
   }
   std::map<std::string, std::string> weight_map;
-  char name[64];
   for (size_t i = 0; i < shards.size(); ++i) {
-    std::snprintf(name, sizeof(name), "model-%05zu-of-%05zu.safetensors", i + 1, shards.size());
+    std::string name = strformat("model-%05zu-of-%05zu.safetensors", i + 1, shards.size());
     save_tensors((fs::path(dir) / name).string(), shards[i], meta);
     for (auto& nt : shards[i]) weight_map[nt.first] = name;
   }

@@ -11,7 +11,7 @@ int64_t KVCache::begin(const at::Tensor& new_mask) {
   at::Tensor m = new_mask.to(at::kBool);
   if (m.dim() != 2) fail("KV cache: the attention mask must be [B, T], got " + c10::str(m.sizes()));
   if (mask_.defined() && length_ > 0 && mask_.size(0) != m.size(0))
-    fail(ErrorContext{}, "KV cache: batch size changed from " + std::to_string(mask_.size(0)) + " to " + std::to_string(m.size(0)),
+    fail("KV cache: batch size changed from " + std::to_string(mask_.size(0)) + " to " + std::to_string(m.size(0)),
          "clear() the cache before feeding another batch");
   past_ = length_;
   mask_ = length_ > 0 ? at::cat({mask_.narrow(1, 0, length_).to(m.device()), m}, 1) : m;
@@ -24,7 +24,7 @@ std::pair<at::Tensor, at::Tensor> KVCache::append(int64_t layer, const at::Tenso
   if (layer < 0 || layer >= num_layers()) fail("KV cache: layer " + std::to_string(layer) + " out of range");
   if (filled_.size() != k_.size()) filled_.assign(k_.size(), 0);
   if (filled_[layer] != past_)
-    fail(ErrorContext{}, "KV cache: layer " + std::to_string(layer) + " holds " + std::to_string(filled_[layer]) +
+    fail("KV cache: layer " + std::to_string(layer) + " holds " + std::to_string(filled_[layer]) +
          " tokens but the pass started at " + std::to_string(past_), "call begin() once per forward pass");
   int64_t t = k.size(2);
   int64_t total = past_ + t;

@@ -66,7 +66,7 @@ at::Tensor SmolVLM::embed(const at::Tensor& input_ids, const at::Tensor& image_f
     int64_t lo = st[0], hi = st[1];
     n_tokens = st[2];
     if (lo < 0 || hi >= config.text.vocab_size)
-      fail(ErrorContext{}, "token id " + std::to_string(lo < 0 ? lo : hi) + " is outside the vocabulary [0, " +
+      fail("token id " + std::to_string(lo < 0 ? lo : hi) + " is outside the vocabulary [0, " +
                                std::to_string(config.text.vocab_size) + ")",
            "was the sequence tokenized with this model's tokenizer?");
   }
@@ -79,7 +79,7 @@ at::Tensor SmolVLM::embed(const at::Tensor& input_ids, const at::Tensor& image_f
   if (n_tokens != n_feat) {
     std::string k = image_features.defined() ? std::to_string(image_features.size(1)) : "K";
     std::string n = image_features.defined() ? std::to_string(image_features.size(0)) : "0";
-    fail(ErrorContext{}, "the input has " + std::to_string(n_tokens) + " <image> tokens (id " + std::to_string(config.image_token_id) +
+    fail("the input has " + std::to_string(n_tokens) + " <image> tokens (id " + std::to_string(config.image_token_id) +
              ") but " + n + " real images x " + k + " tokens = " + std::to_string(n_feat) + " image features",
          "each image needs exactly " + std::to_string(tokens_per_image()) + " <image> tokens, and padding images must be all zeros");
   }

@@ -43,7 +43,12 @@ st::DType to_st_dtype(at::ScalarType t) {
 }
 
 at::Tensor to_tensor(const st::TensorView& v) {
-  at::Tensor t = torch::empty(v.info->shape, at::TensorOptions().dtype(to_scalar_type(v.info->dtype)));
+  at::Tensor t = at::empty(v.info->shape, at::TensorOptions().dtype(to_scalar_type(v.info->dtype)));
+  // safetensors::File checks each range against the file and its shape x dtype; this re-check keeps a view
+  // from elsewhere from overrunning the tensor.
+  if (v.info->nbytes() != static_cast<uint64_t>(t.numel()) * static_cast<uint64_t>(t.element_size()))
+    fail("tensor '" + v.info->name + "': " + std::to_string(v.info->nbytes()) + " bytes for " +
+         std::to_string(t.numel()) + " elements of " + c10::toString(t.scalar_type()));
   // The mapped bytes may be unaligned for the element type: memcpy, never reinterpret.
   if (v.info->nbytes() > 0) std::memcpy(t.data_ptr(), v.data, v.info->nbytes());
   return t;
@@ -52,7 +57,13 @@ at::Tensor to_tensor(const st::TensorView& v) {
 std::map<std::string, at::Tensor> load_tensors(const std::string& path) {
   auto f = st::File::open(path);
   std::map<std::string, at::Tensor> out;
-  for (const auto& name : f->names()) out[name] = to_tensor(f->get(name));
+  for (const auto& name : f->names()) {
+    try {
+      out[name] = to_tensor(f->get(name));
+    } catch (const Error& e) {
+      fail(file_context(path), e.what());
+    }
+  }
   return out;
 }
 
@@ -67,7 +78,11 @@ void save_tensors(const std::string& path, const NamedTensors& tensors,
     keep.push_back(c);
     st::WriteTensor w;
     w.name = nt.first;
-    w.dtype = to_st_dtype(c.scalar_type());
+    try {
+      w.dtype = to_st_dtype(c.scalar_type());
+    } catch (const Error& e) {
+      fail(path + ": tensor '" + nt.first + "': " + e.what());
+    }
     w.shape = c.sizes().vec();
     w.data = c.data_ptr();
     w.nbytes = static_cast<size_t>(c.numel()) * c.element_size();

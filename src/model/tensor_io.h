@@ -1,6 +1,7 @@
 // The bridge between safetensors (core/safetensors.h, torch-free) and at::Tensor: dtype mapping, copying a
-// mapped tensor into an owned at::Tensor, and writing named tensors. Not here: model layout or HF names
-// (checkpoint.h), the trainer's own state files (train/tensor_file.h).
+// mapped tensor into an owned at::Tensor, and writing named tensors. Exact: bytes go to disk and come back
+// unchanged, which the trainer's exact resume relies on (its state files use this too). Not here: model
+// layout or HF names (checkpoint.h), dtype conversion, sharding.
 #pragma once
 #include <ATen/ATen.h>
 

@@ -2,10 +2,11 @@
 #include "stream/frame_features.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cstring>
 
+#include "core/clock.h"
 #include "core/error.h"
+#include "data/clip.h"
 #include "vision/preprocess.h"
 
 namespace prospect::stream {
@@ -17,7 +18,7 @@ at::Tensor frame_pixels(const data::FrameStore& store, const data::Clip& clip, c
   for (size_t i = 0; i < frames.size(); ++i) {
     int64_t f = frames[i];
     if (f < 0 || f >= store.num_frames()) {
-      fail(ErrorContext{clip.source_file, clip.index_in_file, clip.video_uid, -1, "frames_file"},
+      fail(data::clip_context(clip, "frames_file"),
            "frame " + std::to_string(f) + " is outside " + store.path() + " (" + std::to_string(store.num_frames()) +
                " frames)",
            "the clip's [start_frame_idx, end_frame_idx) must lie inside its frames file");
@@ -46,7 +47,7 @@ at::Tensor FrameFeatures::get(int64_t frame) {
   ready_.erase(ready_.begin(), ready_.lower_bound(frame));
   auto it = ready_.find(frame);
   if (it != ready_.end()) return it->second;
-  auto t0 = std::chrono::steady_clock::now();
+  auto t0 = Clock::now();
   // This frame plus the next planned ones, up to one batch.
   std::vector<int64_t> todo = {frame};
   auto next = std::upper_bound(planned_.begin(), planned_.end(), frame);
@@ -60,12 +61,12 @@ at::Tensor FrameFeatures::get(int64_t frame) {
     feats = model_->encode_images(px);
   }
   if (feats.size(0) != static_cast<int64_t>(todo.size())) {
-    fail(ErrorContext{clip_->source_file, clip_->index_in_file, clip_->video_uid, -1, "frames_file"},
+    fail(data::clip_context(*clip_, "frames_file"),
          "a frame decoded to an all-zero picture, which the model treats as padding",
          "check the frames file around frame " + std::to_string(frame));
   }
   for (size_t i = 0; i < todo.size(); ++i) ready_[todo[i]] = feats.narrow(0, static_cast<int64_t>(i), 1);
-  seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  seconds_ += seconds_since(t0);
   return ready_[frame];
 }
 

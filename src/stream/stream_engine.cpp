@@ -3,32 +3,22 @@
 // the most recent frames and a canonical re-tokenization can rewind to a message's start.
 #include "stream/stream_engine.h"
 
-#include <chrono>
 #include <cmath>
 #include <limits>
 
 #include <nlohmann/json.hpp>
 
+#include "core/clock.h"
 #include "core/error.h"
+#include "core/strings.h"
+#include "data/clip.h"
 #include "data/clip_renderer.h"
+#include "text/special_tokens.h"
 #include "text/tokenizer.h"
 
 namespace prospect::stream {
 
 namespace {
-
-const char* kEou = "<end_of_utterance>";
-
-ErrorContext clip_ctx(const data::Clip& clip, const std::string& field = "") {
-  return ErrorContext{clip.source_file, clip.index_in_file, clip.video_uid, -1, field};
-}
-
-std::string trim(const std::string& s) {
-  size_t b = s.find_first_not_of(" \t\n\r");
-  if (b == std::string::npos) return "";
-  size_t e = s.find_last_not_of(" \t\n\r");
-  return s.substr(b, e - b + 1);
-}
 
 double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
 
@@ -89,7 +79,7 @@ StreamEngine::StreamEngine(model::SmolVLM& model, model::DecisionHeads& heads, c
   data::RenderOptions ro;
   ro.image_seq_len = static_cast<int>(model.tokens_per_image());
   data::ClipRenderer check(tok, ro);
-  eou_id_ = tok.token_to_id(kEou);
+  eou_id_ = text::end_of_utterance_id(tok);
   block_ids_ = tok.encode(data::frame_block_text(ro.image_seq_len));
   block_len_ = static_cast<int64_t>(block_ids_.size());
   newline_ids_ = tok.encode("\n");
@@ -160,7 +150,7 @@ void StreamEngine::start_context(Run& r, const data::TaskState& state) {
 }
 
 void StreamEngine::make_room(Run& r, int64_t need) {
-  const int64_t margin = std::min(opt_.refresh_margin, opt_.max_context / 2);
+  const int64_t margin = std::min(opt_.refresh_margin, opt_.max_context / 4);
   if (r.cache.length() + need + margin <= opt_.max_context) return;
   int64_t before = r.cache.length();
   if (opt_.policy == ContextPolicy::Refresh) {
@@ -196,7 +186,7 @@ void StreamEngine::make_room(Run& r, int64_t need) {
   r.log("frame " + std::to_string(r.frame) + ": context " + context_policy_name(opt_.policy) + " (" +
         std::to_string(before) + " -> " + std::to_string(r.cache.length()) + " tokens; state " + r.state.format() + ")");
   if (r.cache.length() + need > opt_.max_context) {
-    fail(clip_ctx(*r.clip),
+    fail(data::clip_context(*r.clip),
          "frame " + std::to_string(r.frame) + " with its input turns needs " + std::to_string(need) +
              " tokens after a " + std::to_string(r.cache.length()) + "-token context, more than max_context " +
              std::to_string(opt_.max_context),
@@ -255,7 +245,7 @@ std::vector<int32_t> StreamEngine::generate(Run& r, const at::Tensor& last_hidde
 std::string StreamEngine::finish_message(Run& r, int64_t body_start, const std::vector<int32_t>& generated,
                                          std::string text) {
   // The renderer tokenizes " {content}<end_of_utterance>" as one string: the cache must hold exactly that.
-  std::vector<int32_t> canonical = tok_->encode(text + kEou);
+  std::vector<int32_t> canonical = tok_->encode(text + prospect::text::kEndOfUtterance);
   bool same = canonical.size() == generated.size() + 1;
   for (size_t i = 0; same && i < generated.size(); ++i) same = canonical[i] == generated[i];
   if (same) {
@@ -306,7 +296,7 @@ void StreamEngine::decide_dst(Run& r, int64_t frame, double p) {
   }
   finish_message(r, body_start, gen, text);
   ++r.result.stats.dst_updates;
-  std::string shown = trim(text);
+  std::string shown = prospect::trim(text);
   for (const eval::PredictedDstItem& it : eval::parse_dst_text(shown)) {
     if (it.item && r.state.has_step(it.item->step_id) && r.state.apply(*it.item)) {
       ++r.result.stats.dst_items_applied;
@@ -337,7 +327,7 @@ void StreamEngine::decide_speak(Run& r, int64_t frame, double p) {
 
 ClipStreamResult StreamEngine::run(const data::Clip& clip, int64_t clip_position, const FeatureSource& features,
                                    const StreamObserver* observer) {
-  auto t0 = std::chrono::steady_clock::now();
+  auto t0 = Clock::now();
   Run r;
   r.clip = &clip;
   r.obs = observer;
@@ -354,7 +344,7 @@ ClipStreamResult StreamEngine::run(const data::Clip& clip, int64_t clip_position
 
   for (size_t ui = 0; ui < layout.units.size(); ++ui) {
     const data::FrameUnit& u = layout.units[ui];
-    auto tf = std::chrono::steady_clock::now();
+    auto tf = Clock::now();
     r.frame = u.frame;
     // Inputs anchored here, then the frame block, in one pass; outputs are the segments after the block.
     std::vector<int32_t> inputs;
@@ -365,11 +355,11 @@ ClipStreamResult StreamEngine::run(const data::Clip& clip, int64_t clip_position
       inputs.insert(inputs.end(), ids.begin(), ids.end());
     }
     make_room(r, static_cast<int64_t>(inputs.size()) + block_len_);
-    auto ti = std::chrono::steady_clock::now();
+    auto ti = Clock::now();
     at::Tensor feats = features(u.frame);
-    r.result.stats.image_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - ti).count();
+    r.result.stats.image_seconds += seconds_since(ti);
     if (!feats.defined() || feats.dim() != 3 || feats.size(0) != 1 || feats.size(1) != model_->tokens_per_image())
-      fail(clip_ctx(clip, "frames_file"), "the image features of frame " + std::to_string(u.frame) +
+      fail(data::clip_context(clip, "frames_file"), "the image features of frame " + std::to_string(u.frame) +
                                               " are not [1, " + std::to_string(model_->tokens_per_image()) + ", H]");
     r.frame_starts.emplace_back(r.hist_ids.size(), r.hist_feats.size());
     at::Tensor h = feed(r, concat(inputs, block_ids_), feats);
@@ -430,12 +420,12 @@ ClipStreamResult StreamEngine::run(const data::Clip& clip, int64_t clip_position
     r.result.decisions.push_back(d);
     ++r.result.stats.frames;
     r.result.stats.frame_ms.push_back(
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - tf).count());
+        1e3 * seconds_since(tf));
     if (observer && observer->on_frame) observer->on_frame(d);
   }
   r.result.final_state = r.state;
   if (opt_.keep_context_ids) r.result.context_ids = concat(r.sys_ids, r.hist_ids);
-  r.result.stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  r.result.stats.seconds = seconds_since(t0);
   return std::move(r.result);
 }
 

@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "model/checkpoint.h"
 #include "stream/frame_features.h"
+#include "text/special_tokens.h"
 
 namespace prospect::stream {
 
@@ -22,7 +23,7 @@ StreamModel load_stream_model(const ModelRunOptions& o) {
   mo.device = at::Device(o.device);
   if (o.dtype == "bf16") mo.dtype = at::kBFloat16;
   else if (o.dtype == "fp16") mo.dtype = at::kHalf;
-  else if (o.dtype != "fp32") fail(ErrorContext{}, "unknown dtype '" + o.dtype + "'", "use fp32, bf16 or fp16");
+  else if (o.dtype != "fp32") fail("unknown dtype '" + o.dtype + "'", "use fp32, bf16 or fp16");
   StreamModel m;
   m.model = model::load_pretrained(o.model_dir, mo);
   m.model->eval();
@@ -35,7 +36,7 @@ StreamModel load_stream_model(const ModelRunOptions& o) {
     fail(t, "no tokenizer", "put the tokenizer.json the model was trained with beside it, or pass --tokenizer");
   }
   m.tokenizer = std::make_shared<text::Tokenizer>(text::Tokenizer::load(tok_path));
-  int32_t image_id = m.tokenizer->token_to_id("<image>");
+  int32_t image_id = m.tokenizer->token_to_id(text::kImageToken);
   if (image_id != m.model->config.image_token_id) {
     ErrorContext t;
     t.file = tok_path;
@@ -43,7 +44,7 @@ StreamModel load_stream_model(const ModelRunOptions& o) {
                 std::to_string(m.model->config.image_token_id),
          "use the tokenizer the checkpoint was trained with");
   }
-  int32_t eou = m.tokenizer->token_to_id("<end_of_utterance>");
+  int32_t eou = text::end_of_utterance_id(*m.tokenizer);
   if (eou < 0 || eou >= m.model->config.text.vocab_size) {
     ErrorContext t;
     t.file = tok_path;

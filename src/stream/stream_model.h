@@ -8,7 +8,7 @@
 
 #include "model/heads.h"
 #include "model/smolvlm.h"
-#include "stream/model_eval.h"
+#include "stream/stream_options.h"
 #include "stream/stream_engine.h"
 #include "text/tokenizer.h"
 

@@ -18,11 +18,25 @@ struct StreamOptions {
   int max_dst_tokens = 32;       // generated tokens per update, <end_of_utterance> included
   int max_speak_tokens = 128;
   int64_t max_context = 4096;    // tokens the cache may hold (the model's max_seq_len)
-  int64_t refresh_margin = 512;  // act when fewer than this many would remain (capped at max_context / 2)
+  int64_t refresh_margin = 512;  // act when fewer than this many would remain (capped at max_context / 4)
   ContextPolicy policy = ContextPolicy::Refresh;
   bool teacher_forced = false;   // append the reference turns instead of generating; thresholds unused
   int frame_stride = 1;          // visit every s-th frame (anchor frames always), as the renderer does
   bool keep_context_ids = false; // return the final context's token ids (tests, debugging)
+};
+
+// Where the model, its tokenizer and the frames are, and how to run it.
+struct ModelRunOptions {
+  std::string model_dir;
+  std::string tokenizer;    // "" = MODEL_DIR/tokenizer.json
+  std::string frames_root;  // "" = the data file's folder
+  std::string device = "cpu";
+  std::string dtype = "fp32";  // fp32 | bf16 | fp16
+  int threads = 0;             // <= 0: all cores (set_compute_threads)
+  int encode_batch = 8;        // frames per vision-tower call
+  // Whether the command line set StreamOptions::max_context / frame_stride; where it did not, they come from
+  // the checkpoint's training run (resolve_trained_stream_options).
+  bool max_context_given = false, frame_stride_given = false;
 };
 
 }  // namespace prospect::stream

@@ -5,7 +5,8 @@
 
 #include "core/error.h"
 #include "core/text_file.h"
-#include "data/arrow_reader.h"
+#include "data/arrow_writer.h"
+#include "data/base64.h"
 #include "text/bpe_trainer.h"
 #include "vision/jpeg.h"
 

@@ -5,6 +5,8 @@
 #include <cmath>
 #include <map>
 
+#include "core/strformat.h"
+
 namespace prospect::synth {
 
 namespace {
@@ -45,9 +47,7 @@ SynthVideo SynthGenerator::make_video(int index, const std::string& frames_file)
   SynthVideo v;
   v.seed = mix(seed_, uint64_t(index));
   Rng rng(v.seed);
-  char uid[64];
-  std::snprintf(uid, sizeof(uid), "synth_%llu_%04d", static_cast<unsigned long long>(seed_ % 100000), index);
-  v.video_uid = uid;
+  v.video_uid = strformat("synth_%llu_%04d", static_cast<unsigned long long>(seed_ % 100000), index);
   const int S = opt_.image_size;
   const int n = rng.uniform_int(opt_.min_steps, opt_.max_steps);
   const char* object = kObjects[rng.uniform_int(0, 5)];

@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/splitmix.h"
 #include "vision/image.h"
 
 namespace prospect::synth {
@@ -62,23 +63,13 @@ class SynthGenerator {
   uint64_t seed_;
 };
 
-// splitmix64: a tiny deterministic generator, identical on every platform (std distributions are not).
-class Rng {
+// splitmix64 (core/splitmix.h): a tiny deterministic generator, identical on every platform (std
+// distributions are not), with the integer draw the generator needs.
+class Rng : public SplitMix64 {
  public:
-  explicit Rng(uint64_t seed) : s_(seed) {}
-  uint64_t next() {
-    uint64_t z = (s_ += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-  }
+  using SplitMix64::SplitMix64;
   // Uniform integer in [lo, hi].
   int uniform_int(int lo, int hi) { return lo + static_cast<int>(next() % uint64_t(hi - lo + 1)); }
-  // Uniform double in [0, 1).
-  double uniform() { return double(next() >> 11) * (1.0 / 9007199254740992.0); }
-
- private:
-  uint64_t s_;
 };
 
 }  // namespace prospect::synth

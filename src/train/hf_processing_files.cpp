@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "core/text_file.h"
+#include "text/special_tokens.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -31,8 +32,8 @@ json tokenizer_config(const model::SmolVLMConfig& config, const text::Tokenizer&
   auto name = [&](const char* key, const char* token) {
     if (tok.token_to_id(token) >= 0) j[key] = token;
   };
-  name("bos_token", "<|im_start|>");
-  name("eos_token", "<end_of_utterance>");
+  name("bos_token", text::kImStart);
+  name("eos_token", text::kEndOfUtterance);
   name("pad_token", "<|im_end|>");
   name("unk_token", "<|endoftext|>");
   return j;

@@ -5,7 +5,7 @@
 #include <cmath>
 
 #include "core/error.h"
-#include "train/tensor_file.h"
+#include "model/tensor_io.h"
 
 namespace prospect::train {
 
@@ -78,11 +78,11 @@ void LoraSet::unmerge_from_base() {
 }
 
 void LoraSet::save(const std::string& path) const {
-  save_tensor_file(path, params_, {{"lora_scale", std::to_string(scale_)}});
+  model::save_tensors(path, params_, {{"lora_scale", std::to_string(scale_)}});
 }
 
 void LoraSet::load(const std::string& path) {
-  auto saved = load_tensor_file(path);
+  auto saved = model::load_tensors(path);
   at::NoGradGuard no_grad;
   for (auto& [name, p] : params_) {
     auto it = saved.find(name);

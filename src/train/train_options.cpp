@@ -116,22 +116,64 @@ void in_unit(const std::string& key, double value) {
   if (!(value >= 0.0 && value <= 1.0)) fail("option '" + key + "' must be in [0, 1], got " + json(value).dump());
 }
 
-}  // namespace
+// An option word and the enum value it stands for.
+template <typename E>
+struct Word {
+  const char* word;
+  E value;
+};
 
-TrainOptions parse_train_options(const json& c) {
-  TrainOptions o;
+const Word<TrainMode> kTrainModes[] = {{"full", TrainMode::Full},
+                                       {"freeze_vision", TrainMode::FreezeVision},
+                                       {"heads_only", TrainMode::HeadsOnly},
+                                       {"lora", TrainMode::Lora}};
+const Word<TrainDevice> kDevices[] = {{"auto", TrainDevice::Auto}, {"cpu", TrainDevice::Cpu}, {"cuda", TrainDevice::Cuda}};
+const Word<TrainDtype> kDtypes[] = {
+    {"auto", TrainDtype::Auto}, {"fp32", TrainDtype::Fp32}, {"bf16", TrainDtype::Bf16}, {"bf16_pure", TrainDtype::Bf16Pure}};
+const Word<NegRateSchedule> kNegRateSchedules[] = {{"constant", NegRateSchedule::Constant},
+                                                   {"linear", NegRateSchedule::Linear}};
+const Word<model::BceMode> kBceModes[] = {{"balanced", model::BceMode::Balanced},
+                                          {"pos_weight", model::BceMode::PosWeight}};
+const Word<BestMode> kBestModes[] = {{"min", BestMode::Min}, {"max", BestMode::Max}};
+
+// The option `key`'s word as its enum value; an error listing the words for any other.
+template <typename E, size_t N>
+E pick(const json& config, const std::string& key, const Word<E> (&words)[N]) {
+  const std::string value = get<std::string>(config, key);
+  std::vector<std::string> allowed;
+  for (const auto& w : words) allowed.push_back(w.word);
+  one_of(key, value, allowed);
+  for (const auto& w : words)
+    if (value == w.word) return w.value;
+  return words[0].value;  // unreachable: one_of threw
+}
+
+template <typename E, size_t N>
+const char* word_of(E value, const Word<E> (&words)[N]) {
+  for (const auto& w : words)
+    if (w.value == value) return w.word;
+  return "?";
+}
+
+// A word that an existing parse_* function turns into its enum, after the check that names the option.
+std::string checked_word(const json& config, const std::string& key, const std::vector<std::string>& allowed) {
+  std::string value = get<std::string>(config, key);
+  one_of(key, value, allowed);
+  return value;
+}
+
+void parse_model_and_data(const json& c, TrainOptions& o) {
   o.model_path = get<std::string>(c, "model.path");
   o.tokenizer = get<std::string>(c, "model.tokenizer");
-  o.head_type = get<std::string>(c, "model.head_type");
-  one_of("model.head_type", o.head_type, {"linear", "mlp"});
+  o.head_type = model::parse_head_type(checked_word(c, "model.head_type", {"linear", "mlp"}));
   o.frame_pooling = get<int64_t>(c, "model.frame_pooling");
   at_least("model.frame_pooling", o.frame_pooling, 0);
 
   o.data_root = get<std::string>(c, "data.root");
   o.train_file = get<std::string>(c, "data.train");
   o.val_file = get<std::string>(c, "data.val");
-  o.max_seq_len = get<int64_t>(c, "data.max_seq_len");
-  at_least("data.max_seq_len", o.max_seq_len, 16);
+  o.render.max_seq_len = get<int64_t>(c, "data.max_seq_len");
+  at_least("data.max_seq_len", o.render.max_seq_len, 16);
   o.neg_rate = get<double>(c, "data.neg_frame_sampling_rate");
   o.neg_rate_end = get<double>(c, "data.neg_frame_sampling_rate_end");
   o.eval_neg_rate = get<double>(c, "data.eval_neg_frame_sampling_rate");
@@ -140,59 +182,66 @@ TrainOptions parse_train_options(const json& c) {
   in_unit("data.eval_neg_frame_sampling_rate", o.eval_neg_rate);
   o.anchor_jitter = get<double>(c, "data.anchor_jitter");
   in_unit("data.anchor_jitter", o.anchor_jitter);
-  o.neg_rate_schedule = get<std::string>(c, "data.neg_rate_schedule");
-  one_of("data.neg_rate_schedule", o.neg_rate_schedule, {"constant", "linear"});
-  o.frame_stride = get<int64_t>(c, "data.frame_stride");
-  at_least("data.frame_stride", o.frame_stride, 1);
-  o.context_frames = get<int64_t>(c, "data.context_frames");
-  at_least("data.context_frames", o.context_frames, 0);
-  o.workers = get<int64_t>(c, "data.workers");
-  at_least("data.workers", o.workers, 0);
-  o.prefetch = get<int64_t>(c, "data.prefetch");
-  at_least("data.prefetch", o.prefetch, 1);
-  o.skip_bad_clips = get<bool>(c, "data.skip_bad_clips");
+  o.neg_rate_schedule = pick(c, "data.neg_rate_schedule", kNegRateSchedules);
+  const int64_t frame_stride = get<int64_t>(c, "data.frame_stride");
+  at_least("data.frame_stride", frame_stride, 1);
+  o.render.frame_stride = static_cast<int>(frame_stride);
+  const int64_t context_frames = get<int64_t>(c, "data.context_frames");
+  at_least("data.context_frames", context_frames, 0);
+  o.render.context_frames = static_cast<int>(context_frames);
+  const int64_t workers = get<int64_t>(c, "data.workers");
+  at_least("data.workers", workers, 0);
+  o.loader.num_threads = static_cast<int>(std::max<int64_t>(1, workers));
+  const int64_t prefetch = get<int64_t>(c, "data.prefetch");
+  at_least("data.prefetch", prefetch, 1);
+  o.loader.prefetch_batches = static_cast<int>(prefetch);
+  o.loader.shuffle = true;
+  o.loader.skip_bad_clips = get<bool>(c, "data.skip_bad_clips");
+}
 
-  o.w_lm = get<double>(c, "loss.lm");
-  o.w_dst_gen = get<double>(c, "loss.dst_gen");
-  o.w_speak = get<double>(c, "loss.speak");
-  o.w_dst = get<double>(c, "loss.dst");
+void parse_loss_and_mode(const json& c, TrainOptions& o) {
+  o.loss.w_lm = get<double>(c, "loss.lm");
+  o.loss.w_dst_gen = get<double>(c, "loss.dst_gen");
+  o.loss.w_speak = get<double>(c, "loss.speak");
+  o.loss.w_dst = get<double>(c, "loss.dst");
   for (const char* k : {"loss.lm", "loss.dst_gen", "loss.speak", "loss.dst"}) at_least(k, get<double>(c, k), 0.0);
-  o.bce = get<std::string>(c, "loss.bce");
-  one_of("loss.bce", o.bce, {"balanced", "pos_weight"});
-  o.pos_weight = get<double>(c, "loss.pos_weight");
-  at_least("loss.pos_weight", o.pos_weight, 0.0);
+  o.loss.bce_mode = pick(c, "loss.bce", kBceModes);
+  o.loss.pos_weight = get<double>(c, "loss.pos_weight");
+  at_least("loss.pos_weight", o.loss.pos_weight, 0.0);
 
-  o.train_mode = get<std::string>(c, "train.mode");
-  one_of("train.mode", o.train_mode, {"full", "freeze_vision", "heads_only", "lora"});
+  o.train_mode = pick(c, "train.mode", kTrainModes);
   o.grad_checkpointing = get<bool>(c, "train.grad_checkpointing");
-  o.lora_rank = get<int64_t>(c, "lora.rank");
-  at_least("lora.rank", o.lora_rank, 1);
-  o.lora_alpha = get<double>(c, "lora.alpha");
-  o.lora_targets = get<std::vector<std::string>>(c, "lora.targets");
+  o.lora.rank = get<int64_t>(c, "lora.rank");
+  at_least("lora.rank", o.lora.rank, 1);
+  o.lora.alpha = get<double>(c, "lora.alpha");
+  o.lora.targets = get<std::vector<std::string>>(c, "lora.targets");
+}
 
+void parse_optimizer(const json& c, TrainOptions& o) {
   o.lr = get<double>(c, "optim.lr");
   at_least("optim.lr", o.lr, 0.0);
-  o.weight_decay = get<double>(c, "optim.weight_decay");
-  at_least("optim.weight_decay", o.weight_decay, 0.0);
-  o.beta1 = get<double>(c, "optim.beta1");
-  o.beta2 = get<double>(c, "optim.beta2");
-  in_unit("optim.beta1", o.beta1);
-  in_unit("optim.beta2", o.beta2);
-  o.eps = get<double>(c, "optim.eps");
-  at_least("optim.eps", o.eps, 0.0);
+  o.adamw.weight_decay = get<double>(c, "optim.weight_decay");
+  at_least("optim.weight_decay", o.adamw.weight_decay, 0.0);
+  o.adamw.beta1 = get<double>(c, "optim.beta1");
+  o.adamw.beta2 = get<double>(c, "optim.beta2");
+  in_unit("optim.beta1", o.adamw.beta1);
+  in_unit("optim.beta2", o.adamw.beta2);
+  o.adamw.eps = get<double>(c, "optim.eps");
+  at_least("optim.eps", o.adamw.eps, 0.0);
   o.grad_clip = get<double>(c, "optim.grad_clip");
   at_least("optim.grad_clip", o.grad_clip, 0.0);
-  o.no_decay = get<std::vector<std::string>>(c, "optim.no_decay");
+  o.adamw.no_decay = get<std::vector<std::string>>(c, "optim.no_decay");
 
-  o.schedule = get<std::string>(c, "schedule.name");
-  one_of("schedule.name", o.schedule, {"cosine", "linear", "constant"});
+  o.schedule = parse_schedule_kind(checked_word(c, "schedule.name", {"cosine", "linear", "constant"}));
   o.warmup_steps = get<int64_t>(c, "schedule.warmup_steps");
   at_least("schedule.warmup_steps", o.warmup_steps, 0);
   o.warmup_ratio = get<double>(c, "schedule.warmup_ratio");
   in_unit("schedule.warmup_ratio", o.warmup_ratio);
   o.min_lr_ratio = get<double>(c, "schedule.min_lr_ratio");
   in_unit("schedule.min_lr_ratio", o.min_lr_ratio);
+}
 
+void parse_loop(const json& c, TrainOptions& o) {
   o.batch_size = get<int64_t>(c, "train.batch_size");
   at_least("train.batch_size", o.batch_size, 1);
   o.grad_accum = get<int64_t>(c, "train.grad_accum");
@@ -211,25 +260,39 @@ TrainOptions parse_train_options(const json& c) {
   o.save_total_limit = get<int64_t>(c, "train.save_total_limit");
   at_least("train.save_total_limit", o.save_total_limit, 1);
   o.best_metric = get<std::string>(c, "train.best_metric");
-  o.best_mode = get<std::string>(c, "train.best_mode");
-  one_of("train.best_mode", o.best_mode, {"min", "max"});
+  o.best_mode = pick(c, "train.best_mode", kBestModes);
   o.max_nonfinite_in_row = get<int64_t>(c, "train.max_nonfinite_in_row");
   at_least("train.max_nonfinite_in_row", o.max_nonfinite_in_row, 1);
   o.seed = get<int64_t>(c, "train.seed");
   o.threads = get<int64_t>(c, "train.threads");
-  o.device = get<std::string>(c, "train.device");
-  one_of("train.device", o.device, {"auto", "cpu", "cuda"});
-  o.dist_backend = get<std::string>(c, "train.dist_backend");
-  one_of("train.dist_backend", o.dist_backend, {"auto", "store", "gloo", "nccl"});
+  o.device = pick(c, "train.device", kDevices);
+  o.dist_backend = checked_word(c, "train.dist_backend", {"auto", "store", "gloo", "nccl"});
   o.dist_timeout_s = get<int64_t>(c, "train.dist_timeout_s");
   at_least("train.dist_timeout_s", double(o.dist_timeout_s), 1);
-  o.dtype = get<std::string>(c, "train.dtype");
-  one_of("train.dtype", o.dtype, {"auto", "fp32", "bf16", "bf16_pure"});
-  o.adamw_impl = get<std::string>(c, "train.adamw_impl");
-  one_of("train.adamw_impl", o.adamw_impl, {"auto", "single", "foreach", "fused"});
+  o.dtype = pick(c, "train.dtype", kDtypes);
+  o.adamw.master_weights = o.dtype != TrainDtype::Bf16Pure;
+  o.adamw.impl = parse_adamw_impl(checked_word(c, "train.adamw_impl", {"auto", "single", "foreach", "fused"}));
   o.run_dir = get<std::string>(c, "train.run_dir");
   if (o.run_dir.empty()) fail("option 'train.run_dir' must not be empty");
   o.quiet = get<bool>(c, "train.quiet");
+}
+
+}  // namespace
+
+const char* train_mode_name(TrainMode m) { return word_of(m, kTrainModes); }
+const char* train_dtype_name(TrainDtype d) { return word_of(d, kDtypes); }
+
+TrainOptions parse_train_options(const json& c) {
+  TrainOptions o;
+  parse_model_and_data(c, o);
+  parse_loss_and_mode(c, o);
+  parse_optimizer(c, o);
+  parse_loop(c, o);
+  // One seed drives every component's randomness.
+  const auto seed = static_cast<uint64_t>(o.seed);
+  o.render.seed = seed;
+  o.loader.seed = seed;
+  o.lora.seed = seed;
   return o;
 }
 

@@ -29,13 +29,14 @@ struct TrainerHooks {
   int64_t stop_after_step = -1;
 };
 
+// What a run did, the same on the normal end and on a hooks.stop_after_step stop.
 struct TrainSummary {
   std::string run_dir;
   int64_t steps = 0;          // optimizer updates done (including skipped ones), counted from 0
   int64_t skipped = 0;        // non-finite updates skipped
-  std::string last_checkpoint, best_checkpoint;
-  nlohmann::json last_train_record, last_val_record;
-  double seconds = 0;
+  std::string last_checkpoint, best_checkpoint;  // best: empty without train.best_metric or a validation
+  nlohmann::json last_train_record, last_val_record;  // the last metrics.jsonl records (null: none yet)
+  double seconds = 0;                                 // wall time of run_training
 };
 
 // Runs training with `config` (defaults already overlaid: build_train_config). `resume`: empty for a fresh

@@ -111,7 +111,7 @@ Image decode_jpeg(const uint8_t*, size_t, const ErrorContext& ctx, const std::st
 }
 
 std::string encode_jpeg(const Image&, int) {
-  fail(ErrorContext{}, "JPEG encoding is not available in this build (libjpeg-turbo was not found)",
+  fail("JPEG encoding is not available in this build (libjpeg-turbo was not found)",
        "install libturbojpeg0-dev and rebuild");
 }
 

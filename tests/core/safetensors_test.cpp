@@ -13,19 +13,12 @@
 
 #include "core/error.h"
 #include "core/safetensors.h"
-#include "test_util.h"
+#include "fixtures.h"
 
 namespace st = prospect::safetensors;
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string temp_dir(const std::string& name) {
-  fs::path p = fs::temp_directory_path() / ("prospect_st_" + name + "_" + std::to_string(::getpid()));
-  fs::remove_all(p);
-  fs::create_directories(p);
-  return p.string();
-}
 
 // A file with an arbitrary header and data section, for lying-header cases.
 void write_raw(const std::string& path, const std::string& header, size_t data_bytes, uint64_t claimed_len = 0) {
@@ -52,7 +45,7 @@ void expect_open_error(const std::string& path, const std::vector<std::string>& 
 }  // namespace
 
 TEST(Safetensors, RoundTripEveryDtype) {
-  std::string dir = temp_dir("rt");
+  std::string dir = prospect::test::fresh_dir("rt");
   const st::DType all[] = {st::DType::F64, st::DType::F32, st::DType::F16, st::DType::BF16, st::DType::I64,
                            st::DType::I32, st::DType::I16, st::DType::I8,  st::DType::U8,   st::DType::BOOL};
   std::vector<std::vector<uint8_t>> buffers;
@@ -131,10 +124,10 @@ TEST(Safetensors, ConversionsBf16F16) {
 }
 
 TEST(Safetensors, ReadsGoldenFixture) {
-  std::string path = prospect::test::shared_path("fixtures/hf-smolvlm-tiny/tiny_io.safetensors");
+  std::string path = prospect::test::tiny_fixture_dir() + "/tiny_io.safetensors";
   PROSPECT_REQUIRE_FIXTURE(path);
   // What transformers reported when it wrote the file (tiny_meta.json, same generator run).
-  std::string meta_path = prospect::test::shared_path("fixtures/hf-smolvlm-tiny/tiny_meta.json");
+  std::string meta_path = prospect::test::tiny_fixture_dir() + "/tiny_meta.json";
   PROSPECT_REQUIRE_FIXTURE(meta_path);
   auto meta = nlohmann::json::parse(prospect::test::read_file_text(meta_path));
   const int64_t T = meta["tiny"]["T"].get<int64_t>(), image_seq_len = meta["tiny"]["image_seq_len"].get<int64_t>();
@@ -164,7 +157,7 @@ TEST(Safetensors, ReadsGoldenFixture) {
 }
 
 TEST(Safetensors, ShardedCheckpoint) {
-  std::string dir = temp_dir("shard");
+  std::string dir = prospect::test::fresh_dir("shard");
   std::vector<float> a(6, 1.f), b(4, 2.f), c(3, 3.f);
   st::write_file(dir + "/model-00001-of-00002.safetensors",
                  {{"a", st::DType::F32, {2, 3}, a.data(), 24}, {"b", st::DType::F32, {4}, b.data(), 16}});
@@ -198,7 +191,7 @@ TEST(Safetensors, ShardedCheckpoint) {
   st::write_index(dir + "/model.safetensors.index.json", {{"a", "model-00009-of-00009.safetensors"}});
   EXPECT_THROW(st::Checkpoint::open(dir), prospect::Error);
   // a single-file checkpoint and an empty directory
-  std::string d2 = temp_dir("single");
+  std::string d2 = prospect::test::fresh_dir("single");
   EXPECT_THROW(st::Checkpoint::open(d2), prospect::Error);
   st::write_file(d2 + "/model.safetensors", {{"x", st::DType::F32, {3}, c.data(), 12}});
   EXPECT_EQ(st::Checkpoint::open(d2).names(), (std::vector<std::string>{"x"}));
@@ -207,7 +200,7 @@ TEST(Safetensors, ShardedCheckpoint) {
 }
 
 TEST(Safetensors, LyingHeadersAreErrors) {
-  std::string dir = temp_dir("lie");
+  std::string dir = prospect::test::fresh_dir("lie");
   std::string p = dir + "/bad.safetensors";
   int cases = 0;
   auto hdr = [](const std::string& body) { return std::string("{") + body + "}"; };

@@ -9,6 +9,7 @@
 
 #include "core/error.h"
 #include "core/tensorboard_writer.h"
+#include "fixtures.h"
 
 namespace fs = std::filesystem;
 
@@ -23,8 +24,7 @@ TEST(Crc32c, KnownVectors) {
 }
 
 TEST(TensorBoardWriter, ScalarsReadBackWithEveryCrcChecked) {
-  fs::path dir = fs::temp_directory_path() / ("prospect_tb_" + std::to_string(::getpid()));
-  fs::remove_all(dir);
+  fs::path dir = prospect::test::unique_temp_path("tb");
   std::string path;
   {
     prospect::TensorBoardWriter w(dir.string());

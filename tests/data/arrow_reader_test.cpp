@@ -14,30 +14,21 @@
 
 #include "core/error.h"
 #include "data/arrow_reader.h"
-#include "test_util.h"
+#include "data/arrow_writer.h"
+#include "data/base64.h"
+#include "fixtures.h"
 
 namespace fs = std::filesystem;
 using prospect::data::ArrowField;
 using prospect::data::ArrowReader;
 using prospect::data::ArrowWriter;
+using prospect::test::read_file_text;
+using prospect::test::unique_temp_path;
 
 namespace {
 
 const std::string kStream = prospect::test::shared_path("fixtures/frames/video_stream.arrow");
 const std::string kFile = prospect::test::shared_path("fixtures/frames/video_file.arrow");
-
-std::string read_all(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-std::string temp_path(const std::string& name) {
-  fs::path dir = fs::temp_directory_path() / ("prospect_arrow_test_" + std::to_string(::getpid()));
-  fs::create_directories(dir);
-  return (dir / name).string();
-}
 
 ArrowField field(const std::string& name, int type_id) {
   ArrowField f;
@@ -85,7 +76,7 @@ TEST(ArrowReader, StreamFixtureSchemaAndBatches) {
   // frames_meta.json (written by the generator with the same strings): every frame's base64 length.
   std::string meta_path = prospect::test::shared_path("fixtures/frames/frames_meta.json");
   PROSPECT_REQUIRE_FIXTURE(meta_path);
-  auto meta = nlohmann::json::parse(prospect::test::read_file_text(meta_path));
+  auto meta = nlohmann::json::parse(read_file_text(meta_path));
   EXPECT_EQ(r->value(0, 0).size(), meta["b64_len_frame0"].get<size_t>());
   ASSERT_EQ(meta["b64_len"].size(), static_cast<size_t>(r->num_rows()));
   for (int64_t i = 0; i < r->num_rows(); i++)
@@ -178,7 +169,7 @@ TEST(ArrowWriter, RoundTripStreamAndFileSeveralBatches) {
     batches.push_back(cols);
   }
   for (bool file_format : {false, true}) {
-    std::string path = temp_path(file_format ? "rt_file.arrow" : "rt_stream.arrow");
+    std::string path = unique_temp_path(file_format ? "rt_file.arrow" : "rt_stream.arrow");
     {
       ArrowWriter w(path, fields, meta, file_format);
       for (const auto& b : batches) w.write_batch(b);
@@ -206,8 +197,8 @@ TEST(ArrowWriter, RoundTripStreamAndFileSeveralBatches) {
 }
 
 TEST(ArrowWriter, RejectsNonBinaryColumnsAndRaggedBatches) {
-  EXPECT_THROW(ArrowWriter(temp_path("bad.arrow"), {field("x", 2)}, {}), prospect::Error);
-  ArrowWriter w(temp_path("ragged.arrow"), {field("a", 5), field("b", 4)}, {});
+  EXPECT_THROW(ArrowWriter(unique_temp_path("bad.arrow"), {field("x", 2)}, {}), prospect::Error);
+  ArrowWriter w(unique_temp_path("ragged.arrow"), {field("a", 5), field("b", 4)}, {});
   EXPECT_THROW(w.write_batch({{"1", "2"}, {"1"}}), prospect::Error);
   EXPECT_THROW(w.write_batch({{"1"}}), prospect::Error);
   w.finish();
@@ -217,13 +208,13 @@ TEST(ArrowWriter, RejectsNonBinaryColumnsAndRaggedBatches) {
 TEST(ArrowReader, LegacyFramingWithoutContinuationMarker) {
   // Re-frame a one-batch stream the pre-0.15 way: int32 length without the 0xFFFFFFFF marker, and a 4-byte
   // zero as end of stream.
-  std::string path = temp_path("legacy_src.arrow");
+  std::string path = unique_temp_path("legacy_src.arrow");
   {
     ArrowWriter w(path, {field("frame", 5)}, {{"huggingface", "{}"}});
     w.write_batch({{"aGVsbG8=", "d29ybGQ=", ""}});
     w.finish();
   }
-  std::string b = read_all(path);
+  std::string b = read_file_text(path);
   int32_t l0;
   std::memcpy(&l0, b.data() + 4, 4);
   size_t second = 8 + size_t(l0);
@@ -242,7 +233,7 @@ TEST(ArrowReader, LegacyFramingWithoutContinuationMarker) {
 
 TEST(ArrowReader, TruncatedStreamAtEveryCutGivesDataOrError) {
   PROSPECT_REQUIRE_FIXTURE(kStream);
-  std::string b = read_all(kStream);
+  std::string b = read_file_text(kStream);
   int ok = 0, errors = 0, cuts = 0;
   int64_t max_rows_when_ok = -1;
   std::string sample;
@@ -270,7 +261,7 @@ TEST(ArrowReader, TruncatedStreamAtEveryCutGivesDataOrError) {
 
 TEST(ArrowReader, TruncatedFileFormatAlwaysErrors) {
   PROSPECT_REQUIRE_FIXTURE(kFile);
-  std::string b = read_all(kFile);
+  std::string b = read_file_text(kFile);
   int errors = 0, cuts = 0;
   for (size_t cut = 0; cut < b.size(); cut += (cut < 400 || cut + 800 > b.size()) ? 1 : 53) {
     std::string res = read_everything(b.substr(0, cut), "cut" + std::to_string(cut));
@@ -286,7 +277,7 @@ TEST(ArrowReader, CorruptedBytesGiveDataOrErrorNeverACrash) {
   PROSPECT_REQUIRE_FIXTURE(kStream);
   PROSPECT_REQUIRE_FIXTURE(kFile);
   for (const std::string& path : {kStream, kFile}) {
-    std::string b = read_all(path);
+    std::string b = read_file_text(path);
     std::mt19937 rng(11);
     int ok = 0, errors = 0, trials = 0;
     // Every byte of the metadata regions (the first 0x200 bytes and the last 0x200, where schema, batch headers
@@ -312,13 +303,13 @@ TEST(ArrowReader, CorruptedBytesGiveDataOrErrorNeverACrash) {
 }
 
 TEST(ArrowReader, LyingValueOffsetsAreAnErrorNamingTheRow) {
-  std::string path = temp_path("lying.arrow");
+  std::string path = unique_temp_path("lying.arrow");
   {
     ArrowWriter w(path, {field("frame", 5)}, {});
     w.write_batch({{"AAAA", "BBBB"}});
     w.finish();
   }
-  std::string b = read_all(path);
+  std::string b = read_file_text(path);
   // The body starts after the record batch message; its offsets buffer follows the empty validity buffer at
   // body offset 0, so the three int32 offsets are 0, 4, 8: make the last one point far past the data.
   size_t at = b.find(std::string("\x00\x00\x00\x00\x04\x00\x00\x00\x08\x00\x00\x00", 12));
@@ -375,7 +366,7 @@ TEST(ArrowReader, RandomMultiByteDamageToWriterFilesGivesDataOrError) {
   std::vector<ArrowField> fields = {field("a", 4), field("frame", 5), field("c", 19), field("d", 20)};
   std::mt19937 rng(5);
   for (bool file_format : {false, true}) {
-    std::string path = temp_path(file_format ? "fuzz_file.arrow" : "fuzz_stream.arrow");
+    std::string path = unique_temp_path(file_format ? "fuzz_file.arrow" : "fuzz_stream.arrow");
     {
       ArrowWriter w(path, fields, {{"huggingface", "{}"}}, file_format);
       for (int b = 0; b < 3; b++) {
@@ -386,7 +377,7 @@ TEST(ArrowReader, RandomMultiByteDamageToWriterFilesGivesDataOrError) {
       }
       w.finish();
     }
-    std::string b = read_all(path);
+    std::string b = read_file_text(path);
     int ok = 0, errors = 0;
     for (int trial = 0; trial < 3000; trial++) {
       std::string c = b;

@@ -12,7 +12,7 @@
 #include "data/frame_store.h"
 #include "data/loader.h"
 #include "data/pixel_loader.h"
-#include "data_test_util.h"
+#include "fixtures.h"
 #include "text/tokenizer.h"
 
 using namespace prospect::data;

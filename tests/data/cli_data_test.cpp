@@ -8,7 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <sys/wait.h>
 
-#include "data_test_util.h"
+#include "fixtures.h"
 
 using prospect::test::dst_sample_path;
 using prospect::test::proassist_sample_path;
@@ -46,10 +46,10 @@ TEST(CliData, ValidateRealSamples) {
 
 TEST(CliData, ValidateBadInputAndStrict) {
   PROSPECT_REQUIRE_FIXTURE(dst_sample_path());
-  nlohmann::json j = nlohmann::json::parse(prospect::test::read_text(dst_sample_path()));
+  nlohmann::json j = nlohmann::json::parse(prospect::test::read_file_text(dst_sample_path()));
   nlohmann::json bad = j;
   bad["conversation"][4]["content"][0]["transition"] = "finish";
-  std::string bad_path = prospect::test::write_temp("cli_bad.json", nlohmann::json::array({j, bad}).dump());
+  std::string bad_path = prospect::test::write_temp_file("cli_bad.json", nlohmann::json::array({j, bad}).dump());
   RunResult r = run_prospect("validate --data " + bad_path);
   std::cout << r.out;
   EXPECT_EQ(r.code, 1);
@@ -61,7 +61,7 @@ TEST(CliData, ValidateBadInputAndStrict) {
   // A finding (complete S4 before it started): usable, unless --strict.
   nlohmann::json finding = j;
   finding["conversation"][9]["content"][0]["id"] = "S4";
-  std::string f_path = prospect::test::write_temp("cli_finding.json", finding.dump());
+  std::string f_path = prospect::test::write_temp_file("cli_finding.json", finding.dump());
   RunResult lax = run_prospect("validate --data " + f_path);
   std::cout << lax.out;
   EXPECT_EQ(lax.code, 0);
@@ -93,8 +93,8 @@ TEST(CliData, ValidateFramesRoot) {
          {{"role", "assistant"}, {"content", "Hello."}, {"time", 2.0}, {"start_frame", 3}, {"end_frame", 5}}});
     return c;
   };
-  std::string ok = prospect::test::write_temp("cli_frames_ok.json", clip(24).dump());
-  std::string past = prospect::test::write_temp("cli_frames_past.json", clip(30).dump());
+  std::string ok = prospect::test::write_temp_file("cli_frames_ok.json", clip(24).dump());
+  std::string past = prospect::test::write_temp_file("cli_frames_past.json", clip(30).dump());
   RunResult a = run_prospect("validate --data " + ok + " --frames-root " + root);
   std::cout << a.out;
   EXPECT_EQ(a.code, 0);

@@ -9,20 +9,20 @@
 #include "core/error.h"
 #include "data/clip_checks.h"
 #include "data/clip_reader.h"
-#include "data_test_util.h"
+#include "fixtures.h"
 
 using namespace prospect::data;
 using nlohmann::json;
 using prospect::test::dst_sample_path;
 using prospect::test::proassist_sample_path;
-using prospect::test::read_text;
+using prospect::test::read_file_text;
 
 namespace {
 
 const char* kUid =
     "assembly_nusar-2021_action_both_9011-c03f_9011_user_id_2021-02-01_160239__HMC_84355350_mono10bit";
 
-json dst_sample_json() { return json::parse(read_text(dst_sample_path())); }
+json dst_sample_json() { return json::parse(read_file_text(dst_sample_path())); }
 
 // The message read_clips_from_string throws for `text`, or "" when it reads cleanly.
 std::string error_of(const std::string& text, const std::string& origin = "bad.json") {
@@ -137,7 +137,7 @@ TEST(ClipReader, ArrayAndJsonlLayouts) {
   // A single compact object with a trailing newline is one clip, not JSONL.
   EXPECT_EQ(read_clips_from_string(j.dump() + "\n", "one.json").size(), 1u);
   // Mixed formats in one array.
-  json p = json::parse(read_text(proassist_sample_path()).substr(0, read_text(proassist_sample_path()).find('\n')));
+  json p = json::parse(read_file_text(proassist_sample_path()).substr(0, read_file_text(proassist_sample_path()).find('\n')));
   std::vector<Clip> mixed = read_clips_from_string(json::array({j, p}).dump(), "mixed.json");
   ASSERT_EQ(mixed.size(), 2u);
   EXPECT_EQ(mixed[0].format, ClipFormat::Dst);
@@ -189,7 +189,7 @@ TEST(ClipReader, BadInputNamesFileClipTurnField) {
 
 TEST(ClipReader, MalformedJson) {
   PROSPECT_REQUIRE_FIXTURE(dst_sample_path());
-  std::string text = read_text(dst_sample_path());
+  std::string text = read_file_text(dst_sample_path());
   std::string msg = error_of(text.substr(0, text.size() / 2), "trunc.json");
   std::cout << "truncated: " << msg << "\n";
   EXPECT_NE(msg.find("trunc.json"), std::string::npos);
@@ -225,7 +225,7 @@ TEST(ClipReader, CollectKeepsGoodClipsOfJsonl) {
   // The throwing reader stops at the first one.
   EXPECT_NE(error_of(text, "mixed.jsonl").find("clip 1"), std::string::npos);
   // read_clip_files with skip_bad_clips reports the same.
-  std::string path = prospect::test::write_temp("mixed.jsonl", text);
+  std::string path = prospect::test::write_temp_file("mixed.jsonl", text);
   ClipReadResult f = read_clip_files({path, path}, true);
   EXPECT_EQ(f.clips.size(), 4u);
   EXPECT_EQ(f.errors.size(), 4u);

@@ -11,7 +11,7 @@
 #include "data/clip_checks.h"
 #include "data/clip_reader.h"
 #include "data/clip_renderer.h"
-#include "data_test_util.h"
+#include "fixtures.h"
 #include "text/tokenizer.h"
 
 using namespace prospect::data;
@@ -328,7 +328,7 @@ TEST(ClipRenderer, ProAssistSampleRendersAndLabels) {
 
 TEST(ClipRenderer, IdsEqualWholeStringOnTrickyContents) {
   REQUIRE_SAMPLES();
-  nlohmann::json j = nlohmann::json::parse(prospect::test::read_text(dst_sample_path()));
+  nlohmann::json j = nlohmann::json::parse(prospect::test::read_file_text(dst_sample_path()));
   // Contents chosen to sit badly at segment boundaries: leading/trailing whitespace, newlines, empty,
   // digits, non-ASCII, contractions, a literal special token.
   const char* contents[] = {"  two leading spaces", "trailing newline\n", "", "\n\nUser: fake turn", "12345 digits",

@@ -11,8 +11,10 @@
 
 #include "core/error.h"
 #include "data/arrow_reader.h"
+#include "data/arrow_writer.h"
+#include "data/base64.h"
 #include "data/frame_store.h"
-#include "test_util.h"
+#include "fixtures.h"
 #include "vision/fixture_tensors.h"
 #include "vision/jpeg.h"
 
@@ -29,13 +31,6 @@ namespace {
 const std::string kStream = prospect::test::shared_path("fixtures/frames/video_stream.arrow");
 const std::string kFile = prospect::test::shared_path("fixtures/frames/video_file.arrow");
 const std::string kDecoded = prospect::test::shared_path("fixtures/frames/frames_decoded.safetensors");
-
-fs::path temp_dir(const std::string& name) {
-  fs::path dir = fs::temp_directory_path() / ("prospect_frames_test_" + std::to_string(::getpid())) / name;
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
 
 void write_file(const fs::path& p, const std::string& bytes) {
   fs::create_directories(p.parent_path());
@@ -164,7 +159,7 @@ TEST(FrameStore, BinaryColumnOfRawJpegBytes) {
   auto s = prospect::data::open_frame_path(kStream);
   std::vector<std::string> raw;
   for (int64_t i = 0; i < 12; i++) raw.push_back(s->encoded_frame(i));
-  fs::path p = temp_dir("binary") / "video.arrow";
+  fs::path p = fs::path(prospect::test::fresh_dir("binary")) / "video.arrow";
   prospect::data::ArrowField f;
   f.name = "jpeg";  // not called `frame`: the only binary column is taken
   f.type_id = 4;
@@ -186,7 +181,7 @@ TEST(FrameStore, BinaryColumnOfRawJpegBytes) {
 }
 
 TEST(FrameStore, NoFrameColumnIsAnErrorListingColumns) {
-  fs::path p = temp_dir("nocol") / "video.arrow";
+  fs::path p = fs::path(prospect::test::fresh_dir("nocol")) / "video.arrow";
   prospect::data::ArrowField a;
   a.name = "caption";
   a.type_id = 5;
@@ -209,7 +204,7 @@ TEST(FrameStore, CorruptJpegAndBadBase64NameFileAndFrame) {
   std::string truncated = good.substr(0, good.size() / 2);
   std::string garbled = good;
   for (size_t i = 200; i < garbled.size() && i < 1200; i++) garbled[i] = char(0xFF);  // destroy the headers
-  fs::path p = temp_dir("corrupt") / "video.arrow";
+  fs::path p = fs::path(prospect::test::fresh_dir("corrupt")) / "video.arrow";
   prospect::data::ArrowField f;
   f.name = "frame";
   f.type_id = 5;
@@ -233,7 +228,7 @@ TEST(FrameStore, ImageFolderReadsNumberedJpegs) {
   PROSPECT_REQUIRE_FIXTURE(kStream);
   if (!prospect::vision::jpeg_available()) GTEST_SKIP() << "built without libjpeg-turbo";
   auto s = prospect::data::open_frame_path(kStream);
-  fs::path dir = temp_dir("folder");
+  fs::path dir = prospect::test::fresh_dir("folder");
   for (int i = 0; i < 5; i++) {
     char name[32];
     std::snprintf(name, sizeof(name), "%06d.jpg", i);
@@ -255,12 +250,12 @@ TEST(FrameStore, ImageFolderReadsNumberedJpegs) {
   m = error_of([&] { prospect::data::open_frame_path(dir.string()); });
   std::printf("duplicate number: %s\n", m.c_str());
   EXPECT_NE(m.find("frame 7"), std::string::npos) << m;
-  fs::path empty = temp_dir("empty_folder");
+  fs::path empty = prospect::test::fresh_dir("empty_folder");
   EXPECT_THROW(prospect::data::open_frame_path(empty.string()), prospect::Error);
 }
 
 TEST(FrameStore, ImageFolderPng) {
-  fs::path dir = temp_dir("png");
+  fs::path dir = prospect::test::fresh_dir("png");
 #ifdef PROSPECT_HAVE_PNG
   std::vector<uint8_t> px(4 * 3 * 3);
   for (size_t i = 0; i < px.size(); i++) px[i] = uint8_t(i * 7);
@@ -313,7 +308,7 @@ TEST(FrameStorePaths, CandidatesFollowProAssistNaming) {
 
 TEST(FrameStorePaths, MissingFileNamesEveryPathTried) {
   std::string uid = "disassembly_nusar-xyz";
-  fs::path root = temp_dir("resolve");
+  fs::path root = prospect::test::fresh_dir("resolve");
   auto tried = prospect::data::frame_store_candidates(root.string(), "frames/disassembly_nusar-xyz.arrow", uid,
                                                       "assembly101");
   std::string m = error_of([&] {
@@ -327,7 +322,7 @@ TEST(FrameStorePaths, MissingFileNamesEveryPathTried) {
 
 TEST(FrameStorePaths, OpensTheStrippedAssemblyName) {
   PROSPECT_REQUIRE_FIXTURE(kStream);
-  fs::path root = temp_dir("resolve_ok");
+  fs::path root = prospect::test::fresh_dir("resolve_ok");
   fs::create_directories(root / "assembly101" / "frames");
   fs::copy_file(kStream, root / "assembly101" / "frames" / "nusar-abc.arrow");
   auto s = prospect::data::open_frame_store(root.string(), "frames/nusar-abc.arrow", "assembly_nusar-abc",

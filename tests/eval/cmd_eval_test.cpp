@@ -8,7 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "test_util.h"
+#include "fixtures.h"
 
 namespace {
 
@@ -29,7 +29,7 @@ std::string tmp(const std::string& name) { return prospect::test::unique_temp_pa
 }  // namespace
 
 TEST(CmdEval, OracleJsonOnDstSample) {
-  std::string data = prospect::test::shared_path("data/prospect-sample/dst_clip_assembly101.json");
+  std::string data = prospect::test::dst_sample_path();
   PROSPECT_REQUIRE_FIXTURE(data);
   std::string tl = tmp("cli_oracle.jsonl");
   RunResult r = run("eval --data \"" + data + "\" --oracle --json --write-timeline \"" + tl + "\"");
@@ -67,7 +67,7 @@ TEST(CmdEval, OracleJsonOnDstSample) {
 }
 
 TEST(CmdEval, OracleReportOnProAssistSample) {
-  std::string data = prospect::test::shared_path("data/prospect-sample/proassist_prepared_assembly101.jsonl");
+  std::string data = prospect::test::proassist_sample_path();
   PROSPECT_REQUIRE_FIXTURE(data);
   RunResult r = run("eval --data \"" + data + "\" --oracle --json");
   ASSERT_EQ(r.rc, 0) << r.err;
@@ -81,7 +81,7 @@ TEST(CmdEval, OracleReportOnProAssistSample) {
 }
 
 TEST(CmdEval, ClearErrors) {
-  std::string data = prospect::test::shared_path("data/prospect-sample/dst_clip_assembly101.json");
+  std::string data = prospect::test::dst_sample_path();
   PROSPECT_REQUIRE_FIXTURE(data);
   std::string bad = tmp("cli_bad.jsonl");
   {

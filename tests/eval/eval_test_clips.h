@@ -1,44 +1,12 @@
-// Clips built in code for the eval tests: small, with hand-checkable anchors and times.
+// The eval tests' clip, built in code with the builders of fixtures.h: small, with hand-checkable anchors and
+// times.
 #pragma once
 #include <string>
 #include <vector>
 
-#include "data/clip.h"
+#include "fixtures.h"
 
 namespace prospect::test {
-
-inline data::Turn dst_turn(int64_t anchor, double time, std::vector<data::DstItem> items) {
-  data::Turn t;
-  t.role = data::Role::DstUpdate;
-  t.anchor_frame = anchor;
-  t.time = time;
-  t.dst_items = std::move(items);
-  return t;
-}
-
-inline data::Turn assistant_turn(int64_t anchor, std::optional<double> time, std::string text) {
-  data::Turn t;
-  t.role = data::Role::Assistant;
-  t.anchor_frame = anchor;
-  t.time = time;
-  t.content = std::move(text);
-  return t;
-}
-
-// A clip over frames [start, end) at `fps` with the given step ids, all not_started.
-inline data::Clip make_clip(std::string uid, int64_t clip_idx, int64_t start, int64_t end,
-                            std::vector<std::string> step_ids, double fps = 2.0) {
-  data::Clip c;
-  c.video_uid = std::move(uid);
-  c.clip_idx = clip_idx;
-  c.start_frame = start;
-  c.end_frame = end;
-  c.fps = fps;
-  for (const auto& id : step_ids) c.steps.push_back(data::Step{id, "step " + id, 0, 0});
-  c.format = step_ids.empty() ? data::ClipFormat::ProAssist : data::ClipFormat::Dst;
-  c.initial_state = data::TaskState(step_ids);
-  return c;
-}
 
 // Frames [0, 40) at 2 fps, steps S1 S2:
 //   frame 10 (t 5.0):  DST S1->start;  assistant "attach the chassis" (t 5.0)

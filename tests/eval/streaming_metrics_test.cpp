@@ -8,7 +8,6 @@
 #include "data/clip_reader.h"
 #include "eval/streaming_metrics.h"
 #include "eval_test_clips.h"
-#include "test_util.h"
 
 using prospect::eval::EventType;
 using prospect::eval::score_timeline;
@@ -215,7 +214,7 @@ TEST(Oracle, ScoresOneOnDstSample) {
 }
 
 TEST(Oracle, ScoresOneOnProAssistSample) {
-  std::string path = prospect::test::shared_path("data/prospect-sample/proassist_prepared_assembly101.jsonl");
+  std::string path = prospect::test::proassist_sample_path();
   PROSPECT_REQUIRE_FIXTURE(path);
   int64_t assistant_turns = 0;
   for (const auto& c : prospect::data::read_clips(path)) {
@@ -225,7 +224,7 @@ TEST(Oracle, ScoresOneOnProAssistSample) {
 }
 
 TEST(Oracle, DstSampleTimelineShape) {
-  std::string path = prospect::test::shared_path("data/prospect-sample/dst_clip_assembly101.json");
+  std::string path = prospect::test::dst_sample_path();
   PROSPECT_REQUIRE_FIXTURE(path);
   auto clips = prospect::data::read_clips(path);
   auto events = prospect::eval::oracle_timeline(clips);

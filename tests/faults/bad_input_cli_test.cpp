@@ -12,12 +12,13 @@
 
 #include "core/safetensors.h"
 #include "data/arrow_reader.h"
+#include "data/arrow_writer.h"
 #include "fault_test_util.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
 using prospect::test::CliResult;
-using prospect::test::good_clip;
+using prospect::test::dst_clip_json;
 using prospect::test::run_prospect_limited;
 using prospect::test::write_temp_file;
 
@@ -46,14 +47,14 @@ struct ClipCase {
 };
 
 std::string dump_clip_with(const std::function<void(json&)>& edit) {
-  json c = good_clip();
+  json c = dst_clip_json();
   edit(c);
   return c.dump();
 }
 
 std::vector<ClipCase> bad_clip_corpus() {
   std::vector<ClipCase> v;
-  const std::string good = good_clip().dump();
+  const std::string good = dst_clip_json().dump();
   v.push_back({"malformed_json", "[{\"video_uid\": \"vid0\", \"fps\": 2,, }]", {"JSON"}});
   v.push_back({"truncated_json", good.substr(0, good.size() / 2), {"JSON"}});
   v.push_back({"empty_file", "", {}});
@@ -115,7 +116,7 @@ TEST(BadInputCli, ValidateNamesFileClipTurnField) {
 }
 
 TEST(BadInputCli, InspectNamesFileClipTurnField) {
-  std::string tok = prospect::test::shared_path("fixtures/smolvlm2-tokenizer/tokenizer.json");
+  std::string tok = prospect::test::tokenizer_path();
   PROSPECT_REQUIRE_FIXTURE(tok);
   int checked = 0;
   for (const ClipCase& c : bad_clip_corpus()) {
@@ -170,7 +171,7 @@ std::vector<FileCase> bad_tokenizer_corpus() {
 }  // namespace
 
 TEST(BadInputCli, TokenizeAndInspectRejectBadTokenizerJson) {
-  std::string clip = write_temp_file("good.json", good_clip().dump());
+  std::string clip = write_temp_file("good.json", dst_clip_json().dump());
   int checked = 0;
   for (const FileCase& c : bad_tokenizer_corpus()) {
     std::string path = write_temp_file(c.name + "_tokenizer.json", c.bytes);
@@ -186,7 +187,7 @@ TEST(BadInputCli, TokenizeAndInspectRejectBadTokenizerJson) {
 }
 
 TEST(BadInputCli, TokenizeRejectsBadLinesByNumber) {
-  std::string tok = prospect::test::shared_path("fixtures/smolvlm2-tokenizer/tokenizer.json");
+  std::string tok = prospect::test::tokenizer_path();
   PROSPECT_REQUIRE_FIXTURE(tok);
   struct LineCase {
     std::string name, input;
@@ -245,7 +246,7 @@ TEST(BadInputCli, ValidateFramesRootRejectsCorruptArrow) {
       {"vtable_offset_bad", [&] { std::string s = stream; s[12] ^= 0x55; s[13] ^= 0x55; return s; }(), {}},
       {"footer_length_lies", [&] { std::string s = file; s[s.size() - 10] = '\x7f'; s[s.size() - 9] = '\x7f'; return s; }(), {}},
   };
-  std::string clip = good_clip("vid0", 8).dump();
+  std::string clip = dst_clip_json("vid0", 8).dump();
   int checked = 0;
   for (const FileCase& c : cases) {
     std::string root = fs::path(prospect::test::unique_temp_path("root")).string();
@@ -276,7 +277,7 @@ std::string safetensors_bytes(const std::string& header, size_t data_bytes, uint
 
 TEST(BadInputCli, ForwardRejectsLyingSafetensorsAndBrokenModels) {
   if (!prospect::test::has_command("forward")) GTEST_SKIP() << "this build has no `prospect forward` (torch-free)";
-  const std::string tiny = prospect::test::shared_path("fixtures/hf-smolvlm-tiny/tiny");
+  const std::string tiny = prospect::test::tiny_model_dir();
   PROSPECT_REQUIRE_FIXTURE(tiny);
   // --inputs files that lie about themselves.
   std::vector<FileCase> inputs = {

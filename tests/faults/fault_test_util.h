@@ -1,4 +1,4 @@
-// Helpers for the fault tests: a valid little DST clip to break, temp files, and running the `prospect`
+// Helpers for the fault tests (the clip to break and temp files are in fixtures.h): running the `prospect`
 // binary under a time limit so a hang fails the test instead of stalling CI. Not a place for assertions.
 #pragma once
 #include <sys/wait.h>
@@ -8,44 +8,9 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "test_util.h"
+#include "fixtures.h"
 
 namespace prospect::test {
-
-// Writes `bytes` to a fresh file named `name` under the temp directory; returns its path.
-inline std::string write_temp_file(const std::string& name, const std::string& bytes) {
-  std::string path = unique_temp_path(name);
-  std::ofstream(path, std::ios::binary) << bytes;
-  return path;
-}
-
-// A usable DST clip of `frames` frames: two steps, updates S1 start / S1 complete + S2 start, assistant turns.
-inline nlohmann::json good_clip(const std::string& uid = "vid0", int frames = 8) {
-  using nlohmann::json;
-  auto turn = [](const std::string& role, json content, int anchor) {
-    return json{{"role", role}, {"content", content}, {"time", (anchor + 0.5) / 2.0},
-                {"start_frame", anchor}, {"end_frame", anchor + 1}};
-  };
-  json conv = json::array();
-  conv.push_back({{"role", "system"}, {"content", "You help."}});
-  conv.push_back(turn("user", "Help me build the cart.", 0));
-  conv.push_back(turn("DST_UPDATE", json::array({{{"id", "S1"}, {"transition", "start"}}}), 1));
-  conv.push_back(turn("assistant", "Attach the wheel.", 1));
-  conv.push_back(turn("DST_UPDATE",
-                      json::array({{{"id", "S1"}, {"transition", "complete"}}, {{"id", "S2"}, {"transition", "start"}}}),
-                      frames / 2));
-  conv.push_back(turn("assistant", "Now tighten the screw.", frames / 2));
-  return {{"video_uid", uid},
-          {"dataset", "synthetic"},
-          {"clip_idx", 0},
-          {"frames_file", uid + ".arrow"},
-          {"start_frame_idx", 0},
-          {"end_frame_idx", frames},
-          {"fps", 2},
-          {"dst", json::array({{{"type", "step"}, {"id", "S1"}, {"name", "attach wheel"}},
-                               {{"type", "step"}, {"id", "S2"}, {"name", "tighten screw"}}})},
-          {"conversation", conv}};
-}
 
 // The `prospect` binary under test: this build's, or $PROSPECT_FAULTS_BINARY (e.g. a torch build's, so a
 // torch-free or sanitizer build of these tests can still drive `train` and `forward`).

@@ -23,6 +23,7 @@
 #include "core/error.h"
 #include "core/safetensors.h"
 #include "data/arrow_reader.h"
+#include "data/arrow_writer.h"
 #include "fault_test_util.h"
 
 namespace fs = std::filesystem;

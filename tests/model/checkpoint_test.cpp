@@ -18,13 +18,6 @@ using nlohmann::json;
 
 namespace {
 
-std::string temp_dir(const std::string& name) {
-  fs::path p = fs::temp_directory_path() / ("prospect_ckpt_" + name + "_" + std::to_string(::getpid()));
-  fs::remove_all(p);
-  fs::create_directories(p);
-  return p.string();
-}
-
 json tiny_json() {
   return {{"image_token_id", 514}, {"scale_factor", 2},
           {"text_config", {{"vocab_size", 600}, {"hidden_size", 32}, {"intermediate_size", 48}, {"num_hidden_layers", 2},
@@ -100,7 +93,7 @@ TEST(ModelConfig, RopeSpellingsAndErrors) {
   bad["text_config"]["hidden_size"] = "wide";
   expect_error_mentions([&] { SmolVLMConfig::from_json(bad); }, {"text_config.hidden_size"});
   // The fixture's config (transformers 5 layout).
-  std::string fixture = prospect::test::tiny_dir() + "/tiny";
+  std::string fixture = prospect::test::tiny_fixture_dir() + "/tiny";
   PROSPECT_REQUIRE_FIXTURE(fixture + "/config.json");
   SmolVLMConfig t = SmolVLMConfig::load(fixture);
   EXPECT_DOUBLE_EQ(t.text.rope_theta, 100000.0);
@@ -112,7 +105,7 @@ TEST(ModelCheckpoint, SaveLoadRoundTrips) {
   SmolVLMConfig cfg = SmolVLMConfig::from_json(tiny_json());
   SmolVLM m(cfg);
   m.init_weights(3, 0.1);
-  std::string dir = temp_dir("rt");
+  std::string dir = prospect::test::fresh_dir("rt");
   at::NoGradGuard ng;
   at::Tensor ids = torch::tensor({{1, 5, 514, 514, 514, 514, 7, 9}}, at::kLong);
   at::Tensor px = at::rand({1, 1, 3, 16, 16});
@@ -139,7 +132,7 @@ TEST(ModelCheckpoint, SaveLoadRoundTrips) {
   EXPECT_EQ(saved["text_config"]["rope_parameters"]["rope_theta"], 5000.0);
 
   // bf16 on disk, loaded into fp32 and into bf16
-  std::string dir16 = temp_dir("bf16");
+  std::string dir16 = prospect::test::fresh_dir("bf16");
   SaveOptions so;
   so.dtype = at::kBFloat16;
   save_pretrained(m, dir16, so);
@@ -155,7 +148,7 @@ TEST(ModelCheckpoint, SaveLoadRoundTrips) {
   report_maxdiff("bf16 model logits vs fp32", l16, want, 0.1 * want.abs().max().item<double>());
 
   // sharded: a tiny shard limit forces several files and an index
-  std::string dirsh = temp_dir("shard");
+  std::string dirsh = prospect::test::fresh_dir("shard");
   SaveOptions ss;
   ss.max_shard_bytes = 20000;
   save_pretrained(m, dirsh, ss);
@@ -174,7 +167,7 @@ TEST(ModelCheckpoint, DefectsAreErrorsNamingTheTensor) {
   SmolVLMConfig cfg = SmolVLMConfig::from_json(tiny_json());
   SmolVLM m(cfg);
   m.init_weights(4);
-  std::string dir = temp_dir("bad");
+  std::string dir = prospect::test::fresh_dir("bad");
   save_pretrained(m, dir);
   // a missing tensor
   auto all = load_tensors(dir + "/model.safetensors");

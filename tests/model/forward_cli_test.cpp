@@ -15,9 +15,9 @@ namespace fs = std::filesystem;
 
 TEST(ForwardCli, MatchesTheFixture) {
   PROSPECT_REQUIRE_TEST_DEVICE();
-  std::string dir = prospect::test::tiny_dir();
+  std::string dir = prospect::test::tiny_fixture_dir();
   PROSPECT_REQUIRE_FIXTURE(dir + "/tiny_io.safetensors");
-  std::string out = (fs::temp_directory_path() / ("prospect_fwd_" + std::to_string(::getpid()) + ".safetensors")).string();
+  std::string out = prospect::test::unique_temp_path("fwd.safetensors");
   std::string cmd = std::string(PROSPECT_BINARY) + " forward --model " + dir + "/tiny --inputs " + dir +
                     "/tiny_io.safetensors --out " + out + " --grads --threads 2 --device " +
                     prospect::test::test_device_name();

@@ -131,7 +131,7 @@ TEST(Loss, CeFromHiddenEqualsCeFromLogits) {
 }
 
 TEST(Heads, SaveLoadBothShapes) {
-  std::string dir = (std::filesystem::temp_directory_path() / ("prospect_heads_" + std::to_string(::getpid()))).string();
+  std::string dir = prospect::test::fresh_dir("heads");
   for (HeadType type : {HeadType::Linear, HeadType::Mlp}) {
     DecisionHeads h(16, type);
     h.init_weights(9, 0.5);

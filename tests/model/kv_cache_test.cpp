@@ -12,18 +12,6 @@ using prospect::test::report_maxdiff;
 
 namespace {
 
-// The tiny fixture's shapes (vision 32-d, patch 4, 32 px, scale 2 -> 16 tokens; text 64-d, GQA 4/2).
-SmolVLMConfig tiny_config() {
-  nlohmann::json j = {
-      {"image_token_id", 514}, {"scale_factor", 2},
-      {"text_config", {{"vocab_size", 526}, {"hidden_size", 64}, {"intermediate_size", 128}, {"num_hidden_layers", 2},
-                       {"num_attention_heads", 4}, {"num_key_value_heads", 2}, {"rms_norm_eps", 1e-5},
-                       {"rope_parameters", {{"rope_theta", 100000.0}, {"rope_type", "default"}}}, {"pad_token_id", 0}}},
-      {"vision_config", {{"hidden_size", 32}, {"intermediate_size", 64}, {"num_hidden_layers", 2},
-                         {"num_attention_heads", 4}, {"image_size", 32}, {"patch_size", 4}}}};
-  return SmolVLMConfig::from_json(j, "tiny");
-}
-
 // text(a) + image block + text(b) + image block + text(c): ids [1, T] and the chunk boundaries.
 struct Sequence {
   at::Tensor ids;
@@ -76,7 +64,7 @@ at::Tensor chunked_logits(SmolVLM& m, const Sequence& s, KVCache& cache) {
 
 TEST(KVCache, ChunkedForwardEqualsFullForward) {
   prospect::set_compute_threads(2);
-  SmolVLM m(tiny_config());
+  SmolVLM m(prospect::test::tiny_model_config());
   m.init_weights(7, 0.08);
   Sequence s = make_sequence(1);
   ForwardInput full;
@@ -132,7 +120,7 @@ TEST(KVCache, ChunkedForwardEqualsFullForward) {
 TEST(KVCache, TruncateAndRefeedEqualsFreshRun) {
   prospect::set_compute_threads(2);
   at::NoGradGuard ng;
-  SmolVLM m(tiny_config());
+  SmolVLM m(prospect::test::tiny_model_config());
   m.init_weights(11, 0.08);
   Sequence a = make_sequence(2);
   Sequence b = make_sequence(3);
@@ -163,7 +151,7 @@ TEST(KVCache, BatchedChunksWithPadding) {
   // Two right-padded rows fed in two chunks equal one forward of the whole batch at every real position.
   prospect::set_compute_threads(2);
   at::NoGradGuard ng;
-  SmolVLM m(tiny_config());
+  SmolVLM m(prospect::test::tiny_model_config());
   m.init_weights(5, 0.08);
   at::Tensor ids = at::randint(3, 500, {2, 20}, at::kLong);
   at::Tensor mask = at::ones({2, 20}, at::kLong);

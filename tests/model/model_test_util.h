@@ -1,16 +1,14 @@
 // Helpers for the model tests: tensor comparison that prints "NAME OK maxdiff=..." (llm.c style) and the
-// tiny reference fixture's paths.
+// tiny reference fixture's paths (fixtures.h).
 #pragma once
 #include <gtest/gtest.h>
 
 #include <cstdio>
 #include <string>
 
-#include "test_util.h"
+#include "fixtures.h"
 
 namespace prospect::test {
-
-inline std::string tiny_dir() { return shared_path("fixtures/hf-smolvlm-tiny"); }
 
 // Max |a - b| (fp32); prints it with `name` and whether it is within `tol`; returns it.
 inline double report_maxdiff(const std::string& name, const at::Tensor& got, const at::Tensor& want, double tol,

@@ -24,7 +24,7 @@ struct Fixture {
 };
 
 Fixture load_fixture(AttentionImpl impl) {
-  std::string dir = prospect::test::tiny_dir();
+  std::string dir = prospect::test::tiny_fixture_dir();
   Fixture f;
   ModelOptions opt;
   opt.attention = impl;
@@ -96,25 +96,23 @@ void run_parity(AttentionImpl impl) {
 
 TEST(ModelParity, TinyFixtureEager) {
   PROSPECT_REQUIRE_TEST_DEVICE();
-  PROSPECT_REQUIRE_FIXTURE(prospect::test::tiny_dir() + "/tiny_io.safetensors");
+  PROSPECT_REQUIRE_FIXTURE(prospect::test::tiny_fixture_dir() + "/tiny_io.safetensors");
   run_parity(AttentionImpl::Eager);
 }
 
 TEST(ModelParity, TinyFixtureSdpa) {
   PROSPECT_REQUIRE_TEST_DEVICE();
-  PROSPECT_REQUIRE_FIXTURE(prospect::test::tiny_dir() + "/tiny_io.safetensors");
+  PROSPECT_REQUIRE_FIXTURE(prospect::test::tiny_fixture_dir() + "/tiny_io.safetensors");
   std::printf("SDPA path (at::scaled_dot_product_attention)\n");
   run_parity(AttentionImpl::Sdpa);
 }
 
 TEST(ModelParity, ParameterNamesMatchTransformers) {
-  PROSPECT_REQUIRE_FIXTURE(prospect::test::tiny_dir() + "/tiny/config.json");
+  PROSPECT_REQUIRE_FIXTURE(prospect::test::tiny_fixture_dir() + "/tiny/config.json");
   // Registration order and names equal transformers' named_parameters() (tiny_meta.json param_names).
-  std::ifstream in(prospect::test::tiny_dir() + "/tiny_meta.json");
-  nlohmann::json meta;
-  in >> meta;
+  nlohmann::json meta = prospect::test::read_json(prospect::test::tiny_fixture_dir() + "/tiny_meta.json");
   std::vector<std::string> want = meta["tiny"]["param_names"].get<std::vector<std::string>>();
-  SmolVLM m(SmolVLMConfig::load(prospect::test::tiny_dir() + "/tiny"));
+  SmolVLM m(SmolVLMConfig::load(prospect::test::tiny_fixture_dir() + "/tiny"));
   std::vector<std::string> got;
   for (auto& p : m.hf_parameters()) got.push_back(p.first);
   std::printf("parameters: %zu ours, %zu transformers\n", got.size(), want.size());

@@ -114,7 +114,7 @@ TEST(DstTokenFilter, AllowedTokensAreExactlyTheViableOnesTinyVocabulary) {
 }
 
 TEST(DstTokenFilter, AllowedTokensAreExactlyTheViableOnesSmolVLM2Vocabulary) {
-  std::string tok_path = test::shared_path("fixtures/smolvlm2-tokenizer/tokenizer.json");
+  std::string tok_path = test::tokenizer_path();
   PROSPECT_REQUIRE_FIXTURE(tok_path);
   expect_filter_matches_brute_force(tok_path);
 }

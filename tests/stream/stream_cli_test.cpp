@@ -123,3 +123,31 @@ TEST(StreamCli, ClearErrors) {
   EXPECT_EQ(policy.code, 1);
   EXPECT_NE(policy.err.find("drop_middle"), std::string::npos) << policy.err;
 }
+
+// Streaming runs as the model was trained: without flags, max_context and frame_stride come from the
+// checkpoint's train_config.json (data.max_seq_len, data.frame_stride); a flag overrides and says so. Before,
+// streaming used 4096 and 1 whatever the checkpoint was trained with.
+TEST(StreamCli, ContextAndStrideComeFromTheTrainedConfig) {
+  PROSPECT_REQUIRE_FIXTURE(test::tiny_model_dir() + "/model.safetensors");
+  std::string model = test::make_stream_model_dir();
+  {
+    std::ofstream cfg(model + "/train_config.json");
+    cfg << R"({"data": {"max_seq_len": 300, "frame_stride": 2}, "train": {"seed": 1}})";
+  }
+  std::string data = test::synth_data_dir() + "/test.json";
+  test::CliResult r = test::run_prospect("stream --model " + q(model) + " --data " + q(data) + " --index 0 --threads 1 --quiet");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("max-context 300 (the checkpoint's trained data.max_seq_len 300)"), std::string::npos);
+  EXPECT_NE(r.err.find("frame-stride 2 (the checkpoint's trained data.frame_stride 2)"), std::string::npos);
+
+  test::CliResult o = test::run_prospect("stream --model " + q(model) + " --data " + q(data) +
+                                         " --index 0 --threads 1 --quiet --max-context 400 --frame-stride 1");
+  ASSERT_EQ(o.code, 0) << o.err;
+  EXPECT_NE(o.err.find("note: --max-context 400 overrides the checkpoint's trained data.max_seq_len 300"), std::string::npos);
+  EXPECT_NE(o.err.find("note: --frame-stride 1 overrides the checkpoint's trained data.frame_stride 2"), std::string::npos);
+
+  test::CliResult e = test::run_prospect("eval --model " + q(model) + " --data " + q(data) + " --threads 1 --json");
+  ASSERT_EQ(e.code, 0) << e.err;
+  EXPECT_NE(e.err.find("eval: max-context 300 (the checkpoint's trained data.max_seq_len 300)"), std::string::npos);
+  EXPECT_EQ(last_json(e.out)["stream"]["max_context"], 300) << "the run itself used the trained context";
+}

@@ -1,18 +1,16 @@
 // Shared setup of the streaming tests: a model folder made of the tiny fixture checkpoint and tokenizer with
-// random decision heads saved beside them, and a small synthetic dataset (DST clips + Arrow frames at the tiny
-// model's 32 px) written once per test process. Not a place for assertions.
+// random decision heads saved beside them, and a small synthetic dataset (DST clips + Arrow frames at the
+// tiny model's 32 px) written once per test process. Not a place for assertions.
 #pragma once
 #include <filesystem>
 #include <memory>
 #include <string>
 
+#include "fixtures.h"
 #include "model/checkpoint.h"
 #include "synth/synth_dataset.h"
-#include "test_util.h"
 
 namespace prospect::test {
-
-inline std::string tiny_model_dir() { return shared_path("fixtures/hf-smolvlm-tiny/tiny"); }
 
 // A model folder: the tiny checkpoint + tokenizer and random linear heads (seed `seed`, weights normal(0,
 // std) and the given biases, so tests can tilt the heads towards firing or not).

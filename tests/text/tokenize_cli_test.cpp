@@ -9,12 +9,12 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "test_util.h"
+#include "fixtures.h"
 #include "text/tokenizer.h"
 
-namespace {
+using prospect::test::tokenizer_path;
 
-std::string tok_path() { return prospect::test::shared_path("fixtures/smolvlm2-tokenizer/tokenizer.json"); }
+namespace {
 
 struct CliRun {
   int code;
@@ -25,20 +25,16 @@ struct CliRun {
 // Runs `prospect tokenize` on `input` through temporary files.
 CliRun run_tokenize(const std::string& input, const std::string& extra) {
   namespace fs = std::filesystem;
-  fs::path dir = fs::temp_directory_path() / ("prospect_tok_cli_" + std::to_string(::getpid()));
-  fs::create_directories(dir);
+  fs::path dir = prospect::test::fresh_dir("tok_cli");
   fs::path in = dir / "in.jsonl", out = dir / "out.jsonl", err = dir / "err.txt";
   std::ofstream(in, std::ios::binary) << input;
-  std::string cmd = std::string(PROSPECT_BINARY) + " tokenize --tokenizer '" + tok_path() + "' " + extra + " < '" +
+  std::string cmd = std::string(PROSPECT_BINARY) + " tokenize --tokenizer '" + tokenizer_path() + "' " + extra + " < '" +
                     in.string() + "' > '" + out.string() + "' 2> '" + err.string() + "'";
   int status = std::system(cmd.c_str());
   CliRun r;
   r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  std::stringstream o, e;
-  o << std::ifstream(out).rdbuf();
-  e << std::ifstream(err).rdbuf();
-  r.out = o.str();
-  r.err = e.str();
+  r.out = prospect::test::read_file_text(out.string());
+  r.err = prospect::test::read_file_text(err.string());
   fs::remove_all(dir);
   return r;
 }
@@ -46,14 +42,14 @@ CliRun run_tokenize(const std::string& input, const std::string& extra) {
 }  // namespace
 
 TEST(TokenizeCli, WritesIdsAndOffsetsPerLine) {
-  PROSPECT_REQUIRE_FIXTURE(tok_path());
+  PROSPECT_REQUIRE_FIXTURE(tokenizer_path());
   std::vector<std::string> texts = {"Assistant: DST_UPDATE: S1->complete<end_of_utterance>\n", "",
                                     "naïve café 東京 😀", "<image><image>text"};
   std::string input;
   for (const auto& t : texts) input += nlohmann::json({{"text", t}}).dump() + "\n";
   CliRun r = run_tokenize(input, "--offsets");
   ASSERT_EQ(r.code, 0) << r.err;
-  prospect::text::Tokenizer tok = prospect::text::Tokenizer::load(tok_path());
+  prospect::text::Tokenizer tok = prospect::text::Tokenizer::load(tokenizer_path());
   std::istringstream lines(r.out);
   std::string line;
   size_t n = 0;
@@ -77,7 +73,7 @@ TEST(TokenizeCli, WritesIdsAndOffsetsPerLine) {
 }
 
 TEST(TokenizeCli, BadLineNamesLineNumber) {
-  PROSPECT_REQUIRE_FIXTURE(tok_path());
+  PROSPECT_REQUIRE_FIXTURE(tokenizer_path());
   struct Case {
     std::string input;
     std::string want;

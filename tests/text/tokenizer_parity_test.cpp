@@ -5,7 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "test_util.h"
+#include "fixtures.h"
 #include "text/tokenizer.h"
 
 using prospect::text::Offset;
@@ -13,12 +13,6 @@ using prospect::text::Tokenizer;
 
 namespace {
 
-nlohmann::json read_json(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream buf;
-  buf << in.rdbuf();
-  return nlohmann::json::parse(buf.str());
-}
 
 std::string show_ids(const std::vector<int32_t>& ids) {
   std::string s = "[";
@@ -76,33 +70,33 @@ void check_cases(const Tokenizer& tok, const nlohmann::json& cases, const std::s
 }  // namespace
 
 TEST(TokenizerParity, SmolVLM2Cases) {
-  std::string tok_path = prospect::test::shared_path("fixtures/smolvlm2-tokenizer/tokenizer.json");
+  std::string tok_path = prospect::test::tokenizer_path();
   std::string cases_path = prospect::test::shared_path("fixtures/smolvlm2-tokenizer/cases.json");
   PROSPECT_REQUIRE_FIXTURE(tok_path);
   PROSPECT_REQUIRE_FIXTURE(cases_path);
   Tokenizer tok = Tokenizer::load(tok_path);
   EXPECT_EQ(tok.vocab_size(), 49280);
-  check_cases(tok, read_json(cases_path)["cases"], "smolvlm2-tokenizer/cases.json");
+  check_cases(tok, prospect::test::read_json(cases_path)["cases"], "smolvlm2-tokenizer/cases.json");
 }
 
 TEST(TokenizerParity, TinyCases) {
-  std::string tok_path = prospect::test::shared_path("fixtures/hf-smolvlm-tiny/tiny/tokenizer.json");
-  std::string cases_path = prospect::test::shared_path("fixtures/hf-smolvlm-tiny/tokenizer_cases.json");
+  std::string tok_path = prospect::test::tiny_model_dir() + "/tokenizer.json";
+  std::string cases_path = prospect::test::tiny_fixture_dir() + "/tokenizer_cases.json";
   PROSPECT_REQUIRE_FIXTURE(tok_path);
   PROSPECT_REQUIRE_FIXTURE(cases_path);
   // The generator trains this tokenizer live; tiny_meta.json holds what `tokenizers` reported for it.
-  std::string meta_path = prospect::test::shared_path("fixtures/hf-smolvlm-tiny/tiny_meta.json");
+  std::string meta_path = prospect::test::tiny_fixture_dir() + "/tiny_meta.json";
   PROSPECT_REQUIRE_FIXTURE(meta_path);
-  const nlohmann::json meta = read_json(meta_path)["tokenizer"];
+  const nlohmann::json meta = prospect::test::read_json(meta_path)["tokenizer"];
   Tokenizer tok = Tokenizer::load(tok_path);
   EXPECT_EQ(tok.vocab_size(), meta["vocab_size"].get<int64_t>());
   EXPECT_EQ(tok.token_to_id("<image>"), meta["image_token_id"].get<int64_t>());
   EXPECT_EQ(tok.token_to_id("<end_of_utterance>"), meta["end_of_utterance_id"].get<int64_t>());
-  check_cases(tok, read_json(cases_path), "hf-smolvlm-tiny/tokenizer_cases.json");
+  check_cases(tok, prospect::test::read_json(cases_path), "hf-smolvlm-tiny/tokenizer_cases.json");
 }
 
 TEST(TokenizerParity, SmolVLM2TokenIds) {
-  std::string tok_path = prospect::test::shared_path("fixtures/smolvlm2-tokenizer/tokenizer.json");
+  std::string tok_path = prospect::test::tokenizer_path();
   PROSPECT_REQUIRE_FIXTURE(tok_path);
   Tokenizer tok = Tokenizer::load(tok_path);
   // The ids the fixture README names.

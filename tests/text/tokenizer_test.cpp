@@ -7,7 +7,7 @@
 #include <thread>
 
 #include "core/error.h"
-#include "test_util.h"
+#include "fixtures.h"
 #include "text/pretokenizer.h"
 #include "text/tokenizer.h"
 #include "text/unicode.h"
@@ -16,9 +16,9 @@ using prospect::text::Offset;
 using prospect::text::StreamDecoder;
 using prospect::text::Tokenizer;
 
-namespace {
+using prospect::test::tokenizer_path;
 
-std::string smol_path() { return prospect::test::shared_path("fixtures/smolvlm2-tokenizer/tokenizer.json"); }
+namespace {
 
 // A small valid tokenizer.json: bytes of "abc " as the alphabet, merges a+b and ab+c, one added token.
 nlohmann::json mini_tokenizer() {
@@ -71,8 +71,8 @@ TEST(Tokenizer, MiniTokenizerMergesAndAddedToken) {
 }
 
 TEST(Tokenizer, AddedTokensNeverSplit) {
-  PROSPECT_REQUIRE_FIXTURE(smol_path());
-  Tokenizer tok = Tokenizer::load(smol_path());
+  PROSPECT_REQUIRE_FIXTURE(tokenizer_path());
+  Tokenizer tok = Tokenizer::load(tokenizer_path());
   const int32_t image = tok.token_to_id("<image>");
   const int32_t fake = tok.token_to_id("<fake_token_around_image>");
   ASSERT_EQ(image, 49190);
@@ -106,8 +106,8 @@ TEST(Tokenizer, AddedTokensNeverSplit) {
 }
 
 TEST(Tokenizer, DigitsSplitIndividually) {
-  PROSPECT_REQUIRE_FIXTURE(smol_path());
-  Tokenizer tok = Tokenizer::load(smol_path());
+  PROSPECT_REQUIRE_FIXTURE(tokenizer_path());
+  Tokenizer tok = Tokenizer::load(tokenizer_path());
   std::vector<Offset> offs;
   auto ids = tok.encode("S12->3047", &offs);
   // "S", "1", "2", "->", "3", "0", "4", "7"
@@ -123,8 +123,8 @@ TEST(Tokenizer, DigitsSplitIndividually) {
 }
 
 TEST(Tokenizer, StreamDecodeHoldsBackSplitCharacters) {
-  PROSPECT_REQUIRE_FIXTURE(smol_path());
-  Tokenizer tok = Tokenizer::load(smol_path());
+  PROSPECT_REQUIRE_FIXTURE(tokenizer_path());
+  Tokenizer tok = Tokenizer::load(tokenizer_path());
   const std::string text = "naïve café 東京 😀 Ünïcödé — ok";
   auto ids = tok.encode(text);
   // Some token must end inside a character, or the test would not test holding back.
@@ -164,10 +164,10 @@ TEST(Tokenizer, StreamDecodeHoldsBackSplitCharacters) {
 }
 
 TEST(Tokenizer, RoundTripsSampleData) {
-  PROSPECT_REQUIRE_FIXTURE(smol_path());
-  std::string sample = prospect::test::shared_path("data/prospect-sample/proassist_prepared_assembly101.jsonl");
+  PROSPECT_REQUIRE_FIXTURE(tokenizer_path());
+  std::string sample = prospect::test::proassist_sample_path();
   PROSPECT_REQUIRE_FIXTURE(sample);
-  Tokenizer tok = Tokenizer::load(smol_path());
+  Tokenizer tok = Tokenizer::load(tokenizer_path());
   std::ifstream in(sample);
   std::string line;
   size_t lines = 0, bytes = 0, tokens = 0;
@@ -183,8 +183,8 @@ TEST(Tokenizer, RoundTripsSampleData) {
 }
 
 TEST(Tokenizer, ConcurrentEncodesAgree) {
-  PROSPECT_REQUIRE_FIXTURE(smol_path());
-  Tokenizer tok = Tokenizer::load(smol_path());
+  PROSPECT_REQUIRE_FIXTURE(tokenizer_path());
+  Tokenizer tok = Tokenizer::load(tokenizer_path());
   std::vector<std::string> texts;
   for (int i = 0; i < 200; ++i) {
     texts.push_back("Step S" + std::to_string(i) + ": attach wheel " + std::to_string(i * 7919) +
@@ -285,8 +285,8 @@ TEST(TokenizerErrors, MalformedFiles) {
 }
 
 TEST(TokenizerErrors, DecodeOfInvalidBytesGivesReplacement) {
-  PROSPECT_REQUIRE_FIXTURE(smol_path());
-  Tokenizer tok = Tokenizer::load(smol_path());
+  PROSPECT_REQUIRE_FIXTURE(tokenizer_path());
+  Tokenizer tok = Tokenizer::load(tokenizer_path());
   // Byte 0x80 alone (a continuation byte) is never valid UTF-8; HF decodes it to U+FFFD.
   std::string cont;
   prospect::text::utf8_append(cont, prospect::text::byte_to_codepoint(0x80));
@@ -300,8 +300,8 @@ TEST(TokenizerErrors, DecodeOfInvalidBytesGivesReplacement) {
 }
 
 TEST(Tokenizer, BytesMissingFromVocabularyAreDropped) {
-  PROSPECT_REQUIRE_FIXTURE(smol_path());
-  Tokenizer tok = Tokenizer::load(smol_path());
+  PROSPECT_REQUIRE_FIXTURE(tokenizer_path());
+  Tokenizer tok = Tokenizer::load(tokenizer_path());
   // SmolLM2's vocabulary lacks some control bytes (e.g. 0x04): HF drops them without an unk token.
   std::string cp04;
   prospect::text::utf8_append(cp04, prospect::text::byte_to_codepoint(0x04));
@@ -321,8 +321,8 @@ TEST(Tokenizer, BytesMissingFromVocabularyAreDropped) {
 }
 
 TEST(Tokenizer, RandomTextRoundTripsWithSaneOffsets) {
-  PROSPECT_REQUIRE_FIXTURE(smol_path());
-  Tokenizer tok = Tokenizer::load(smol_path());
+  PROSPECT_REQUIRE_FIXTURE(tokenizer_path());
+  Tokenizer tok = Tokenizer::load(tokenizer_path());
   // Code points from every class the split rules care about (letters of several scripts, digits of several
   // kinds, ASCII and Unicode spaces, punctuation, marks, emoji, added-token fragments). Bytes the SmolLM2
   // vocabulary lacks (some C0 controls, lead bytes F1/F2) are left out: HF drops those, so they cannot

@@ -6,8 +6,9 @@
 #include <filesystem>
 
 #include "core/error.h"
+#include "fixtures.h"
 #include "train/adamw.h"
-#include "train/tensor_file.h"
+#include "model/tensor_io.h"
 
 using namespace prospect::train;
 
@@ -98,8 +99,7 @@ TEST(AdamW, ClipGradNormAndMissingGradients) {
 }
 
 TEST(AdamW, StateRoundTripIsExact) {
-  auto dir = std::filesystem::temp_directory_path() / ("adamw_state_" + std::to_string(getpid()));
-  std::filesystem::create_directories(dir);
+  std::filesystem::path dir = prospect::test::fresh_dir("adamw_state");
   AdamWOptions o;
   o.weight_decay = 0.01;
   // Run A: 6 steps straight. Run B: 3 steps, save, fresh optimizer + params from disk, 3 more.
@@ -116,14 +116,14 @@ TEST(AdamW, StateRoundTripIsExact) {
       for (auto& [n, p] : b) p.mutable_grad() = fake_grad(p, k);
       opt_b.step(1e-2);
     }
-    save_tensor_file((dir / "opt.safetensors").string(), opt_b.state());
-    save_tensor_file((dir / "params.safetensors").string(), b);
+    prospect::model::save_tensors((dir / "opt.safetensors").string(), opt_b.state());
+    prospect::model::save_tensors((dir / "params.safetensors").string(), b);
   }
-  auto loaded = load_tensor_file((dir / "params.safetensors").string());
+  auto loaded = prospect::model::load_tensors((dir / "params.safetensors").string());
   std::vector<NamedTensor> c;
   for (auto& [n, p] : b) c.emplace_back(n, loaded.at(n).clone().requires_grad_());
   AdamW opt_c(c, o);
-  opt_c.load_state(load_tensor_file((dir / "opt.safetensors").string()));
+  opt_c.load_state(prospect::model::load_tensors((dir / "opt.safetensors").string()));
   EXPECT_EQ(opt_c.steps_taken(), 3);
   for (int k = 3; k < 6; k++) {
     for (auto& [n, p] : c) p.mutable_grad() = fake_grad(p, k);
@@ -135,7 +135,7 @@ TEST(AdamW, StateRoundTripIsExact) {
     EXPECT_TRUE(same) << a[i].first;
   }
   // A state from another model is refused, naming the entry.
-  std::map<std::string, at::Tensor> wrong = load_tensor_file((dir / "opt.safetensors").string());
+  std::map<std::string, at::Tensor> wrong = prospect::model::load_tensors((dir / "opt.safetensors").string());
   wrong["model.text_model.norm.weight.exp_avg"] = at::zeros({5});
   try {
     opt_c.load_state(wrong);

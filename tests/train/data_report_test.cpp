@@ -12,13 +12,13 @@
 #include "core/config.h"
 #include "core/text_file.h"
 #include "synth/synth_dataset.h"
-#include "test_util.h"
+#include "fixtures.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
 
 TEST(DataReport, SkippedAndSplitClipsArePrintedAndWritten) {
-  const std::string model = prospect::test::shared_path("fixtures/hf-smolvlm-tiny/tiny");
+  const std::string model = prospect::test::tiny_model_dir();
   PROSPECT_REQUIRE_FIXTURE(model);
   const std::string data = prospect::test::unique_temp_path("report_data");
   prospect::synth::SynthDatasetOptions so;

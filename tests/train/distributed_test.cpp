@@ -19,7 +19,7 @@
 
 #include "data/loader.h"
 #include "synth/synth_dataset.h"
-#include "test_util.h"
+#include "fixtures.h"
 #include "core/config.h"
 #include "train/checkpoint_dir.h"
 #include "train/metrics_log.h"
@@ -54,7 +54,7 @@ std::string dist_data_dir() {
 std::string train_sets(const std::string& run_dir, int batch, int max_steps, const std::string& extra = "") {
   std::string s;
   auto set = [&](const std::string& kv) { s += " --set '" + kv + "'"; };
-  set("model.path=" + prospect::test::shared_path("fixtures/hf-smolvlm-tiny/tiny"));
+  set("model.path=" + prospect::test::tiny_model_dir());
   set("data.root=" + dist_data_dir());
   set("data.train=train.json");
   set("data.val=val.json");
@@ -114,7 +114,7 @@ TEST(Distributed, TwoCpuRanksMatchOneProcessWithTheWholeBatch) {
 #ifndef PROSPECT_HAVE_C10D
   FAIL() << "built without c10d's headers: no CPU multi-process training";
 #else
-  PROSPECT_REQUIRE_FIXTURE(prospect::test::shared_path("fixtures/hf-smolvlm-tiny/tiny"));
+  PROSPECT_REQUIRE_FIXTURE(prospect::test::tiny_model_dir());
   const int steps = 20;
   std::string one = prospect::test::unique_temp_path("run_one"), two = prospect::test::unique_temp_path("run_two");
   auto t0 = std::chrono::steady_clock::now();
@@ -275,7 +275,7 @@ TEST(Distributed, KilledRankMakesTheOtherFailInsteadOfHanging) {
 #ifndef PROSPECT_HAVE_C10D
   FAIL() << "built without c10d's headers: no CPU multi-process training";
 #else
-  PROSPECT_REQUIRE_FIXTURE(prospect::test::shared_path("fixtures/hf-smolvlm-tiny/tiny"));
+  PROSPECT_REQUIRE_FIXTURE(prospect::test::tiny_model_dir());
   rank_one_stops(SIGKILL, 20);
 #endif
 }
@@ -284,13 +284,13 @@ TEST(Distributed, SilentRankMakesTheOtherFailAfterTheTimeout) {
 #ifndef PROSPECT_HAVE_C10D
   FAIL() << "built without c10d's headers: no CPU multi-process training";
 #else
-  PROSPECT_REQUIRE_FIXTURE(prospect::test::shared_path("fixtures/hf-smolvlm-tiny/tiny"));
+  PROSPECT_REQUIRE_FIXTURE(prospect::test::tiny_model_dir());
   rank_one_stops(SIGSTOP, 5);
 #endif
 }
 
 TEST(Distributed, SeveralRanksWithoutTheirBackendFailClearly) {
-  PROSPECT_REQUIRE_FIXTURE(prospect::test::shared_path("fixtures/hf-smolvlm-tiny/tiny"));
+  PROSPECT_REQUIRE_FIXTURE(prospect::test::tiny_model_dir());
   std::string run = prospect::test::unique_temp_path("run_nobackend");
   setenv("WORLD_SIZE", "2", 1);
   setenv("RANK", "0", 1);

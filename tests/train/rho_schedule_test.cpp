@@ -11,13 +11,13 @@
 
 #include "core/config.h"
 #include "synth/synth_dataset.h"
-#include "test_util.h"
+#include "fixtures.h"
 #include "train/metrics_log.h"
 
 namespace fs = std::filesystem;
 
 TEST(RhoSchedule, LinearOverUpdatesWithinOneEpoch) {
-  const std::string model = prospect::test::shared_path("fixtures/hf-smolvlm-tiny/tiny");
+  const std::string model = prospect::test::tiny_model_dir();
   PROSPECT_REQUIRE_FIXTURE(model);
   const std::string data = prospect::test::unique_temp_path("rho_data");
   prospect::synth::SynthDatasetOptions so;

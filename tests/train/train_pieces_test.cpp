@@ -9,6 +9,7 @@
 
 #include "core/error.h"
 #include "core/tensorboard_writer.h"
+#include "fixtures.h"
 #include "train/checkpoint_dir.h"
 #include "train/metrics_log.h"
 #include "train/nonfinite_guard.h"
@@ -18,14 +19,9 @@
 
 namespace fs = std::filesystem;
 using namespace prospect::train;
+using prospect::test::fresh_dir;
 
 namespace {
-fs::path fresh_dir(const std::string& name) {
-  fs::path d = fs::temp_directory_path() / ("prospect_train_" + name + "_" + std::to_string(getpid()));
-  fs::remove_all(d);
-  fs::create_directories(d);
-  return d;
-}
 void touch(const fs::path& p, const std::string& text = "{}") { std::ofstream(p) << text; }
 }  // namespace
 
@@ -33,7 +29,7 @@ TEST(TrainOptions, DefaultsFollowTheSpec) {
   auto cfg = build_train_config("", {});
   auto o = parse_train_options(cfg);
   std::cout << cfg.dump(1) << "\n";
-  EXPECT_EQ(o.max_seq_len, 4096);
+  EXPECT_EQ(o.render.max_seq_len, 4096);
   EXPECT_DOUBLE_EQ(o.lr, 1e-5);
   EXPECT_EQ(o.batch_size, 2);
   EXPECT_EQ(o.grad_accum, 8);
@@ -41,9 +37,9 @@ TEST(TrainOptions, DefaultsFollowTheSpec) {
   EXPECT_DOUBLE_EQ(o.eval_neg_rate, 1.0);
   EXPECT_DOUBLE_EQ(o.grad_clip, 1.0);
   EXPECT_EQ(o.save_total_limit, 5);
-  EXPECT_EQ(o.schedule, "cosine");
-  EXPECT_EQ(o.train_mode, "full");
-  for (double w : {o.w_lm, o.w_dst_gen, o.w_speak, o.w_dst}) EXPECT_DOUBLE_EQ(w, 1.0);
+  EXPECT_EQ(o.schedule, ScheduleKind::Cosine);
+  EXPECT_EQ(o.train_mode, TrainMode::Full);
+  for (double w : {o.loss.w_lm, o.loss.w_dst_gen, o.loss.w_speak, o.loss.w_dst}) EXPECT_DOUBLE_EQ(w, 1.0);
   // Every documented option appears in the help text with its default.
   std::string help = prospect::format_option_docs(train_option_docs());
   for (const auto& d : train_option_docs()) EXPECT_NE(help.find(d.key + " = " + d.default_value.dump()), std::string::npos) << d.key;
@@ -55,10 +51,10 @@ TEST(TrainOptions, FileThenOverridesAndBadValues) {
   auto cfg = build_train_config((dir / "c.json").string(), {"optim.lr=1e-3", "lora.targets=[\"q_proj\"]"});
   auto o = parse_train_options(cfg);
   EXPECT_DOUBLE_EQ(o.lr, 1e-3);
-  EXPECT_EQ(o.train_mode, "lora");
+  EXPECT_EQ(o.train_mode, TrainMode::Lora);
   EXPECT_EQ(o.max_steps, 20);
-  ASSERT_EQ(o.lora_targets.size(), 1u);
-  EXPECT_EQ(o.lora_targets[0], "q_proj");
+  ASSERT_EQ(o.lora.targets.size(), 1u);
+  EXPECT_EQ(o.lora.targets[0], "q_proj");
   for (const char* bad : {"train.mode=fulll", "schedule.name=cos", "data.neg_frame_sampling_rate=1.5", "train.dtype=fp8"}) {
     auto c = build_train_config("", {bad});
     try {

@@ -12,7 +12,7 @@
 #include "core/error.h"
 #include "model/checkpoint.h"
 #include "model/tensor_io.h"
-#include "test_util.h"
+#include "fixtures.h"
 #include "train/checkpoint_dir.h"
 #include "train/metrics_log.h"
 #include "train/train_options.h"
@@ -22,38 +22,9 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 using namespace prospect::train;
 
+using prospect::test::dst_clip_json;
+
 namespace {
-
-const std::string kTiny = "fixtures/hf-smolvlm-tiny/tiny";
-
-// One DST clip of `frames` frames at 2 fps with two steps, three DST updates and three assistant turns.
-json tiny_clip(const std::string& uid, int frames, int shift) {
-  auto turn = [](const std::string& role, json content, int anchor) {
-    return json{{"role", role}, {"content", content}, {"time", (anchor + 0.5) / 2.0},
-                {"start_frame", anchor}, {"end_frame", anchor + 1}};
-  };
-  json conv = json::array();
-  conv.push_back({{"role", "system"}, {"content", "You help."}});
-  conv.push_back(turn("user", "Help me build the cart.", 0));
-  conv.push_back(turn("DST_UPDATE", json::array({{{"id", "S1"}, {"transition", "start"}}}), 1 + shift));
-  conv.push_back(turn("assistant", "Attach the wheel.", 1 + shift));
-  conv.push_back(turn("DST_UPDATE",
-                      json::array({{{"id", "S1"}, {"transition", "complete"}}, {{"id", "S2"}, {"transition", "start"}}}),
-                      frames / 2));
-  conv.push_back(turn("assistant", "Now tighten the screw.", frames / 2));
-  conv.push_back(turn("DST_UPDATE", json::array({{{"id", "S2"}, {"transition", "complete"}}}), frames - 1));
-  conv.push_back(turn("assistant", "All done!", frames - 1));
-  return {{"video_uid", uid},
-          {"dataset", "synthetic"},
-          {"clip_idx", 0},
-          {"frames_file", uid + ".arrow"},
-          {"start_frame_idx", 0},
-          {"end_frame_idx", frames},
-          {"fps", 2},
-          {"dst", json::array({{{"type", "step"}, {"id", "S1"}, {"start_ts", 0.5}, {"end_ts", 2.0}, {"name", "attach wheel"}},
-                               {{"type", "step"}, {"id", "S2"}, {"start_ts", 2.0}, {"end_ts", 4.0}, {"name", "tighten screw"}}})},
-          {"conversation", conv}};
-}
 
 // Frames that differ by clip and frame index, deterministic.
 prospect::data::FramePixels synthetic_frames(const prospect::data::SampleInfo& info, const std::vector<int64_t>& frames) {
@@ -75,16 +46,15 @@ struct TinyRun {
 
 TinyRun tiny_setup(const std::string& name, int num_clips) {
   TinyRun r;
-  r.dir = fs::temp_directory_path() / ("prospect_trainer_" + name + "_" + std::to_string(getpid()));
-  fs::remove_all(r.dir);
+  r.dir = prospect::test::fresh_dir("trainer_" + name);
   fs::create_directories(r.dir / "data");
   json train = json::array(), val = json::array();
-  for (int i = 0; i < num_clips; i++) train.push_back(tiny_clip("vid" + std::to_string(i), 6 + i, i % 2));
-  val.push_back(tiny_clip("val0", 7, 0));
+  for (int i = 0; i < num_clips; i++) train.push_back(dst_clip_json("vid" + std::to_string(i), 6 + i, i % 2, true));
+  val.push_back(dst_clip_json("val0", 7, 0, true));
   std::ofstream(r.dir / "data" / "train.json") << train.dump();
   std::ofstream(r.dir / "data" / "val.json") << val.dump();
   r.config = build_train_config("", {});
-  r.config["model"]["path"] = prospect::test::shared_path(kTiny);
+  r.config["model"]["path"] = prospect::test::tiny_model_dir();
   r.config["data"]["root"] = (r.dir / "data").string();
   r.config["data"]["train"] = "train.json";
   r.config["data"]["workers"] = 1;
@@ -119,7 +89,7 @@ std::vector<json> train_lines(const fs::path& run_dir, const std::string& kind =
 }  // namespace
 
 TEST(Trainer, TinyModelOverfits) {
-  PROSPECT_REQUIRE_FIXTURE(prospect::test::shared_path(kTiny));
+  PROSPECT_REQUIRE_FIXTURE(prospect::test::tiny_model_dir());
   TinyRun r = tiny_setup("overfit", 2);
   r.config["train"]["max_steps"] = 80;
   r.config["train"]["grad_accum"] = 2;
@@ -143,7 +113,7 @@ TEST(Trainer, TinyModelOverfits) {
 }
 
 TEST(Trainer, ResumeContinuesBitForBit) {
-  PROSPECT_REQUIRE_FIXTURE(prospect::test::shared_path(kTiny));
+  PROSPECT_REQUIRE_FIXTURE(prospect::test::tiny_model_dir());
   // 3 clips, batch 1, accumulation 2: updates alternate between 2 micro-batches and the epoch's last one, so
   // the cut at step 4 falls at an epoch boundary and the data position matters.
   TinyRun a = tiny_setup("resume_a", 3);
@@ -210,7 +180,7 @@ TEST(Trainer, ResumeContinuesBitForBit) {
 }
 
 TEST(Trainer, NonFiniteStepsAreSkippedThenStop) {
-  PROSPECT_REQUIRE_FIXTURE(prospect::test::shared_path(kTiny));
+  PROSPECT_REQUIRE_FIXTURE(prospect::test::tiny_model_dir());
   TinyRun r = tiny_setup("nonfinite", 2);
   r.config["train"]["max_steps"] = 6;
   r.config["train"]["max_nonfinite_in_row"] = 3;
@@ -243,7 +213,7 @@ TEST(Trainer, NonFiniteStepsAreSkippedThenStop) {
 }
 
 TEST(Trainer, LoraAndCheckpointingTrainAndRotate) {
-  PROSPECT_REQUIRE_FIXTURE(prospect::test::shared_path(kTiny));
+  PROSPECT_REQUIRE_FIXTURE(prospect::test::tiny_model_dir());
   TinyRun r = tiny_setup("lora", 2);
   r.config["train"]["mode"] = "lora";
   r.config["lora"]["rank"] = 4;
@@ -260,7 +230,7 @@ TEST(Trainer, LoraAndCheckpointingTrainAndRotate) {
   std::cout << "lora loss " << lines.front()["loss"] << " -> " << lines.back()["loss"] << "\n";
   EXPECT_LT(lines.back()["loss"].get<double>(), lines.front()["loss"].get<double>());
   // The exported weights are merged: q_proj differs from the base, and the vision tower does not.
-  auto base = prospect::model::load_tensors(prospect::test::shared_path(kTiny) + "/model.safetensors");
+  auto base = prospect::model::load_tensors(prospect::test::tiny_model_dir() + "/model.safetensors");
   auto merged = prospect::model::load_tensors(all.back().path + "/model.safetensors");
   const std::string q = "model.text_model.layers.0.self_attn.q_proj.weight";
   double moved = (merged.at(q) - base.at(q)).abs().max().item<double>();
@@ -273,7 +243,7 @@ TEST(Trainer, LoraAndCheckpointingTrainAndRotate) {
 }
 
 TEST(Trainer, GradientCheckpointingGivesTheSameTraining) {
-  PROSPECT_REQUIRE_FIXTURE(prospect::test::shared_path(kTiny));
+  PROSPECT_REQUIRE_FIXTURE(prospect::test::tiny_model_dir());
   std::vector<std::vector<json>> runs;
   for (bool ckpt : {false, true}) {
     TinyRun r = tiny_setup(ckpt ? "gc_on" : "gc_off", 2);

@@ -4,7 +4,8 @@
 // per head, from the per-frame probabilities against the reference anchors) and the run's own figures
 // (refreshes, invalid updates, ms per frame). Optionally sweeps the thresholds.
 // Torch-free header on purpose: tools/cmd_eval.cpp includes it whether or not the build links libtorch and
-// calls run_model_eval only when it does (PROSPECT_HAVE_TORCH). Not here: the loop (stream_engine.h).
+// calls run_model_eval only when it does (PROSPECT_HAVE_TORCH; model_eval_torch.cpp is in prospect_torch).
+// Not here: the loop (stream/stream_engine.h), the scorer itself (streaming_metrics.h).
 #pragma once
 #include <string>
 #include <vector>
@@ -14,25 +15,11 @@
 #include "eval/event_matching.h"
 #include "stream/stream_options.h"
 
-namespace prospect::stream {
-
-// Where the model, its tokenizer and the frames are, and how to run it.
-struct ModelRunOptions {
-  std::string model_dir;
-  std::string tokenizer;    // "" = MODEL_DIR/tokenizer.json
-  std::string frames_root;  // "" = the data file's folder
-  std::string device = "cpu";
-  std::string dtype = "fp32";  // fp32 | bf16 | fp16
-  int threads = 0;             // <= 0: all cores (set_compute_threads)
-  int encode_batch = 8;        // frames per vision-tower call
-  // Whether the command line set StreamOptions::max_context / frame_stride; where it did not, they come from
-  // the checkpoint's training run (resolve_trained_stream_options).
-  bool max_context_given = false, frame_stride_given = false;
-};
+namespace prospect::eval {
 
 struct ModelEvalOptions {
-  ModelRunOptions run;
-  StreamOptions stream;
+  stream::ModelRunOptions run;
+  stream::StreamOptions stream;
   std::string data;
   eval::Window window;
   // Threshold sweep. Generated text enters the cache, so what happens after a firing depends on the
@@ -54,4 +41,4 @@ struct ModelEvalResult {
 // that cannot be found (naming the paths tried).
 ModelEvalResult run_model_eval(const ModelEvalOptions& o);
 
-}  // namespace prospect::stream
+}  // namespace prospect::eval

@@ -1,5 +1,5 @@
-// `prospect bench` pieces: the analytic FLOP count against a count by hand, the benchmark on the tiny shape
-// (finite, positive figures; the CLI's JSON line), the bf16-vs-fp32 loss check, and SDPA's causal fast path
+// `prospect bench` pieces: the analytic FLOP count (model/flops.h) against a count by hand, the benchmark on
+// the tiny shape (finite, positive figures; the CLI's JSON line, with decoding), the bf16-vs-fp32 loss check, and SDPA's causal fast path
 // against eager attention. PROSPECT_TEST_DEVICE=cuda runs the device-dependent ones on the GPU.
 #include <gtest/gtest.h>
 
@@ -9,9 +9,12 @@
 #include "model/smolvlm.h"
 #include "test_util.h"
 #include "torch_test_util.h"
-#include "train/benchmark.h"
+#include "bench/benchmark.h"
 
-using namespace prospect::train;
+using namespace prospect::bench;
+using prospect::model::ForwardFlops;
+using prospect::model::forward_flops;
+using prospect::model::train_step_flops;
 using prospect::model::SmolVLMConfig;
 
 namespace {
@@ -113,7 +116,7 @@ TEST(Bench, TinyShapeGivesFinitePositiveFigures) {
 TEST(Bench, CommandPrintsOneJsonLine) {
   auto res = prospect::test::run_prospect(
       "bench --shape tiny --device cpu --dtype fp32 --frames 1 --text-tokens 8 --warmup 0 --iters 1 "
-      "--stream-frames 1 --prefix-tokens 4 --matmul-n 64 --threads 1 --json");
+      "--stream-frames 1 --prefix-tokens 4 --decode-tokens 3 --matmul-n 64 --threads 1 --json");
   ASSERT_EQ(res.code, 0);
   nlohmann::json j = nlohmann::json::parse(res.out);
   EXPECT_EQ(j["dtype"], "fp32");
@@ -121,6 +124,9 @@ TEST(Bench, CommandPrintsOneJsonLine) {
   EXPECT_GT(j["train_step"]["step_s_median"].get<double>(), 0);
   EXPECT_GT(j["train_step_frozen_vision"]["mfu"].get<double>(), 0);
   EXPECT_GT(j["stream_frame"]["ms_p50"].get<double>(), 0);
+  EXPECT_EQ(j["decode_token"]["tokens"], 3);
+  EXPECT_GT(j["decode_token"]["ms_per_token"].get<double>(), 0);
+  EXPECT_EQ(j["stream_frame"]["context_tokens_end"], 4 + (1 + 3) * 18 + 3);
   EXPECT_FALSE(j["torch"].get<std::string>().empty());
   auto bad = prospect::test::run_prospect("bench --shape 7b --device cpu");
   EXPECT_EQ(bad.code, 1);

@@ -1,10 +1,10 @@
-// The model benchmark (see benchmark.h). The training step mirrors bench_hf.py's: forward, next-token loss
+// The model benchmark runner (see benchmark.h). The training step mirrors bench_hf.py's: forward, next-token loss
 // over the labelled tokens (logits only there), backward, global-norm clipping to 1.0, AdamW (lr 1e-5, weight
 // decay 0.01 on every tensor, as torch.optim.AdamW's defaults), gradients dropped; the host waits for the
 // device only at the end of each step, to time it. Streaming mirrors its stream_frame figure: a 300-token
 // prompt, then per frame one block of <fake> + K <image> + <fake> with its pixels (made on the host, as a camera
 // frame would be) into the KV cache, and the softmax of the last position's logits.
-#include "train/benchmark.h"
+#include "bench/benchmark.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Parallel.h>
@@ -13,7 +13,6 @@
 #include <torch/version.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <fstream>
 #include <memory>
@@ -21,6 +20,7 @@
 #include <sstream>
 #include <thread>
 
+#include "core/clock.h"
 #include "core/error.h"
 #include "core/torch_compat.h"
 #include "model/smolvlm.h"
@@ -31,14 +31,20 @@
 #include <c10/cuda/CUDACachingAllocator.h>
 #endif
 
-namespace prospect::train {
+namespace prospect::bench {
+
+using model::ForwardFlops;
+using model::forward_flops;
+using model::train_step_flops;
+using train::AdamW;
+using train::AdamWOptions;
+using train::NamedTensor;
+using train::adamw_impl_name;
+using train::parse_adamw_impl;
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
 using nlohmann::json;
-
-double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
 void say(std::FILE* log, const std::string& line) {
   if (log) {
@@ -151,16 +157,16 @@ std::shared_ptr<model::SmolVLM> make_model(const model::SmolVLMConfig& c, const 
 
 // The clip of bench_clip_ids with its labels (image tokens ignored), shifted targets at the labelled positions
 // (on the device), and pixels in [-1, 1] (on the device, in the model's dtype).
-struct Clip {
+struct BenchClip {
   at::Tensor ids;            // [1, T] int64, CPU (the model copies it up asynchronously)
   at::Tensor where_b, where_t, targets;  // labelled positions and their next tokens, on the device
   at::Tensor pixels;         // [1, N, 3, S, S]
   int64_t labelled = 0;
 };
 
-Clip make_clip(const model::SmolVLMConfig& c, int64_t frames, int64_t text_tokens, int64_t k, uint64_t seed,
+BenchClip make_clip(const model::SmolVLMConfig& c, int64_t frames, int64_t text_tokens, int64_t k, uint64_t seed,
                const at::Device& dev, at::ScalarType dt) {
-  Clip clip;
+  BenchClip clip;
   std::vector<int64_t> ids = bench_clip_ids(c, frames, text_tokens, k, seed);
   const int64_t T = static_cast<int64_t>(ids.size());
   clip.ids = at::tensor(ids, at::kLong).view({1, T});
@@ -181,7 +187,7 @@ Clip make_clip(const model::SmolVLMConfig& c, int64_t frames, int64_t text_token
 }
 
 // One training step; returns the loss as a device scalar (not read here).
-at::Tensor train_step(model::SmolVLM& m, AdamW& opt, const Clip& clip, double lr) {
+at::Tensor train_step(model::SmolVLM& m, AdamW& opt, const BenchClip& clip, double lr) {
   opt.zero_grad();
   model::ForwardInput in;
   in.input_ids = clip.ids;
@@ -214,7 +220,7 @@ std::vector<NamedTensor> trainable(model::SmolVLM& m) {
   return params;
 }
 
-TrainFigures time_training(model::SmolVLM& m, const Clip& clip, const BenchOptions& o, const at::Device& dev,
+TrainFigures time_training(model::SmolVLM& m, const BenchClip& clip, const BenchOptions& o, const at::Device& dev,
                            bool vision_trainable, double flops, double rate, std::string* impl_used, std::FILE* log) {
   TrainFigures f;
   f.name = vision_trainable ? "train_step" : "train_step_frozen_vision";
@@ -252,6 +258,31 @@ TrainFigures time_training(model::SmolVLM& m, const Clip& clip, const BenchOptio
   return f;
 }
 
+// Decodes o.decode_tokens random text tokens one at a time after the frames (greedy decoding's shape: one
+// position into the cache, the logits of it), timed as a whole.
+void time_decoding(model::SmolVLM& m, model::KVCache& cache, const BenchOptions& o, const at::Device& dev,
+                   StreamFigures& f, std::FILE* log) {
+  const model::SmolVLMConfig& c = m.config;
+  std::vector<int64_t> ids = bench_clip_ids(c, 0, 2 * o.decode_tokens, 0, o.seed + 13);
+  sync(dev);
+  const auto t0 = Clock::now();
+  for (int64_t i = 0; i < o.decode_tokens; i++) {
+    model::ForwardInput in;
+    in.input_ids = at::tensor(std::vector<int64_t>{ids[static_cast<size_t>(i)]}, at::kLong).view({1, 1});
+    in.cache = &cache;
+    m.forward(in);
+  }
+  sync(dev);
+  const double s = seconds_since(t0);
+  f.decode_tokens = o.decode_tokens;
+  f.decode_ms_per_token = 1e3 * s / double(o.decode_tokens);
+  f.decode_tokens_per_s = double(o.decode_tokens) / std::max(1e-12, s);
+  char line[128];
+  std::snprintf(line, sizeof line, "decode: %.2f ms/token at context %lld", f.decode_ms_per_token,
+                (long long)cache.length());
+  say(log, line);
+}
+
 StreamFigures time_streaming(model::SmolVLM& m, const BenchOptions& o, const at::Device& dev, std::FILE* log) {
   StreamFigures f;
   at::NoGradGuard ng;
@@ -265,7 +296,7 @@ StreamFigures time_streaming(model::SmolVLM& m, const BenchOptions& o, const at:
   block.push_back(c.image_token_id - 1);
   f.tokens_per_frame = static_cast<int64_t>(block.size());
   model::KVCache cache = m.new_cache();
-  cache.reserve(o.prefix_tokens + total * f.tokens_per_frame);
+  cache.reserve(o.prefix_tokens + total * f.tokens_per_frame + std::max<int64_t>(0, o.decode_tokens));
   std::vector<int64_t> prefix = bench_clip_ids(c, 0, o.prefix_tokens, k, o.seed + 7);
   {
     model::ForwardInput in;
@@ -299,7 +330,9 @@ StreamFigures time_streaming(model::SmolVLM& m, const BenchOptions& o, const at:
       say(log, line);
     }
   }
+  if (o.decode_tokens > 0) time_decoding(m, cache, o, dev, f, log);
   f.context_tokens_end = cache.length();
+  f.cache_mb = static_cast<double>(cache.bytes()) / 1e6;
   f.frames = static_cast<int64_t>(lat.size());
   if (!lat.empty()) {
     std::vector<double> l = lat;
@@ -324,34 +357,6 @@ json train_json(const TrainFigures& f) {
 }
 
 }  // namespace
-
-ForwardFlops forward_flops(const model::SmolVLMConfig& c, int64_t seq_len, int64_t images, int64_t logit_positions) {
-  ForwardFlops f;
-  const model::VisionConfig& v = c.vision;
-  const double P = double(v.image_size / v.patch_size) * double(v.image_size / v.patch_size);  // patches per image
-  const double D = double(v.hidden_size), Iv = double(v.intermediate_size);
-  const double patch_in = double(v.num_channels * v.patch_size * v.patch_size);
-  const double vision_layer = 2 * P * D * D * 4      // q, k, v, out projections
-                              + 2 * P * D * Iv * 2   // fc1, fc2
-                              + 2 * P * P * D * 2;   // scores and probabilities x values
-  f.vision = double(images) * (2 * P * patch_in * D + double(v.num_hidden_layers) * vision_layer);
-  const double s2 = double(c.scale_factor * c.scale_factor);
-  const double K = P / s2;
-  const model::TextConfig& t = c.text;
-  const double H = double(t.hidden_size), T = double(seq_len), It = double(t.intermediate_size);
-  const double q = double(t.num_attention_heads * t.head_dim), kv = double(t.num_key_value_heads * t.head_dim);
-  f.connector = double(images) * 2 * K * (D * s2) * H;
-  const double text_layer = 2 * T * H * q + 2 * 2 * T * H * kv + 2 * T * q * H  // q, k, v, o
-                            + 2 * T * H * It * 3                                 // gate, up, down
-                            + 2 * T * T * q * 2;                                 // scores and values (full T x T)
-  f.text = double(t.num_hidden_layers) * text_layer;
-  f.lm_head = 2 * double(logit_positions) * H * double(t.vocab_size);
-  return f;
-}
-
-double train_step_flops(const ForwardFlops& f, bool vision_trainable) {
-  return (vision_trainable ? 3 : 1) * f.vision + (vision_trainable ? 3 : 2) * f.connector + 3 * (f.text + f.lm_head);
-}
 
 model::SmolVLMConfig bench_config(const BenchOptions& o) {
   model::SmolVLMConfig c;
@@ -431,6 +436,11 @@ json BenchResult::to_json() const {
                          {"ms_max", stream.ms_max},       {"ms_mean", stream.ms_mean},
                          {"tokens_per_s", stream.tokens_per_s}, {"tokens_per_frame", stream.tokens_per_frame},
                          {"context_tokens_end", stream.context_tokens_end}, {"peak_mem_gib", stream.peak_mem_gib}};
+  if (has_stream && stream.decode_tokens > 0)
+    j["decode_token"] = {{"tokens", stream.decode_tokens},
+                         {"ms_per_token", stream.decode_ms_per_token},
+                         {"tokens_per_s", stream.decode_tokens_per_s},
+                         {"cache_mb", stream.cache_mb}};
   return j;
 }
 
@@ -472,7 +482,7 @@ BenchResult run_benchmark(const BenchOptions& o, std::FILE* log) {
   const int64_t patches = (c.vision.image_size / c.vision.patch_size) * (c.vision.image_size / c.vision.patch_size);
   r.vision_patches = o.frames * patches;
   if (o.train || o.train_frozen) {
-    Clip clip = make_clip(c, o.frames, o.text_tokens, k, o.seed, dev, dt);
+    BenchClip clip = make_clip(c, o.frames, o.text_tokens, k, o.seed, dev, dt);
     r.seq_len = clip.ids.size(1);
     r.labelled_tokens = clip.labelled;
     ForwardFlops ff = forward_flops(c, r.seq_len, o.frames, clip.labelled);
@@ -534,6 +544,12 @@ std::string format_bench(const BenchResult& r) {
                   "stream_frame", f.ms_p50, f.ms_p99, f.ms_min, f.ms_max, f.ms_mean, (long long)f.frames,
                   (long long)f.tokens_per_frame, f.tokens_per_s, (long long)f.context_tokens_end, f.peak_mem_gib);
     s << b;
+    if (f.decode_tokens > 0) {
+      std::snprintf(b, sizeof b, "%-25s %.2f ms/token (%.1f tokens/s) over %lld tokens, KV cache %.1f MB\n",
+                    "decode_token", f.decode_ms_per_token, f.decode_tokens_per_s, (long long)f.decode_tokens,
+                    f.cache_mb);
+      s << b;
+    }
   }
   std::snprintf(b, sizeof b, "process     max RSS %.2f GiB, %.1f s in all\n", r.peak_rss_gib, r.seconds);
   s << b;
@@ -557,7 +573,7 @@ DtypeCheck compare_bf16_fp32(const BenchOptions& o, int steps) {
   const int64_t k = ref->tokens_per_image();
   for (int pass = 0; pass < 2; pass++) {
     model::SmolVLM& m = pass == 0 ? *ref : *low;
-    Clip clip = make_clip(c, o.frames, o.text_tokens, k, o.seed, dev, pass == 0 ? at::kFloat : at::kBFloat16);
+    BenchClip clip = make_clip(c, o.frames, o.text_tokens, k, o.seed, dev, pass == 0 ? at::kFloat : at::kBFloat16);
     AdamWOptions ao;
     ao.master_weights = true;
     ao.impl = parse_adamw_impl(o.adamw);
@@ -571,4 +587,4 @@ DtypeCheck compare_bf16_fp32(const BenchOptions& o, int steps) {
   return out;
 }
 
-}  // namespace prospect::train
+}  // namespace prospect::bench

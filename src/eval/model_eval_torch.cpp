@@ -1,6 +1,6 @@
 // `prospect eval --model` (see model_eval.h): streams every clip, scores the timeline with src/eval, adds the
 // frame-level head metrics and the run's figures, and optionally sweeps the thresholds coordinate-wise.
-#include "stream/model_eval.h"
+#include "eval/model_eval.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -17,7 +17,9 @@
 #include "stream/frame_features.h"
 #include "stream/stream_model.h"
 
-namespace prospect::stream {
+namespace prospect::eval {
+
+using namespace prospect::stream;
 
 namespace {
 
@@ -110,6 +112,113 @@ std::string fmt(const std::optional<double>& v, int digits = 3) {
 
 double score_or(const std::optional<double>& v) { return v ? *v : -1.0; }
 
+// The coordinate-wise sweep (model_eval.h): θ_dst by DST transition F1 (when any clip has steps), then
+// θ_speak by speaking F1; appends one entry per run to `sweep` and returns the best final run.
+std::unique_ptr<RunOutcome> sweep_thresholds(StreamModel& m, const std::vector<data::Clip>& clips,
+                                             const StreamOptions& trained, const ModelEvalOptions& o,
+                                             const std::string& root, bool any_steps, nlohmann::json* sweep_out) {
+  nlohmann::json& sweep = *sweep_out;
+  StreamOptions best = trained;
+  std::unique_ptr<RunOutcome> final_run;
+  FeatureMemo memo(int64_t(1) << 30);
+  auto record = [&](const RunOutcome& r) {
+    sweep.push_back({{"threshold_dst", r.options.threshold_dst},
+                     {"threshold_speak", r.options.threshold_speak},
+                     {"dst_f1", opt_json(r.metrics.dst_transition.prf.f1)},
+                     {"joint_state_accuracy", opt_json(r.metrics.joint_state_accuracy)},
+                     {"speaking_f1", opt_json(r.metrics.speaking.prf.f1)}});
+  };
+  if (any_steps) {
+    double best_f1 = -2;
+    for (double t : o.grid) {
+      StreamOptions so = trained;
+      so.threshold_dst = t;
+      RunOutcome r = run_all(m, clips, so, o, root, &memo, "[sweep dst " + fmt(t, 2) + "] ");
+      record(r);
+      double f1 = score_or(r.metrics.dst_transition.prf.f1);
+      if (f1 > best_f1) {
+        best_f1 = f1;
+        best.threshold_dst = t;
+      }
+    }
+  }
+  double best_f1 = -2;
+  for (double t : o.grid) {
+    StreamOptions so = best;
+    so.threshold_speak = t;
+    auto r = std::make_unique<RunOutcome>(
+        run_all(m, clips, so, o, root, &memo, "[sweep speak " + fmt(t, 2) + "] "));
+    record(*r);
+    double f1 = score_or(r->metrics.speaking.prf.f1);
+    if (f1 > best_f1) {
+      best_f1 = f1;
+      best.threshold_speak = t;
+      final_run = std::move(r);
+    }
+  }
+  return final_run;
+}
+
+// Every clip's per-frame head scores and stream statistics of one run, summed.
+struct RunTotals {
+  std::vector<eval::ScoredLabel> speak_pts, dst_pts;
+  StreamStats stats;
+  std::vector<double> frame_ms;
+};
+
+RunTotals run_totals(const RunOutcome& fr) {
+  RunTotals t;
+  for (const ClipStreamResult& c : fr.clips) {
+    for (const FrameDecision& d : c.decisions) {
+      t.speak_pts.push_back({d.p_speak, d.label_speak});
+      if (d.label_dst >= 0) t.dst_pts.push_back({d.p_dst, d.label_dst});
+    }
+    const StreamStats& s = c.stats;
+    t.stats.frames += s.frames;
+    t.stats.refreshes += s.refreshes;
+    t.stats.dst_updates += s.dst_updates;
+    t.stats.dst_items_applied += s.dst_items_applied;
+    t.stats.dst_items_invalid += s.dst_items_invalid;
+    t.stats.dst_skipped += s.dst_skipped;
+    t.stats.utterances += s.utterances;
+    t.stats.generated_tokens += s.generated_tokens;
+    t.stats.retokenized += s.retokenized;
+    t.stats.fed_tokens += s.fed_tokens;
+    t.stats.max_cache_tokens = std::max(t.stats.max_cache_tokens, s.max_cache_tokens);
+    t.stats.seconds += s.seconds;
+    t.stats.image_seconds += s.image_seconds;
+    t.frame_ms.insert(t.frame_ms.end(), s.frame_ms.begin(), s.frame_ms.end());
+  }
+  return t;
+}
+
+// The run's timeline as JSONL (with "p"), one event per line.
+void write_timeline_file(const std::string& path, const RunOutcome& fr, const std::vector<data::Clip>& clips) {
+  std::ofstream f(path, std::ios::binary | std::ios::trunc);
+  ErrorContext ctx;
+  ctx.file = path;
+  if (!f) fail(ctx, "cannot open for writing", "does the folder exist?");
+  for (const ClipStreamResult& c : fr.clips)
+    for (const StreamEvent& e : c.events) f << timeline_jsonl_line(e, clips[static_cast<size_t>(c.clip)]) << "\n";
+  if (!f.flush()) fail(ctx, "write failed", "is the disk full?");
+}
+
+// The sweep's runs, one line each, for the console.
+std::string sweep_report(const nlohmann::json& sweep) {
+  std::ostringstream rep;
+  char buf[256];
+  rep << "sweep (" << sweep.size() << " runs):\n";
+  for (const auto& s : sweep) {
+    std::snprintf(buf, sizeof buf, "  dst %.2f speak %.2f: DST F1 %s, joint state %s, speaking F1 %s\n",
+                  s["threshold_dst"].get<double>(), s["threshold_speak"].get<double>(),
+                  s["dst_f1"].is_null() ? "n/a" : fmt(s["dst_f1"].get<double>()).c_str(),
+                  s["joint_state_accuracy"].is_null() ? "n/a" : fmt(s["joint_state_accuracy"].get<double>()).c_str(),
+                  s["speaking_f1"].is_null() ? "n/a" : fmt(s["speaking_f1"].get<double>()).c_str());
+    rep << buf;
+  }
+  return rep.str();
+}
+
 }  // namespace
 
 ModelEvalResult run_model_eval(const ModelEvalOptions& o) {
@@ -123,88 +232,23 @@ ModelEvalResult run_model_eval(const ModelEvalOptions& o) {
   StreamOptions trained = o.stream;
   for (const std::string& line : resolve_trained_stream_options(o.run, trained))
     std::fprintf(stderr, "eval: %s\n", line.c_str());
-  StreamOptions best = trained;
   nlohmann::json sweep = nlohmann::json::array();
-  std::unique_ptr<RunOutcome> final_run;
-  FeatureMemo memo(int64_t(1) << 30);
-  if (o.sweep && !o.stream.teacher_forced) {
-    auto record = [&](const RunOutcome& r) {
-      sweep.push_back({{"threshold_dst", r.options.threshold_dst},
-                       {"threshold_speak", r.options.threshold_speak},
-                       {"dst_f1", opt_json(r.metrics.dst_transition.prf.f1)},
-                       {"joint_state_accuracy", opt_json(r.metrics.joint_state_accuracy)},
-                       {"speaking_f1", opt_json(r.metrics.speaking.prf.f1)}});
-    };
-    if (any_steps) {
-      double best_f1 = -2;
-      for (double t : o.grid) {
-        StreamOptions so = trained;
-        so.threshold_dst = t;
-        RunOutcome r = run_all(m, clips, so, o, root, &memo, "[sweep dst " + fmt(t, 2) + "] ");
-        record(r);
-        double f1 = score_or(r.metrics.dst_transition.prf.f1);
-        if (f1 > best_f1) {
-          best_f1 = f1;
-          best.threshold_dst = t;
-        }
-      }
-    }
-    double best_f1 = -2;
-    for (double t : o.grid) {
-      StreamOptions so = best;
-      so.threshold_speak = t;
-      auto r = std::make_unique<RunOutcome>(
-          run_all(m, clips, so, o, root, &memo, "[sweep speak " + fmt(t, 2) + "] "));
-      record(*r);
-      double f1 = score_or(r->metrics.speaking.prf.f1);
-      if (f1 > best_f1) {
-        best_f1 = f1;
-        best.threshold_speak = t;
-        final_run = std::move(r);
-      }
-    }
-  } else {
-    final_run = std::make_unique<RunOutcome>(run_all(m, clips, trained, o, root, nullptr, ""));
-  }
+  std::unique_ptr<RunOutcome> final_run =
+      o.sweep && !o.stream.teacher_forced
+          ? sweep_thresholds(m, clips, trained, o, root, any_steps, &sweep)
+          : std::make_unique<RunOutcome>(run_all(m, clips, trained, o, root, nullptr, ""));
   const RunOutcome& fr = *final_run;
 
   // Frame-level head metrics at rho = 1: every visited frame is a decision point.
-  std::vector<eval::ScoredLabel> speak_pts, dst_pts;
-  StreamStats total;
-  std::vector<double> frame_ms;
-  for (const ClipStreamResult& c : fr.clips) {
-    for (const FrameDecision& d : c.decisions) {
-      speak_pts.push_back({d.p_speak, d.label_speak});
-      if (d.label_dst >= 0) dst_pts.push_back({d.p_dst, d.label_dst});
-    }
-    const StreamStats& s = c.stats;
-    total.frames += s.frames;
-    total.refreshes += s.refreshes;
-    total.dst_updates += s.dst_updates;
-    total.dst_items_applied += s.dst_items_applied;
-    total.dst_items_invalid += s.dst_items_invalid;
-    total.dst_skipped += s.dst_skipped;
-    total.utterances += s.utterances;
-    total.generated_tokens += s.generated_tokens;
-    total.retokenized += s.retokenized;
-    total.fed_tokens += s.fed_tokens;
-    total.max_cache_tokens = std::max(total.max_cache_tokens, s.max_cache_tokens);
-    total.seconds += s.seconds;
-    total.image_seconds += s.image_seconds;
-    frame_ms.insert(frame_ms.end(), s.frame_ms.begin(), s.frame_ms.end());
-  }
+  RunTotals t = run_totals(fr);
+  const StreamStats& total = t.stats;
+  const std::vector<double>& frame_ms = t.frame_ms;
+  const std::vector<eval::ScoredLabel>& speak_pts = t.speak_pts;
+  const std::vector<eval::ScoredLabel>& dst_pts = t.dst_pts;
   eval::HeadMetrics hs = eval::head_metrics(speak_pts, fr.options.threshold_speak);
   eval::HeadMetrics hd = eval::head_metrics(dst_pts, fr.options.threshold_dst);
 
-  if (!o.write_timeline.empty()) {
-    std::ofstream f(o.write_timeline, std::ios::binary | std::ios::trunc);
-    ErrorContext ctx;
-    ctx.file = o.write_timeline;
-    if (!f) fail(ctx, "cannot open for writing", "does the folder exist?");
-    for (const ClipStreamResult& c : fr.clips)
-      for (const StreamEvent& e : c.events) f << timeline_jsonl_line(e, clips[static_cast<size_t>(c.clip)]) << "\n";
-    if (!f.flush()) fail(ctx, "write failed", "is the disk full?");
-  }
+  if (!o.write_timeline.empty()) write_timeline_file(o.write_timeline, fr, clips);
 
   ModelEvalResult res;
   res.json = eval::to_json(fr.metrics);
@@ -254,20 +298,10 @@ ModelEvalResult run_model_eval(const ModelEvalOptions& o) {
                 static_cast<long long>(total.dst_items_invalid), static_cast<long long>(total.utterances),
                 percentile(frame_ms, 0.5), percentile(frame_ms, 0.99));
   rep << buf;
-  if (o.sweep) {
-    rep << "sweep (" << sweep.size() << " runs):\n";
-    for (const auto& s : sweep) {
-      std::snprintf(buf, sizeof buf, "  dst %.2f speak %.2f: DST F1 %s, joint state %s, speaking F1 %s\n",
-                    s["threshold_dst"].get<double>(), s["threshold_speak"].get<double>(),
-                    s["dst_f1"].is_null() ? "n/a" : fmt(s["dst_f1"].get<double>()).c_str(),
-                    s["joint_state_accuracy"].is_null() ? "n/a" : fmt(s["joint_state_accuracy"].get<double>()).c_str(),
-                    s["speaking_f1"].is_null() ? "n/a" : fmt(s["speaking_f1"].get<double>()).c_str());
-      rep << buf;
-    }
-  }
+  if (o.sweep) rep << sweep_report(sweep);
   if (!o.write_timeline.empty()) rep << "timeline written to " << o.write_timeline << "\n";
   res.report = rep.str();
   return res;
 }
 
-}  // namespace prospect::stream
+}  // namespace prospect::eval

@@ -3,7 +3,8 @@
 // clipping + AdamW) on one clip of N frames with the vision tower trained and frozen, and streaming (one new
 // frame at a time into a KV cache, its latency percentiles). Beside them: tokens/s, model FLOPs per step from an
 // analytic count, the device's measured matmul rate and the MFU they give, and peak memory. Also the bf16-vs-fp32
-// loss check of a few training steps. Not here: printing and options (tools/cmd_bench_torch.cpp).
+// loss check of a few training steps. Not here: the FLOP count (model/flops.h),
+// printing and options (tools/cmd_bench_torch.cpp).
 #pragma once
 #include <nlohmann/json.hpp>
 
@@ -13,8 +14,9 @@
 #include <vector>
 
 #include "model/config.h"
+#include "model/flops.h"
 
-namespace prospect::train {
+namespace prospect::bench {
 
 struct BenchOptions {
   std::string shape = "2.2b";  // 2.2b | 500m | 256m | tiny (random weights)
@@ -26,6 +28,7 @@ struct BenchOptions {
   int64_t image_size = 0;       // > 0: overrides the vision tower's image size (smaller frames for a CPU)
   int64_t stream_frames = -1;   // frames timed when streaming (-1: `frames`); 3 more are run first, untimed
   int64_t prefix_tokens = 300;  // the streaming prompt before the first frame
+  int64_t decode_tokens = 0;    // > 0: after streaming, decode this many tokens one at a time (timed)
   int warmup = 2, iters = 5;    // training steps run untimed, then timed
   std::string adamw = "auto";   // auto | single | foreach | fused (train/adamw.h)
   std::string attention = "sdpa";  // sdpa | eager
@@ -33,24 +36,6 @@ struct BenchOptions {
   int64_t matmul_n = 0;  // size of the square matmul that measures the device's rate (0: 8192 on CUDA, 1024 on CPU)
   uint64_t seed = 0;
 };
-
-// Matmul FLOPs (2 per multiply-add) of one forward pass, by part. Attention scores and their product with the
-// values count the full T x S grid (not halved for causality), as the usual 6N + 12·L·T·H convention does;
-// norms, softmax, activations and the embedding lookup are not counted.
-struct ForwardFlops {
-  double vision = 0;     // patch embedding + encoder layers, all images
-  double connector = 0;  // pixel-shuffle projection, all images
-  double text = 0;       // decoder layers over the whole sequence
-  double lm_head = 0;    // at the positions whose logits are computed
-  double total() const { return vision + connector + text + lm_head; }
-};
-
-// One forward pass of `c` over `seq_len` tokens with `images` full-size images, computing logits at
-// `logit_positions` positions (training: the labelled ones).
-ForwardFlops forward_flops(const model::SmolVLMConfig& c, int64_t seq_len, int64_t images, int64_t logit_positions);
-// A training step's model FLOPs: backward = 2 x forward for every trained part; with the vision tower frozen
-// it runs forward only (1x) and the connector needs no input gradient (2x).
-double train_step_flops(const ForwardFlops& f, bool vision_trainable);
 
 // The configuration a bench shape names (2.2b with bench_hf.py's rope_theta; tiny: a few-layer model with
 // 16 tokens per 32-px frame), with `image_size` applied when > 0. Throws prospect::Error for an unknown name.
@@ -81,6 +66,10 @@ struct StreamFigures {
   double tokens_per_s = 0;  // frame-block tokens / median latency
   int64_t tokens_per_frame = 0, context_tokens_end = 0;
   double peak_mem_gib = 0;
+  // With BenchOptions::decode_tokens > 0: one token at a time into the same cache after the frames.
+  int64_t decode_tokens = 0;
+  double decode_ms_per_token = 0, decode_tokens_per_s = 0;
+  double cache_mb = 0;  // the KV cache's bytes at the end, in MB (1e6)
 };
 
 struct BenchResult {
@@ -115,4 +104,4 @@ struct DtypeCheck {
 };
 DtypeCheck compare_bf16_fp32(const BenchOptions& o, int steps);
 
-}  // namespace prospect::train
+}  // namespace prospect::bench
