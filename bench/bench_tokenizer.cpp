@@ -15,6 +15,7 @@
 
 #include "core/clock.h"
 #include "core/error.h"
+#include "core/strformat.h"
 #include "text/tokenizer.h"
 
 namespace {
@@ -72,9 +73,7 @@ std::vector<std::string> rendered_corpus(int samples) {
         "by attaching and screwing the chassis parts together.\nS2: Attach wheels to the chassis.\nS3: Add the "
         "cabin window to the chassis.\n\nCurrent Progress: S1:completed, S2:in_progress<end_of_utterance>\n";
     for (int f = 0; f < 32; ++f) {
-      char stamp[64];
-      std::snprintf(stamp, sizeof(stamp), "Frame from 00:%02d:%02d:", (s + f) / 60 % 60, (s * 7 + f) % 60);
-      doc += stamp;
+      doc += prospect::strformat("Frame from 00:%02d:%02d:", (s + f) / 60 % 60, (s * 7 + f) % 60);
       doc += "<fake_token_around_image><global-img>";
       for (int k = 0; k < 81; ++k) doc += "<image>";
       doc += "<fake_token_around_image>\n";

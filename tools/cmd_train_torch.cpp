@@ -95,7 +95,7 @@ prospect::tools::Command reg("train", "Train a model: progress bar, metrics.json
     if (sub.count("--resume") > 0) resume = args->resume.empty() ? "latest" : args->resume;
     if (args->nproc > 1) {
       if (std::getenv("RANK"))
-        prospect::fail(prospect::ErrorContext(), "--nproc with RANK already set",
+        prospect::fail("--nproc with RANK already set",
                        "under torchrun every process is one rank: drop --nproc");
       std::vector<std::string> argv{"prospect", "train"};
       if (!args->config.empty()) argv.insert(argv.end(), {"--config", args->config});

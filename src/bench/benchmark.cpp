@@ -22,6 +22,7 @@
 
 #include "core/clock.h"
 #include "core/error.h"
+#include "core/strformat.h"
 #include "core/torch_compat.h"
 #include "model/smolvlm.h"
 #include "train/adamw.h"
@@ -57,7 +58,7 @@ at::Device pick_device(const std::string& d) {
   const bool have = torch::cuda::is_available();
   if (d == "cpu") return at::kCPU;
   if (d == "cuda") {
-    if (!have) fail(ErrorContext(), "--device cuda: this build or machine has no CUDA device", "use --device cpu or auto");
+    if (!have) fail("--device cuda: this build or machine has no CUDA device", "use --device cpu or auto");
     return at::Device(at::kCUDA, 0);
   }
   if (d == "auto") return have ? at::Device(at::kCUDA, 0) : at::Device(at::kCPU);
@@ -240,10 +241,8 @@ TrainFigures time_training(model::SmolVLM& m, const BenchClip& clip, const Bench
       f.loss = loss.item<double>();
       if (!std::isfinite(f.loss)) fail(f.name + ": the loss is not finite (" + std::to_string(f.loss) + ")");
       if (i >= o.warmup) f.steps_s.push_back(s);
-      char line[160];
-      std::snprintf(line, sizeof line, "%s %s %d: %.4f s, loss %.4f", f.name.c_str(), i < o.warmup ? "warmup" : "step",
-                    i < o.warmup ? i + 1 : i - o.warmup + 1, s, f.loss);
-      say(log, line);
+      say(log, strformat("%s %s %d: %.4f s, loss %.4f", f.name.c_str(), i < o.warmup ? "warmup" : "step",
+                         i < o.warmup ? i + 1 : i - o.warmup + 1, s, f.loss));
     }
     opt.zero_grad();
   }
@@ -277,10 +276,7 @@ void time_decoding(model::SmolVLM& m, model::KVCache& cache, const BenchOptions&
   f.decode_tokens = o.decode_tokens;
   f.decode_ms_per_token = 1e3 * s / double(o.decode_tokens);
   f.decode_tokens_per_s = double(o.decode_tokens) / std::max(1e-12, s);
-  char line[128];
-  std::snprintf(line, sizeof line, "decode: %.2f ms/token at context %lld", f.decode_ms_per_token,
-                (long long)cache.length());
-  say(log, line);
+  say(log, strformat("decode: %.2f ms/token at context %lld", f.decode_ms_per_token, (long long)cache.length()));
 }
 
 StreamFigures time_streaming(model::SmolVLM& m, const BenchOptions& o, const at::Device& dev, std::FILE* log) {
@@ -324,10 +320,7 @@ StreamFigures time_streaming(model::SmolVLM& m, const BenchOptions& o, const at:
     const double ms = 1e3 * seconds_since(t0);
     if (fr >= 3) lat.push_back(ms);
     if (fr < 3 || fr == total - 1 || (fr - 3) % 8 == 0) {
-      char line[128];
-      std::snprintf(line, sizeof line, "stream frame %lld: %.2f ms (context %lld)", (long long)fr, ms,
-                    (long long)cache.length());
-      say(log, line);
+      say(log, strformat("stream frame %lld: %.2f ms (context %lld)", (long long)fr, ms, (long long)cache.length()));
     }
   }
   if (o.decode_tokens > 0) time_decoding(m, cache, o, dev, f, log);
@@ -464,9 +457,7 @@ BenchResult run_benchmark(const BenchOptions& o, std::FILE* log) {
   auto [rate, what] = measure_matmul(dev, o.matmul_n);
   r.matmul_flops_per_s = rate;
   r.matmul_what = what;
-  char line[200];
-  std::snprintf(line, sizeof line, "matmul %s: %.2f TFLOP/s", what.c_str(), rate / 1e12);
-  say(log, line);
+  say(log, strformat("matmul %s: %.2f TFLOP/s", what.c_str(), rate / 1e12));
 
   const model::SmolVLMConfig c = bench_config(o);
   auto t0 = Clock::now();
@@ -474,9 +465,8 @@ BenchResult run_benchmark(const BenchOptions& o, std::FILE* log) {
   sync(dev);
   r.params_total = m->num_parameters();
   for (auto& p : m->model->vision_model->parameters()) r.params_vision += p.numel();
-  std::snprintf(line, sizeof line, "model: %lld parameters (%lld in the vision tower), built in %.1f s",
-                (long long)r.params_total, (long long)r.params_vision, seconds_since(t0));
-  say(log, line);
+  say(log, strformat("model: %lld parameters (%lld in the vision tower), built in %.1f s",
+                     (long long)r.params_total, (long long)r.params_vision, seconds_since(t0)));
 
   const int64_t k = m->tokens_per_image();
   const int64_t patches = (c.vision.image_size / c.vision.patch_size) * (c.vision.image_size / c.vision.patch_size);
@@ -486,10 +476,9 @@ BenchResult run_benchmark(const BenchOptions& o, std::FILE* log) {
     r.seq_len = clip.ids.size(1);
     r.labelled_tokens = clip.labelled;
     ForwardFlops ff = forward_flops(c, r.seq_len, o.frames, clip.labelled);
-    std::snprintf(line, sizeof line, "clip: %lld frames x %lld image tokens, %lld tokens (%lld labelled), %lld patches",
-                  (long long)o.frames, (long long)k, (long long)r.seq_len, (long long)r.labelled_tokens,
-                  (long long)r.vision_patches);
-    say(log, line);
+    say(log, strformat("clip: %lld frames x %lld image tokens, %lld tokens (%lld labelled), %lld patches",
+                       (long long)o.frames, (long long)k, (long long)r.seq_len, (long long)r.labelled_tokens,
+                       (long long)r.vision_patches));
     if (o.train) {
       r.train = time_training(*m, clip, o, dev, true, train_step_flops(ff, true), rate, &r.adamw, log);
       r.has_train = true;
@@ -511,48 +500,39 @@ BenchResult run_benchmark(const BenchOptions& o, std::FILE* log) {
 
 std::string format_bench(const BenchResult& r) {
   std::ostringstream s;
-  char b[320];
-  std::snprintf(b, sizeof b, "device      %s (%s), libtorch %s, %lld threads\n", r.device.c_str(), r.device_name.c_str(),
-                r.torch_version.c_str(), (long long)r.threads);
-  s << b;
-  std::snprintf(b, sizeof b, "model       %s, %lld parameters (vision %lld), dtype %s, attention %s, AdamW %s\n",
-                r.shape.c_str(), (long long)r.params_total, (long long)r.params_vision, r.dtype.c_str(),
-                r.attention.c_str(), r.adamw.empty() ? "-" : r.adamw.c_str());
-  s << b;
-  std::snprintf(b, sizeof b, "matmul      %s: %.2f TFLOP/s (the MFU denominator)\n", r.matmul_what.c_str(),
-                r.matmul_flops_per_s / 1e12);
-  s << b;
+  s << strformat("device      %s (%s), libtorch %s, %lld threads\n", r.device.c_str(), r.device_name.c_str(),
+                 r.torch_version.c_str(), (long long)r.threads);
+  s << strformat("model       %s, %lld parameters (vision %lld), dtype %s, attention %s, AdamW %s\n",
+                 r.shape.c_str(), (long long)r.params_total, (long long)r.params_vision, r.dtype.c_str(),
+                 r.attention.c_str(), r.adamw.empty() ? "-" : r.adamw.c_str());
+  s << strformat("matmul      %s: %.2f TFLOP/s (the MFU denominator)\n", r.matmul_what.c_str(),
+                 r.matmul_flops_per_s / 1e12);
   if (r.has_train || r.has_frozen) {
-    std::snprintf(b, sizeof b, "clip        %lld frames, %lld tokens (%lld labelled), %lld vision patches\n",
-                  (long long)r.frames, (long long)r.seq_len, (long long)r.labelled_tokens, (long long)r.vision_patches);
-    s << b;
+    s << strformat("clip        %lld frames, %lld tokens (%lld labelled), %lld vision patches\n",
+                   (long long)r.frames, (long long)r.seq_len, (long long)r.labelled_tokens, (long long)r.vision_patches);
   }
   for (const TrainFigures* f : {r.has_train ? &r.train : nullptr, r.has_frozen ? &r.frozen : nullptr}) {
     if (!f) continue;
-    std::snprintf(b, sizeof b,
-                  "%-25s %.4f s median (min %.4f s) over %zu steps, %.0f tokens/s, %.3e FLOP/step, MFU %.1f %%, "
-                  "peak memory %.2f GiB, loss %.4f, %lld trainable\n",
-                  f->name.c_str(), f->step_s_median, f->step_s_min, f->steps_s.size(), f->tokens_per_s, f->flops,
-                  100 * f->mfu, f->peak_mem_gib, f->loss, (long long)f->params_trainable);
-    s << b;
+    s << strformat(
+        "%-25s %.4f s median (min %.4f s) over %zu steps, %.0f tokens/s, %.3e FLOP/step, MFU %.1f %%, "
+        "peak memory %.2f GiB, loss %.4f, %lld trainable\n",
+        f->name.c_str(), f->step_s_median, f->step_s_min, f->steps_s.size(), f->tokens_per_s, f->flops,
+        100 * f->mfu, f->peak_mem_gib, f->loss, (long long)f->params_trainable);
   }
   if (r.has_stream) {
     const StreamFigures& f = r.stream;
-    std::snprintf(b, sizeof b,
-                  "%-25s p50 %.2f ms, p99 %.2f ms (min %.2f, max %.2f, mean %.2f) over %lld frames of %lld tokens, "
-                  "%.0f tokens/s, context %lld tokens at the end, peak memory %.2f GiB\n",
-                  "stream_frame", f.ms_p50, f.ms_p99, f.ms_min, f.ms_max, f.ms_mean, (long long)f.frames,
-                  (long long)f.tokens_per_frame, f.tokens_per_s, (long long)f.context_tokens_end, f.peak_mem_gib);
-    s << b;
+    s << strformat(
+        "%-25s p50 %.2f ms, p99 %.2f ms (min %.2f, max %.2f, mean %.2f) over %lld frames of %lld tokens, "
+        "%.0f tokens/s, context %lld tokens at the end, peak memory %.2f GiB\n",
+        "stream_frame", f.ms_p50, f.ms_p99, f.ms_min, f.ms_max, f.ms_mean, (long long)f.frames,
+        (long long)f.tokens_per_frame, f.tokens_per_s, (long long)f.context_tokens_end, f.peak_mem_gib);
     if (f.decode_tokens > 0) {
-      std::snprintf(b, sizeof b, "%-25s %.2f ms/token (%.1f tokens/s) over %lld tokens, KV cache %.1f MB\n",
-                    "decode_token", f.decode_ms_per_token, f.decode_tokens_per_s, (long long)f.decode_tokens,
-                    f.cache_mb);
-      s << b;
+      s << strformat("%-25s %.2f ms/token (%.1f tokens/s) over %lld tokens, KV cache %.1f MB\n",
+                     "decode_token", f.decode_ms_per_token, f.decode_tokens_per_s, (long long)f.decode_tokens,
+                     f.cache_mb);
     }
   }
-  std::snprintf(b, sizeof b, "process     max RSS %.2f GiB, %.1f s in all\n", r.peak_rss_gib, r.seconds);
-  s << b;
+  s << strformat("process     max RSS %.2f GiB, %.1f s in all\n", r.peak_rss_gib, r.seconds);
   return s.str();
 }
 

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/strformat.h"
 #include "core/torch_threads.h"
 #include "data/clip_reader.h"
 #include "eval/head_metrics.h"
@@ -105,9 +106,7 @@ nlohmann::json head_json(const eval::HeadMetrics& h, double threshold) {
 
 std::string fmt(const std::optional<double>& v, int digits = 3) {
   if (!v) return "n/a";
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.*f", digits, *v);
-  return buf;
+  return strformat("%.*f", digits, *v);
 }
 
 double score_or(const std::optional<double>& v) { return v ? *v : -1.0; }
@@ -206,15 +205,13 @@ void write_timeline_file(const std::string& path, const RunOutcome& fr, const st
 // The sweep's runs, one line each, for the console.
 std::string sweep_report(const nlohmann::json& sweep) {
   std::ostringstream rep;
-  char buf[256];
   rep << "sweep (" << sweep.size() << " runs):\n";
   for (const auto& s : sweep) {
-    std::snprintf(buf, sizeof buf, "  dst %.2f speak %.2f: DST F1 %s, joint state %s, speaking F1 %s\n",
-                  s["threshold_dst"].get<double>(), s["threshold_speak"].get<double>(),
-                  s["dst_f1"].is_null() ? "n/a" : fmt(s["dst_f1"].get<double>()).c_str(),
-                  s["joint_state_accuracy"].is_null() ? "n/a" : fmt(s["joint_state_accuracy"].get<double>()).c_str(),
-                  s["speaking_f1"].is_null() ? "n/a" : fmt(s["speaking_f1"].get<double>()).c_str());
-    rep << buf;
+    rep << strformat("  dst %.2f speak %.2f: DST F1 %s, joint state %s, speaking F1 %s\n",
+                     s["threshold_dst"].get<double>(), s["threshold_speak"].get<double>(),
+                     s["dst_f1"].is_null() ? "n/a" : fmt(s["dst_f1"].get<double>()).c_str(),
+                     s["joint_state_accuracy"].is_null() ? "n/a" : fmt(s["joint_state_accuracy"].get<double>()).c_str(),
+                     s["speaking_f1"].is_null() ? "n/a" : fmt(s["speaking_f1"].get<double>()).c_str());
   }
   return rep.str();
 }
@@ -288,16 +285,13 @@ ModelEvalResult run_model_eval(const ModelEvalOptions& o) {
     rep << "dst head   (rho=1): P " << fmt(hd.prf.precision) << "  R " << fmt(hd.prf.recall) << "  F1 "
         << fmt(hd.prf.f1) << "  AUROC " << fmt(hd.auroc) << "  (" << hd.label_positives << " positive of "
         << hd.count << " frames)\n";
-  char buf[256];
-  std::snprintf(buf, sizeof buf,
-                "stream: %lld frames, %lld refreshes (%s, max_context %lld), %lld updates (%lld items applied, "
-                "%lld invalid), %lld utterances, %.1f ms/frame p50, %.1f p99\n",
-                static_cast<long long>(total.frames), static_cast<long long>(total.refreshes),
-                context_policy_name(fr.options.policy), static_cast<long long>(fr.options.max_context),
-                static_cast<long long>(total.dst_updates), static_cast<long long>(total.dst_items_applied),
-                static_cast<long long>(total.dst_items_invalid), static_cast<long long>(total.utterances),
-                percentile(frame_ms, 0.5), percentile(frame_ms, 0.99));
-  rep << buf;
+  rep << strformat("stream: %lld frames, %lld refreshes (%s, max_context %lld), %lld updates (%lld items applied, "
+                   "%lld invalid), %lld utterances, %.1f ms/frame p50, %.1f p99\n",
+                   static_cast<long long>(total.frames), static_cast<long long>(total.refreshes),
+                   context_policy_name(fr.options.policy), static_cast<long long>(fr.options.max_context),
+                   static_cast<long long>(total.dst_updates), static_cast<long long>(total.dst_items_applied),
+                   static_cast<long long>(total.dst_items_invalid), static_cast<long long>(total.utterances),
+                   percentile(frame_ms, 0.5), percentile(frame_ms, 0.99));
   if (o.sweep) rep << sweep_report(sweep);
   if (!o.write_timeline.empty()) rep << "timeline written to " << o.write_timeline << "\n";
   res.report = rep.str();

@@ -41,18 +41,10 @@ struct Event {
   std::string labels;
 };
 
-}  // namespace
-
-SynthVideo SynthGenerator::make_video(int index, const std::string& frames_file) const {
-  SynthVideo v;
-  v.seed = mix(seed_, uint64_t(index));
-  Rng rng(v.seed);
-  v.video_uid = strformat("synth_%llu_%04d", static_cast<unsigned long long>(seed_ % 100000), index);
-  const int S = opt_.image_size;
-  const int n = rng.uniform_int(opt_.min_steps, opt_.max_steps);
-  const char* object = kObjects[rng.uniform_int(0, 5)];
-  v.goal = std::string("build the ") + object;
-
+// The `n` steps of a video: names, colours, frame timing and board positions. Sets `goal_frame` (an idle frame
+// before the first step) and returns the last step's complete frame.
+int make_steps(const SynthOptions& opt, Rng& rng, int n, int& goal_frame, SynthVideo& v) {
+  const int S = opt.image_size;
   // Distinct colours and parts per step.
   int color_order[6] = {0, 1, 2, 3, 4, 5};
   int part_order[8] = {0, 1, 2, 3, 4, 5, 6, 7};
@@ -61,7 +53,7 @@ SynthVideo SynthGenerator::make_video(int index, const std::string& frames_file)
 
   const int part = std::max(4, S / 8);
   int f = rng.uniform_int(3, 5);  // idle frames before the first step (the goal is stated in them)
-  const int goal_frame = rng.uniform_int(1, f - 1);
+  goal_frame = rng.uniform_int(1, f - 1);
   for (int k = 0; k < n; k++) {
     SynthStep st;
     st.id = "S" + std::to_string(k + 1);
@@ -72,7 +64,7 @@ SynthVideo SynthGenerator::make_video(int index, const std::string& frames_file)
     st.start_frame = f;
     int active = rng.uniform_int(4, 7);
     int paused_for = 0;
-    if (active >= 5 && rng.uniform() < opt_.pause_probability) {
+    if (active >= 5 && rng.uniform() < opt.pause_probability) {
       st.pause_frame = f + rng.uniform_int(2, active - 2);
       paused_for = rng.uniform_int(2, 4);
       st.resume_frame = st.pause_frame + paused_for;
@@ -86,16 +78,18 @@ SynthVideo SynthGenerator::make_video(int index, const std::string& frames_file)
     st.from_y = rng.uniform_int(1, S / 4);
     v.steps.push_back(st);
   }
-  v.num_frames = f + rng.uniform_int(3, 5);
+  return f;
+}
 
-  // The dialog as events on frames.
+// The dialog as events on frames, sorted by frame then in-frame order (consumes `rng` for the questions).
+std::vector<Event> make_events(const SynthOptions& opt, Rng& rng, const SynthVideo& v, int goal_frame,
+                               const char* object) {
   std::vector<Event> ev;
   const std::string first = lower_first(v.steps[0].name);
   ev.push_back({goal_frame, 0, "user", "I want to " + v.goal + ".", "", "", "user|goal"});
   ev.push_back({goal_frame, 2, "assistant", "Sure, let's " + v.goal + ". First, " + first, "", "",
                 "assistant|plan"});
-  for (int k = 0; k < n; k++) {
-    const SynthStep& st = v.steps[k];
+  for (const SynthStep& st : v.steps) {
     ev.push_back({st.start_frame, 1, "DST_UPDATE", "", st.id, "start", "initiative|dst_update,dst_start"});
     ev.push_back({st.start_frame, 2, "assistant", "Now " + lower_first(st.name), "", "",
                   "initiative|instruction"});
@@ -105,7 +99,7 @@ SynthVideo SynthGenerator::make_video(int index, const std::string& frames_file)
     }
     ev.push_back({st.complete_frame, 1, "DST_UPDATE", "", st.id, "complete", "initiative|dst_update,dst_complete"});
     // A question somewhere inside the step, away from its transitions: the words never reveal them.
-    if (st.complete_frame - st.start_frame >= 4 && rng.uniform() < opt_.question_probability) {
+    if (st.complete_frame - st.start_frame >= 4 && rng.uniform() < opt.question_probability) {
       int q = rng.uniform_int(st.start_frame + 1, st.complete_frame - 2);
       if (q != st.pause_frame && q != st.resume_frame) {
         ev.push_back({q, 0, "user", "What should I do now?", "", "", "user|question"});
@@ -118,35 +112,41 @@ SynthVideo SynthGenerator::make_video(int index, const std::string& frames_file)
   std::stable_sort(ev.begin(), ev.end(), [](const Event& a, const Event& b) {
     return a.frame != b.frame ? a.frame < b.frame : a.order < b.order;
   });
+  return ev;
+}
 
-  // Clip boundaries: cut at a step start near the middle while a piece is longer than max_clip_frames, so
-  // every clip begins with a timed turn (which carries the earlier clips' progress in its dst_state).
+// Clip boundaries: cut at a step start near the middle while a piece is longer than max_clip_frames, so
+// every clip begins with a timed turn (which carries the earlier clips' progress in its dst_state).
+std::vector<int> clip_cuts(const SynthOptions& opt, const SynthVideo& v) {
   std::vector<int> cuts = {0};
-  {
-    int begin = 0;
-    while (v.num_frames - begin > opt_.max_clip_frames) {
-      int best = -1;
-      int target = begin + std::min(opt_.max_clip_frames, (v.num_frames - begin) / 2 + 1);
-      for (const auto& st : v.steps)
-        if (st.start_frame > begin + 4 && st.start_frame <= target &&
-            (best < 0 || std::abs(st.start_frame - target) < std::abs(best - target)))
-          best = st.start_frame;
-      if (best < 0) break;
-      cuts.push_back(best);
-      begin = best;
-    }
+  int begin = 0;
+  while (v.num_frames - begin > opt.max_clip_frames) {
+    int best = -1;
+    int target = begin + std::min(opt.max_clip_frames, (v.num_frames - begin) / 2 + 1);
+    for (const auto& st : v.steps)
+      if (st.start_frame > begin + 4 && st.start_frame <= target &&
+          (best < 0 || std::abs(st.start_frame - target) < std::abs(best - target)))
+        best = st.start_frame;
+    if (best < 0) break;
+    cuts.push_back(best);
+    begin = best;
   }
   cuts.push_back(v.num_frames);
+  return cuts;
+}
 
+// One clip per piece between cuts; dst_state before each turn: every step touched so far (this turn's
+// included), as the real data lists it.
+void make_clips(const SynthOptions& opt, const std::vector<Event>& ev, const std::vector<int>& cuts,
+                const std::string& frames_file, SynthVideo& v) {
   nlohmann::json dst = nlohmann::json::array();
   for (const auto& st : v.steps)
     dst.push_back({{"type", "step"},
                    {"id", st.id},
-                   {"start_ts", (st.start_frame + 0.5) / opt_.fps},
-                   {"end_ts", (st.complete_frame + 0.5) / opt_.fps},
+                   {"start_ts", (st.start_frame + 0.5) / opt.fps},
+                   {"end_ts", (st.complete_frame + 0.5) / opt.fps},
                    {"name", st.name}});
 
-  // dst_state before each turn: every step touched so far (this turn's included), as the real data lists it.
   std::map<std::string, std::string> state;
   std::vector<std::string> touched;
   size_t e = 0;
@@ -165,7 +165,7 @@ SynthVideo SynthGenerator::make_video(int index, const std::string& frames_file)
       }
       nlohmann::json ds = nlohmann::json::object();
       for (const auto& id : touched) ds[id] = state[id];
-      double t = (x.frame + 0.5) / opt_.fps;  // centred window [f-1, f+1): anchor f
+      double t = (x.frame + 0.5) / opt.fps;  // centred window [f-1, f+1): anchor f
       nlohmann::json turn = {{"role", x.role}, {"time", t}, {"start_frame", x.frame - 1},
                              {"end_frame", x.frame + 1}, {"dst_state", ds}, {"labels", x.labels}};
       if (x.role == "DST_UPDATE") {
@@ -184,11 +184,30 @@ SynthVideo SynthGenerator::make_video(int index, const std::string& frames_file)
                        {"frames_file", frames_file},
                        {"start_frame_idx", cuts[c]},
                        {"end_frame_idx", cuts[c + 1]},
-                       {"fps", opt_.fps},
+                       {"fps", opt.fps},
                        {"inferred_goal", v.goal},
                        {"dst", dst},
                        {"conversation", conv}});
   }
+}
+
+}  // namespace
+
+SynthVideo SynthGenerator::make_video(int index, const std::string& frames_file) const {
+  SynthVideo v;
+  v.seed = mix(seed_, uint64_t(index));
+  Rng rng(v.seed);
+  v.video_uid = strformat("synth_%llu_%04d", static_cast<unsigned long long>(seed_ % 100000), index);
+  const int n = rng.uniform_int(opt_.min_steps, opt_.max_steps);
+  const char* object = kObjects[rng.uniform_int(0, 5)];
+  v.goal = std::string("build the ") + object;
+
+  int goal_frame = 0;
+  const int last = make_steps(opt_, rng, n, goal_frame, v);
+  v.num_frames = last + rng.uniform_int(3, 5);
+
+  const std::vector<Event> ev = make_events(opt_, rng, v, goal_frame, object);
+  make_clips(opt_, ev, clip_cuts(opt_, v), frames_file, v);
   return v;
 }
 

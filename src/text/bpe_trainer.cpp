@@ -30,25 +30,10 @@ struct Word {
   int64_t count = 0;
 };
 
-}  // namespace
-
-nlohmann::ordered_json train_bpe_tokenizer(const std::vector<std::string>& texts, const BpeTrainOptions& opt) {
-  const int specials = int(opt.leading_special.size() + opt.trailing_special.size());
-  if (opt.vocab_size < 256 + specials)
-    fail("BPE training: vocab_size " + std::to_string(opt.vocab_size) + " cannot hold the 256-symbol byte alphabet and " +
-         std::to_string(specials) + " special tokens");
-
-  // Vocabulary: leading specials, then the byte alphabet in byte order, then merges.
-  std::vector<std::string> vocab(opt.leading_special.begin(), opt.leading_special.end());
-  int32_t byte_id[256];
-  for (int b = 0; b < 256; b++) {
-    byte_id[b] = int32_t(vocab.size());
-    std::string s;
-    append_utf8(s, byte_to_codepoint(uint8_t(b)));
-    vocab.push_back(s);
-  }
-
-  // Word counts: each text minus special-token strings, split by the pre-tokenizer.
+// Word counts: each text minus special-token strings, split by the pre-tokenizer; each word as byte symbols, in
+// sorted word order.
+std::vector<Word> count_words(const std::vector<std::string>& texts, const BpeTrainOptions& opt,
+                              const int32_t (&byte_id)[256]) {
   PreTokenizerConfig cfg;
   cfg.digits = true;
   cfg.individual_digits = true;
@@ -85,7 +70,13 @@ nlohmann::ordered_json train_bpe_tokenizer(const std::vector<std::string>& texts
     for (unsigned char c : bytes) w.symbols.push_back(byte_id[c]);
     words.push_back(std::move(w));
   }
+  return words;
+}
 
+// Merge the most frequent symbol pair (ties: the smallest pair) until `vocab` holds all but the trailing specials
+// or no pair reaches min_frequency. Appends new tokens to `vocab`, rewrites `words`, returns the merges in order.
+std::vector<std::pair<int32_t, int32_t>> learn_merges(std::vector<Word>& words, std::vector<std::string>& vocab,
+                                                      const BpeTrainOptions& opt) {
   std::map<std::string, int32_t> index;
   for (size_t i = 0; i < vocab.size(); i++) index[vocab[i]] = int32_t(i);
   std::vector<std::pair<int32_t, int32_t>> merges;
@@ -127,7 +118,14 @@ nlohmann::ordered_json train_bpe_tokenizer(const std::vector<std::string>& texts
       w.symbols.swap(out);
     }
   }
+  return merges;
+}
 
+// The tokenizer.json document (HF tokenizers layout) for the learned vocabulary and merges; appends the trailing
+// specials to `vocab`.
+nlohmann::ordered_json tokenizer_document(std::vector<std::string>& vocab,
+                                          const std::vector<std::pair<int32_t, int32_t>>& merges,
+                                          const BpeTrainOptions& opt) {
   nlohmann::ordered_json added = nlohmann::ordered_json::array();
   auto add_token = [&](int32_t id, const std::string& content) {
     added.push_back({{"id", id},
@@ -172,6 +170,29 @@ nlohmann::ordered_json train_bpe_tokenizer(const std::vector<std::string>& texts
                   {"vocab", vocab_json},
                   {"merges", merges_json}};
   return doc;
+}
+
+}  // namespace
+
+nlohmann::ordered_json train_bpe_tokenizer(const std::vector<std::string>& texts, const BpeTrainOptions& opt) {
+  const int specials = int(opt.leading_special.size() + opt.trailing_special.size());
+  if (opt.vocab_size < 256 + specials)
+    fail("BPE training: vocab_size " + std::to_string(opt.vocab_size) + " cannot hold the 256-symbol byte alphabet and " +
+         std::to_string(specials) + " special tokens");
+
+  // Vocabulary: leading specials, then the byte alphabet in byte order, then merges.
+  std::vector<std::string> vocab(opt.leading_special.begin(), opt.leading_special.end());
+  int32_t byte_id[256];
+  for (int b = 0; b < 256; b++) {
+    byte_id[b] = int32_t(vocab.size());
+    std::string s;
+    append_utf8(s, byte_to_codepoint(uint8_t(b)));
+    vocab.push_back(s);
+  }
+
+  std::vector<Word> words = count_words(texts, opt, byte_id);
+  const std::vector<std::pair<int32_t, int32_t>> merges = learn_merges(words, vocab, opt);
+  return tokenizer_document(vocab, merges, opt);
 }
 
 }  // namespace prospect::text

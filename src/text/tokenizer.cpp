@@ -372,24 +372,8 @@ void parse_post_processor(const json& root, const std::string& origin, bool* tri
   }
 }
 
-}  // namespace
-
-Tokenizer Tokenizer::from_json(const std::string& json_text, const std::string& origin) {
-  if (json_text.find_first_not_of(" \t\r\n") == std::string::npos) {
-    bad(origin, "", "empty tokenizer file", "expected a Hugging Face tokenizer.json object");
-  }
-  json root;
-  try {
-    root = json::parse(json_text);
-  } catch (const json::exception& e) {  // parse_error, or out_of_range for a number like 1e999
-    bad(origin, "", std::string("not valid JSON: ") + e.what(), "expected a Hugging Face tokenizer.json");
-  }
-  if (!root.is_object()) bad(origin, "", "expected a JSON object at the top level, got " + std::string(root.type_name()));
-
-  Tokenizer tok;
-  Impl& im = *tok.impl_;
-  im.origin = origin;
-
+// Pipeline parts this tokenizer does not implement: truncation, padding and a normalizer must be absent or null.
+void check_unsupported_parts(const json& root, const std::string& origin) {
   for (const char* key : {"truncation", "padding"}) {
     if (root.contains(key) && !root[key].is_null()) {
       bad(origin, key, "is set, which is not supported", "set it to null; Prospect truncates and pads itself");
@@ -400,14 +384,10 @@ Tokenizer Tokenizer::from_json(const std::string& json_text, const std::string& 
     bad(origin, "normalizer", "normalizer '" + (t.empty() ? root["normalizer"].dump() : t) + "' is not supported",
         "only tokenizers without a normalizer (byte-level BPE) are supported");
   }
-  parse_pre_tokenizer(root, origin, &im.pre);
-  parse_post_processor(root, origin, &im.trim_offsets, &im.trim_add_prefix_space);
-  if (!root.contains("decoder") || type_of(root["decoder"]) != "ByteLevel") {
-    std::string got = root.contains("decoder") ? root["decoder"].dump() : "missing";
-    bad(origin, "decoder", "expected a ByteLevel decoder, got " + got.substr(0, 80));
-  }
+}
 
-  // ---- model ----
+// The "model" object, checked to be a plain BPE model with a vocab object and a merges array.
+const json& checked_model(const json& root, const std::string& origin) {
   if (!root.contains("model") || !root["model"].is_object()) {
     bad(origin, "model", root.contains("model") ? "expected an object" : "missing", "a tokenizer.json has a BPE model");
   }
@@ -436,7 +416,11 @@ Tokenizer Tokenizer::from_json(const std::string& json_text, const std::string& 
       bad(origin, std::string("model.") + key, "is set, which is not supported", "set it to null");
     }
   }
+  return model;
+}
 
+// model.vocab as a table indexed by id (unique, in range, non-empty tokens).
+std::vector<std::string> parse_vocab(const json& model, const std::string& origin) {
   std::vector<std::string> vocab;
   for (auto it = model["vocab"].begin(); it != model["vocab"].end(); ++it) {
     const std::string path = "model.vocab[\"" + it.key() + "\"]";
@@ -451,20 +435,12 @@ Tokenizer Tokenizer::from_json(const std::string& json_text, const std::string& 
     vocab[id] = it.key();
   }
   if (vocab.empty()) bad(origin, "model.vocab", "the vocabulary is empty");
+  return vocab;
+}
 
-  BpeOptions opt;
-  opt.fuse_unk = get_bool(model, "fuse_unk", false, origin, "model");
-  opt.ignore_merges = get_bool(model, "ignore_merges", false, origin, "model");
-  // Index for the merge checks; BpeModel builds its own when it takes the vocabulary.
-  StringIdIndex vindex;
-  vindex.build(vocab);
-  if (model.contains("unk_token") && !model["unk_token"].is_null()) {
-    if (!model["unk_token"].is_string()) bad(origin, "model.unk_token", "expected a string or null");
-    std::string unk = model["unk_token"].get<std::string>();
-    opt.unk_id = vindex.find(unk);
-    if (opt.unk_id < 0) bad(origin, "model.unk_token", "unk token \"" + unk + "\" is not in the vocabulary");
-  }
-
+// model.merges as id pairs, in either form ("a b" or ["a", "b"]); both parts and their join must be in `vindex`.
+std::vector<std::pair<int32_t, int32_t>> parse_merges(const json& model, const StringIdIndex& vindex,
+                                                      const std::string& origin) {
   const json& jmerges = model["merges"];
   std::vector<std::pair<int32_t, int32_t>> merges;
   merges.reserve(jmerges.size());
@@ -498,42 +474,91 @@ Tokenizer Tokenizer::from_json(const std::string& json_text, const std::string& 
     if (vindex.find(joined) < 0) bad(origin, path, "merged token \"" + joined + "\" is not in the vocabulary");
     merges.emplace_back(ia, ib);
   }
+  return merges;
+}
+
+// The "added_tokens" array (absent or null: none), appended to `added` in file order.
+void parse_added_tokens(const json& root, const std::string& origin, std::vector<AddedToken>& added) {
+  if (!root.contains("added_tokens") || root["added_tokens"].is_null()) return;
+  const json& at = root["added_tokens"];
+  if (!at.is_array()) bad(origin, "added_tokens", "expected an array");
+  for (size_t i = 0; i < at.size(); ++i) {
+    const json& t = at[i];
+    const std::string path = "added_tokens[" + std::to_string(i) + "]";
+    if (!t.is_object()) bad(origin, path, "expected an object");
+    if (!t.contains("id") || !t["id"].is_number_integer()) bad(origin, path + ".id", "missing or not an integer");
+    if (!t.contains("content") || !t["content"].is_string()) {
+      bad(origin, path + ".content", "missing or not a string");
+    }
+    AddedToken a;
+    long long id = t["id"].get<long long>();
+    if (id < 0 || id >= kMaxId) bad(origin, path + ".id", "id " + std::to_string(id) + " is out of range");
+    a.id = static_cast<int32_t>(id);
+    a.content = t["content"].get<std::string>();
+    if (a.content.empty()) bad(origin, path + ".content", "empty added token");
+    if (utf8_first_invalid(a.content) >= 0) bad(origin, path + ".content", "not valid UTF-8");
+    a.special = get_bool(t, "special", false, origin, path);
+    a.single_word = get_bool(t, "single_word", false, origin, path);
+    a.lstrip = get_bool(t, "lstrip", false, origin, path);
+    a.rstrip = get_bool(t, "rstrip", false, origin, path);
+    a.normalized = get_bool(t, "normalized", !a.special, origin, path);
+    // A repeated id or content replaces the earlier entry, as HF's maps do.
+    for (size_t k = 0; k < added.size(); ++k) {
+      if (added[k].id == a.id || added[k].content == a.content) {
+        added.erase(added.begin() + k);
+        break;
+      }
+    }
+    added.push_back(std::move(a));
+  }
+}
+
+}  // namespace
+
+Tokenizer Tokenizer::from_json(const std::string& json_text, const std::string& origin) {
+  if (json_text.find_first_not_of(" \t\r\n") == std::string::npos) {
+    bad(origin, "", "empty tokenizer file", "expected a Hugging Face tokenizer.json object");
+  }
+  json root;
+  try {
+    root = json::parse(json_text);
+  } catch (const json::exception& e) {  // parse_error, or out_of_range for a number like 1e999
+    bad(origin, "", std::string("not valid JSON: ") + e.what(), "expected a Hugging Face tokenizer.json");
+  }
+  if (!root.is_object()) bad(origin, "", "expected a JSON object at the top level, got " + std::string(root.type_name()));
+
+  Tokenizer tok;
+  Impl& im = *tok.impl_;
+  im.origin = origin;
+
+  check_unsupported_parts(root, origin);
+  parse_pre_tokenizer(root, origin, &im.pre);
+  parse_post_processor(root, origin, &im.trim_offsets, &im.trim_add_prefix_space);
+  if (!root.contains("decoder") || type_of(root["decoder"]) != "ByteLevel") {
+    std::string got = root.contains("decoder") ? root["decoder"].dump() : "missing";
+    bad(origin, "decoder", "expected a ByteLevel decoder, got " + got.substr(0, 80));
+  }
+
+  // ---- model ----
+  const json& model = checked_model(root, origin);
+  std::vector<std::string> vocab = parse_vocab(model, origin);
+  BpeOptions opt;
+  opt.fuse_unk = get_bool(model, "fuse_unk", false, origin, "model");
+  opt.ignore_merges = get_bool(model, "ignore_merges", false, origin, "model");
+  // Index for the merge checks; BpeModel builds its own when it takes the vocabulary.
+  StringIdIndex vindex;
+  vindex.build(vocab);
+  if (model.contains("unk_token") && !model["unk_token"].is_null()) {
+    if (!model["unk_token"].is_string()) bad(origin, "model.unk_token", "expected a string or null");
+    std::string unk = model["unk_token"].get<std::string>();
+    opt.unk_id = vindex.find(unk);
+    if (opt.unk_id < 0) bad(origin, "model.unk_token", "unk token \"" + unk + "\" is not in the vocabulary");
+  }
+  std::vector<std::pair<int32_t, int32_t>> merges = parse_merges(model, vindex, origin);
   im.bpe.build(std::move(vocab), std::move(merges), opt);
 
   // ---- added tokens ----
-  if (root.contains("added_tokens") && !root["added_tokens"].is_null()) {
-    const json& at = root["added_tokens"];
-    if (!at.is_array()) bad(origin, "added_tokens", "expected an array");
-    for (size_t i = 0; i < at.size(); ++i) {
-      const json& t = at[i];
-      const std::string path = "added_tokens[" + std::to_string(i) + "]";
-      if (!t.is_object()) bad(origin, path, "expected an object");
-      if (!t.contains("id") || !t["id"].is_number_integer()) bad(origin, path + ".id", "missing or not an integer");
-      if (!t.contains("content") || !t["content"].is_string()) {
-        bad(origin, path + ".content", "missing or not a string");
-      }
-      AddedToken a;
-      long long id = t["id"].get<long long>();
-      if (id < 0 || id >= kMaxId) bad(origin, path + ".id", "id " + std::to_string(id) + " is out of range");
-      a.id = static_cast<int32_t>(id);
-      a.content = t["content"].get<std::string>();
-      if (a.content.empty()) bad(origin, path + ".content", "empty added token");
-      if (utf8_first_invalid(a.content) >= 0) bad(origin, path + ".content", "not valid UTF-8");
-      a.special = get_bool(t, "special", false, origin, path);
-      a.single_word = get_bool(t, "single_word", false, origin, path);
-      a.lstrip = get_bool(t, "lstrip", false, origin, path);
-      a.rstrip = get_bool(t, "rstrip", false, origin, path);
-      a.normalized = get_bool(t, "normalized", !a.special, origin, path);
-      // A repeated id or content replaces the earlier entry, as HF's maps do.
-      for (size_t k = 0; k < im.added.size(); ++k) {
-        if (im.added[k].id == a.id || im.added[k].content == a.content) {
-          im.added.erase(im.added.begin() + k);
-          break;
-        }
-      }
-      im.added.push_back(std::move(a));
-    }
-  }
+  parse_added_tokens(root, origin, im.added);
   for (size_t k = 0; k < im.added.size(); ++k) {
     const AddedToken& a = im.added[k];
     (a.normalized ? im.match_norm : im.match_raw).add(a.content, static_cast<int32_t>(k));

@@ -52,7 +52,7 @@ AdamW::AdamW(std::vector<NamedTensor> params, AdamWOptions options)
   if (impl_ == AdamWImpl::Auto)
     impl_ = !dev.is_cuda() ? AdamWImpl::Single : compat::has_fused_adamw(dev) ? AdamWImpl::Fused : AdamWImpl::ForEach;
   if (impl_ == AdamWImpl::Fused && !compat::has_fused_adamw(dev))
-    fail(ErrorContext(), std::string("AdamW: the fused kernel is not in this libtorch for ") + dev.str() + " tensors",
+    fail(std::string("AdamW: the fused kernel is not in this libtorch for ") + dev.str() + " tensors",
          "use foreach (multi-tensor) or auto");
 }
 
@@ -232,7 +232,7 @@ void AdamW::load_state(const std::map<std::string, at::Tensor>& state) {
   auto get = [&](const std::string& key, at::IntArrayRef shape) -> const at::Tensor& {
     auto it = state.find(key);
     if (it == state.end())
-      fail(ErrorContext(), "optimizer state: entry '" + key + "' is missing", "was the checkpoint made with another train_mode?");
+      fail("optimizer state: entry '" + key + "' is missing", "was the checkpoint made with another train_mode?");
     if (it->second.sizes() != shape)
       fail("optimizer state: entry '" + key + "' has shape " + c10::str(it->second.sizes()) + ", the model needs " +
            c10::str(shape));
@@ -255,7 +255,7 @@ void AdamW::load_state(const std::map<std::string, at::Tensor>& state) {
   }
   for (const auto& [key, t] : state)
     if (!used.count(key))
-      fail(ErrorContext(), "optimizer state: entry '" + key + "' matches no trainable parameter",
+      fail("optimizer state: entry '" + key + "' matches no trainable parameter",
            "the checkpoint was made with a different model or train_mode");
 }
 

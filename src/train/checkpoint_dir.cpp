@@ -137,7 +137,7 @@ std::vector<std::string> rotate_checkpoints(const std::string& checkpoints_dir, 
 std::string latest_checkpoint(const std::string& checkpoints_dir) {
   auto all = list_checkpoints(checkpoints_dir);
   if (all.empty())
-    fail(ErrorContext(), checkpoints_dir + ": no complete checkpoint to resume from",
+    fail(checkpoints_dir + ": no complete checkpoint to resume from",
          "pass --resume with a checkpoint directory, or train without --resume");
   return all.back().path;
 }

@@ -31,8 +31,8 @@ int env_int(const char* name, int fallback, int min, int max) {
   char* end = nullptr;
   long x = std::strtol(v, &end, 10);
   if (*end != '\0' || x < min || x > max)
-    fail(ErrorContext(), std::string("environment variable ") + name + "='" + v + "' is not an integer in [" +
-                             std::to_string(min) + ", " + std::to_string(max) + "]",
+    fail(std::string("environment variable ") + name + "='" + v + "' is not an integer in [" +
+             std::to_string(min) + ", " + std::to_string(max) + "]",
          "set by torchrun or `prospect train --nproc N`");
   return static_cast<int>(x);
 }
@@ -46,8 +46,7 @@ void guarded(int rank, int world, const std::string& backend, const char* what, 
   } catch (const std::exception& e) {
     std::string msg = e.what();
     if (size_t nl = msg.find('\n'); nl != std::string::npos) msg = msg.substr(0, nl);  // drop c10's backtrace
-    fail(ErrorContext(),
-         "distributed: rank " + std::to_string(rank) + " of " + std::to_string(world) + " (" + backend + "): " +
+    fail("distributed: rank " + std::to_string(rank) + " of " + std::to_string(world) + " (" + backend + "): " +
              what + " failed: " + msg,
          "another rank probably stopped or was killed (see its output), or took longer than train.dist_timeout_s");
   }
@@ -192,7 +191,7 @@ DistEnv read_dist_env() {
   if (const char* a = std::getenv("MASTER_ADDR"); a && *a) e.master_addr = a;
   e.master_port = env_int("MASTER_PORT", 29500, 1, 65535);
   if (e.world_size > 1 && !std::getenv("RANK"))
-    fail(ErrorContext(), "WORLD_SIZE=" + std::to_string(e.world_size) + " but RANK is not set",
+    fail("WORLD_SIZE=" + std::to_string(e.world_size) + " but RANK is not set",
          "launch with torchrun or `prospect train --nproc N`, which set both");
   return e;
 }
@@ -239,8 +238,8 @@ std::unique_ptr<Communicator> connect_process_group(const DistEnv& env, const st
   } catch (const std::exception& e) {
     std::string msg = e.what();
     if (size_t nl = msg.find('\n'); nl != std::string::npos) msg = msg.substr(0, nl);
-    fail(ErrorContext(), "distributed: " + where + ": rendezvous at " + env.master_addr + ":" +
-                             std::to_string(env.master_port) + " failed: " + msg,
+    fail("distributed: " + where + ": rendezvous at " + env.master_addr + ":" +
+             std::to_string(env.master_port) + " failed: " + msg,
          "check MASTER_ADDR/MASTER_PORT (rank 0's host, a free port) and that every rank was started");
   }
   if (which == "store") {
@@ -275,13 +274,12 @@ std::unique_ptr<Communicator> connect_process_group(const DistEnv& env, const st
   } catch (const std::exception& e) {
     std::string msg = e.what();
     if (size_t nl = msg.find('\n'); nl != std::string::npos) msg = msg.substr(0, nl);
-    fail(ErrorContext(), "distributed: " + where + ": creating the " + which + " process group failed: " + msg,
+    fail("distributed: " + where + ": creating the " + which + " process group failed: " + msg,
          "every rank must start within train.dist_timeout_s and reach the others' addresses");
   }
 #endif
   (void)timeout;
-  fail(ErrorContext(),
-       "distributed: WORLD_SIZE=" + std::to_string(env.world_size) + " needs the " + which +
+  fail("distributed: WORLD_SIZE=" + std::to_string(env.world_size) + " needs the " + which +
            " backend, which this build does not have (built: " + built_dist_backends() + ")",
        which == "gloo" ? "use train.dist_backend=store (or auto), or a libtorch that ships Gloo's headers"
                        : "build against a CUDA libtorch with NCCL");

@@ -86,7 +86,7 @@ void LoraSet::load(const std::string& path) {
   at::NoGradGuard no_grad;
   for (auto& [name, p] : params_) {
     auto it = saved.find(name);
-    if (it == saved.end()) fail(ErrorContext(), path + ": adapter '" + name + "' is missing", "lora.rank or lora.targets changed?");
+    if (it == saved.end()) fail(path + ": adapter '" + name + "' is missing", "lora.rank or lora.targets changed?");
     if (it->second.sizes() != p.sizes())
       fail(path + ": adapter '" + name + "' has shape " + c10::str(it->second.sizes()) + ", expected " +
            c10::str(p.sizes()));

@@ -13,7 +13,7 @@ bool NonFiniteGuard::check(bool finite, int64_t step, const std::string& what) {
   skipped_total_++;
   in_row_++;
   if (in_row_ >= max_in_row_)
-    fail(ErrorContext(), "training stopped at step " + std::to_string(step) + ": " + std::to_string(in_row_) +
+    fail("training stopped at step " + std::to_string(step) + ": " + std::to_string(in_row_) +
              " updates in a row had a non-finite loss or gradient (last: " + what + "; " +
              std::to_string(skipped_total_) + " skipped in total)",
          "lower optim.lr, keep optim.grad_clip on, check the data, or try train.dtype=fp32; resume from the last "

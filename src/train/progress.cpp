@@ -6,16 +6,16 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/strformat.h"
+
 namespace prospect::train {
 
 std::string format_duration(double seconds) {
   if (!(seconds >= 0) || !std::isfinite(seconds)) return "?";
   int64_t s = static_cast<int64_t>(std::llround(seconds));
-  char buf[32];
-  if (s >= 3600) std::snprintf(buf, sizeof buf, "%lldh%02lldm", (long long)(s / 3600), (long long)(s % 3600 / 60));
-  else if (s >= 60) std::snprintf(buf, sizeof buf, "%lldm%02llds", (long long)(s / 60), (long long)(s % 60));
-  else std::snprintf(buf, sizeof buf, "%llds", (long long)s);
-  return buf;
+  if (s >= 3600) return strformat("%lldh%02lldm", (long long)(s / 3600), (long long)(s % 3600 / 60));
+  if (s >= 60) return strformat("%lldm%02llds", (long long)(s / 60), (long long)(s % 60));
+  return strformat("%llds", (long long)s);
 }
 
 std::string format_progress(const ProgressFields& f, int bar_width) {
@@ -25,13 +25,11 @@ std::string format_progress(const ProgressFields& f, int bar_width) {
     int filled = static_cast<int>(frac * bar_width);
     bar = "[" + std::string(filled, '#') + std::string(bar_width - filled, '.') + "] ";
   }
-  char buf[512];
-  std::snprintf(buf, sizeof buf,
-                "%lld/%lld ep %.2f loss %.4f (lm %.4f dst_gen %.4f speak %.4f dst %.4f) lr %.2e %.0f tok/s %.1f fr/s "
-                "ETA %s",
-                (long long)f.step, (long long)f.total_steps, f.epoch, f.loss, f.lm_loss, f.dst_gen_loss, f.speak_loss,
-                f.dst_loss, f.lr, f.tokens_per_s, f.frames_per_s, format_duration(f.eta_s).c_str());
-  std::string line = bar + buf;
+  std::string line =
+      bar + strformat("%lld/%lld ep %.2f loss %.4f (lm %.4f dst_gen %.4f speak %.4f dst %.4f) lr %.2e %.0f tok/s "
+                      "%.1f fr/s ETA %s",
+                      (long long)f.step, (long long)f.total_steps, f.epoch, f.loss, f.lm_loss, f.dst_gen_loss,
+                      f.speak_loss, f.dst_loss, f.lr, f.tokens_per_s, f.frames_per_s, format_duration(f.eta_s).c_str());
   if (f.skipped > 0) line += " skipped " + std::to_string(f.skipped);
   return line;
 }

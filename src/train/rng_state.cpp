@@ -36,7 +36,7 @@ std::vector<std::pair<std::string, at::Tensor>> capture_rng_state() {
 
 void restore_rng_state(const std::map<std::string, at::Tensor>& state) {
   auto it = state.find("rng.cpu");
-  if (it == state.end()) fail(ErrorContext(), "trainer state: 'rng.cpu' is missing", "the checkpoint is incomplete");
+  if (it == state.end()) fail("trainer state: 'rng.cpu' is missing", "the checkpoint is incomplete");
   {
     auto gen = at::detail::getDefaultCPUGenerator();
     std::lock_guard<std::mutex> lock(gen.mutex());

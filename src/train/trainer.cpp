@@ -17,6 +17,7 @@
 #include "core/config.h"
 #include "core/clock.h"
 #include "core/error.h"
+#include "core/strformat.h"
 #include "core/text_file.h"
 #include "core/torch_threads.h"
 #include "data/clip_reader.h"
@@ -52,11 +53,10 @@ struct StepResult {
 
 // "validation at step N: loss ... (lm ... dst_gen ... speak ... dst ...) speak_f1 ..." for the console and log.
 std::string describe_validation(int64_t step, const json& v) {
-  char line[256];
-  std::snprintf(line, sizeof line, "validation at step %lld: loss %.4f (lm %.4f dst_gen %.4f speak %.4f dst %.4f)",
-                (long long)step, v["loss"].get<double>(), v["lm_loss"].get<double>(), v["dst_gen_loss"].get<double>(),
-                v["speak_loss"].get<double>(), v["dst_loss"].get<double>());
-  std::string msg = line;
+  std::string msg = strformat("validation at step %lld: loss %.4f (lm %.4f dst_gen %.4f speak %.4f dst %.4f)",
+                              (long long)step, v["loss"].get<double>(), v["lm_loss"].get<double>(),
+                              v["dst_gen_loss"].get<double>(), v["speak_loss"].get<double>(),
+                              v["dst_loss"].get<double>());
   for (const char* k : {"speak_f1", "speak_auroc", "dst_f1", "dst_auroc", "dst_exact_match"})
     if (v.contains(k)) msg += std::string(" ") + k + " " + std::to_string(v[k].get<double>());
   return msg;
@@ -70,7 +70,7 @@ double best_metric_value(const std::string& best_metric, const json& v) {
     std::string names;
     for (auto it = v.begin(); it != v.end(); ++it)
       if (it.value().is_number()) names += (names.empty() ? "" : ", ") + std::string("val/") + it.key();
-    fail(ErrorContext(), "option 'train.best_metric': validation has no metric '" + key + "'", "one of: " + names);
+    fail("option 'train.best_metric': validation has no metric '" + key + "'", "one of: " + names);
   }
   return v[key].get<double>();
 }
@@ -182,7 +182,7 @@ std::string Trainer::open_run_dir() {
   std::string resume_dir;
   if (!resume_arg_.empty()) resume_dir = resume_arg_ == "latest" ? latest_checkpoint(checkpoints_dir_) : resume_arg_;
   if (!resume_dir.empty() && !fs::exists(fs::path(resume_dir) / kTrainerStateFile))
-    fail(ErrorContext(), resume_dir + ": not a complete checkpoint (no " + std::string(kTrainerStateFile) + ")",
+    fail(resume_dir + ": not a complete checkpoint (no " + std::string(kTrainerStateFile) + ")",
          "pass a checkpoints/checkpoint-N directory of a run");
   return resume_dir;
 }
@@ -240,7 +240,7 @@ void Trainer::read_split(const std::string& file, std::vector<data::Clip>& out) 
     say("skipped: " + e);
     data_report_.read_skipped.push_back(e);
   }
-  if (r.clips.empty()) fail(ErrorContext(), p.string() + ": no usable clips", "check data.root and the split file");
+  if (r.clips.empty()) fail(p.string() + ": no usable clips", "check data.root and the split file");
   out = std::move(r.clips);
   say("data: " + p.string() + ": " + std::to_string(out.size()) + " clips");
 }
@@ -394,8 +394,7 @@ StepResult Trainer::train_step(const std::vector<data::Batch>& window) {
   if (hooks_.after_backward) hooks_.after_backward(pos_.step + 1, m_.opt->params());
   r.grad_norm = m_.opt->clip_grad_norm(o_.grad_clip);
   const bool finite = std::isfinite(r.window.loss) && std::isfinite(r.grad_norm);
-  char what[96];
-  std::snprintf(what, sizeof what, "loss %g, grad norm %g", r.window.loss, r.grad_norm);
+  const std::string what = strformat("loss %g, grad norm %g", r.window.loss, r.grad_norm);
   if (guard_.check(finite, pos_.step + 1, what)) {
     m_.opt->zero_grad();
     say("step " + std::to_string(pos_.step + 1) + ": skipped (" + what + ")");

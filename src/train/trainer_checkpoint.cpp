@@ -77,8 +77,7 @@ std::vector<std::string> restore_train_checkpoint(const std::string& dir, const 
          ", this run asks for " + mode);
   const int64_t saved_world = state.value("world_size", int64_t(1));
   if (saved_world != world_size)
-    fail(ErrorContext(),
-         dir + ": checkpoint was trained with " + std::to_string(saved_world) + " rank(s), this run has " +
+    fail(dir + ": checkpoint was trained with " + std::to_string(saved_world) + " rank(s), this run has " +
              std::to_string(world_size),
          "resume with the same world size (WORLD_SIZE / --nproc): the global batch and data position depend on it");
   opt.load_state(model::load_tensors((fs::path(dir) / "optimizer.safetensors").string()));

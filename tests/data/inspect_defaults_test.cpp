@@ -6,13 +6,13 @@
 
 #include <nlohmann/json.hpp>
 
-#include "test_util.h"
+#include "fixtures.h"
 
 namespace {
 
 nlohmann::json inspect(const std::string& extra) {
-  const std::string data = prospect::test::shared_path("data/prospect-sample/dst_clip_assembly101.json");
-  const std::string tok = prospect::test::shared_path("fixtures/smolvlm2-tokenizer/tokenizer.json");
+  const std::string data = prospect::test::dst_sample_path();
+  const std::string tok = prospect::test::tokenizer_path();
   auto r = prospect::test::run_prospect("inspect --json --data " + data + " --tokenizer " + tok +
                                         " --index 0 --image-seq-len 9 --max-seq-len 0" + extra);
   EXPECT_EQ(r.code, 0) << r.err;
@@ -22,7 +22,7 @@ nlohmann::json inspect(const std::string& extra) {
 }  // namespace
 
 TEST(InspectDefaults, SeedIsTheTrainersDefault) {
-  PROSPECT_REQUIRE_FIXTURE(prospect::test::shared_path("data/prospect-sample/dst_clip_assembly101.json"));
+  PROSPECT_REQUIRE_FIXTURE(prospect::test::dst_sample_path());
   nlohmann::json dflt = inspect(" --neg-rate 0.3"), s42 = inspect(" --neg-rate 0.3 --seed 42"),
                  s0 = inspect(" --neg-rate 0.3 --seed 0");
   ASSERT_FALSE(dflt.is_null());
@@ -36,7 +36,7 @@ TEST(InspectDefaults, SeedIsTheTrainersDefault) {
 }
 
 TEST(InspectDefaults, FirstAndLastFrameAreTheLabelledOnes) {
-  PROSPECT_REQUIRE_FIXTURE(prospect::test::shared_path("data/prospect-sample/dst_clip_assembly101.json"));
+  PROSPECT_REQUIRE_FIXTURE(prospect::test::dst_sample_path());
   // rho 0: only frames where the assistant speaks or the state is updated are decision points. The sample
   // clip spans frames [193, 451); its outputs are anchored at 10 frames, the first at 194 and the last at 450.
   nlohmann::json j = inspect(" --neg-rate 0");

@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "fixtures.h"
 #include "synth/synth_dataset.h"
-#include "test_util.h"
 #include "train/metrics_log.h"
 
 namespace fs = std::filesystem;
@@ -35,7 +35,7 @@ std::string data_dir() {
 // validation; returns the run folder.
 std::string run(const std::string& name, const std::vector<std::string>& extra) {
   const std::string run_dir = prospect::test::unique_temp_path(name);
-  std::vector<std::string> kv = {"model.path=" + prospect::test::shared_path("fixtures/hf-smolvlm-tiny/tiny"),
+  std::vector<std::string> kv = {"model.path=" + prospect::test::tiny_model_dir(),
                                  "data.root=" + data_dir(), "data.train=train.json", "data.val=val.json",
                                  "data.workers=1", "data.max_seq_len=350", "train.batch_size=2",
                                  "train.max_steps=1", "optim.lr=0", "train.eval_every=1", "train.save_every=0", "train.best_metric=",
@@ -58,7 +58,7 @@ nlohmann::json val_record(const std::string& run_dir) {
 }  // namespace
 
 TEST(ValidationRecord, HeadLossesFollowLossBce) {
-  PROSPECT_REQUIRE_FIXTURE(prospect::test::shared_path("fixtures/hf-smolvlm-tiny/tiny"));
+  PROSPECT_REQUIRE_FIXTURE(prospect::test::tiny_model_dir());
   nlohmann::json balanced = val_record(run("val_balanced", {"loss.bce=balanced"}));
   nlohmann::json pw1 = val_record(run("val_pw1", {"loss.bce=pos_weight", "loss.pos_weight=1"}));
   nlohmann::json pw4 = val_record(run("val_pw4", {"loss.bce=pos_weight", "loss.pos_weight=4"}));
@@ -76,7 +76,7 @@ TEST(ValidationRecord, HeadLossesFollowLossBce) {
 }
 
 TEST(ValidationRecord, ModelSummaryNamesWhatItCounts) {
-  PROSPECT_REQUIRE_FIXTURE(prospect::test::shared_path("fixtures/hf-smolvlm-tiny/tiny"));
+  PROSPECT_REQUIRE_FIXTURE(prospect::test::tiny_model_dir());
   const std::string log = prospect::test::read_file_text(run("summary", {}) + "/train.log");
   std::smatch m;
   const std::regex line(
