@@ -21,7 +21,8 @@ int main(int argc, char** argv) {
   const std::string dst = shared + "/data/prospect-sample/dst_clip_assembly101.json";
   const std::string pa = shared + "/data/prospect-sample/proassist_prepared_assembly101.jsonl";
   try {
-    prospect::text::Tokenizer tok = prospect::text::Tokenizer::load(shared + "/fixtures/smolvlm2-tokenizer/tokenizer.json");
+    prospect::text::Tokenizer tok =
+        prospect::text::Tokenizer::load(shared + "/fixtures/smolvlm2-tokenizer/tokenizer.json");
 
     // 1. Reading and schema checks.
     int64_t reads = 0, clips_read = 0;
@@ -31,7 +32,8 @@ int main(int argc, char** argv) {
       ++reads;
     }
     double read_s = seconds_since(t0);
-    std::cout << "read + check: " << clips_read / read_s << " clips/s (" << reads << " passes over 7 clips)\n";
+    std::cout << "read + check: " << clips_read / read_s << " clips/s (" << reads
+              << " passes over 7 clips)\n";
 
     std::vector<Clip> clips = read_clips(dst);
     for (Clip& c : read_clips(pa)) clips.push_back(std::move(c));
@@ -56,9 +58,9 @@ int main(int argc, char** argv) {
     }
     double render_s = seconds_since(t0);
     std::cout << "render + tokenize + labels (1 thread, K=81, max_seq_len 4096): " << rendered / render_s
-              << " clips/s, " << frames / render_s << " frames/s, " << tokens / render_s / 1e6 << " M tokens/s, "
-              << samples / render_s << " samples/s (avg clip " << frames / std::max<int64_t>(rendered, 1)
-              << " frames)\n";
+              << " clips/s, " << frames / render_s << " frames/s, " << tokens / render_s / 1e6
+              << " M tokens/s, " << samples / render_s << " samples/s (avg clip "
+              << frames / std::max<int64_t>(rendered, 1) << " frames)\n";
 
     // 3. The loader end to end: batches of 4 samples, padded, no pixels.
     LoaderOptions lo;

@@ -34,7 +34,9 @@ double rate(double seconds, F step) {
 }
 
 // A fixed pseudo-random order of frame indices (random access, not a sequential scan).
-int64_t pick(long long n, int64_t frames) { return int64_t((uint64_t(n) * 2654435761u + 11) % uint64_t(frames)); }
+int64_t pick(long long n, int64_t frames) {
+  return int64_t((uint64_t(n) * 2654435761u + 11) % uint64_t(frames));
+}
 
 }  // namespace
 
@@ -53,7 +55,8 @@ int main(int argc, char** argv) {
                   reader->num_batches(), open_us);
 
       volatile size_t sink = 0;
-      double lookups = rate(secs, [&](long long n) { sink = sink + reader->value(pick(n, frames), 0).size(); });
+      double lookups =
+          rate(secs, [&](long long n) { sink = sink + reader->value(pick(n, frames), 0).size(); });
       std::string b64(reader->value(0, 0));
       std::string jpg;
       prospect::data::base64_decode(b64, jpg);
@@ -65,10 +68,12 @@ int main(int argc, char** argv) {
       prospect::ErrorContext ctx;
       ctx.file = path;
       double jpeg_rate = rate(secs, [&](long long) {
-        auto img = prospect::vision::decode_jpeg(reinterpret_cast<const uint8_t*>(jpg.data()), jpg.size(), ctx, "f");
+        auto img =
+            prospect::vision::decode_jpeg(reinterpret_cast<const uint8_t*>(jpg.data()), jpg.size(), ctx, "f");
         sink = sink + img.rgb[0];
       });
-      auto img = prospect::vision::decode_jpeg(reinterpret_cast<const uint8_t*>(jpg.data()), jpg.size(), ctx, "f");
+      auto img =
+          prospect::vision::decode_jpeg(reinterpret_cast<const uint8_t*>(jpg.data()), jpg.size(), ctx, "f");
       std::vector<float> pv(size_t(3) * size_t(img.height) * size_t(img.width));
       double norm_rate = rate(secs, [&](long long) { prospect::vision::normalize_chw(img, pv.data()); });
       double resize_rate = rate(secs, [&](long long) {

@@ -7,8 +7,6 @@
 //   tiny  = the fixture's shapes (64-d text, 32-px frames, 16 tokens per frame);
 //   small = 4 x 256-d text layers, 4 x 128-d vision layers, 64-px frames (16 tokens per frame);
 //   256M  = SmolVLM2-256M's shapes (512-px frames, 64 tokens per frame; slow on 2 cores: use --frames 8).
-#include "core/torch_pch.h"
-
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -17,6 +15,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/torch_pch.h"
 #include "core/torch_threads.h"
 #include "data/clip.h"
 #include "model/heads.h"
@@ -30,22 +29,32 @@ namespace {
 
 model::SmolVLMConfig bench_config(const std::string& preset) {
   if (preset == "256M") return model::SmolVLMConfig::preset("256M");
-  nlohmann::json j = {
-      {"image_token_id", 514},
-      {"scale_factor", 2},
-      {"text_config",
-       {{"vocab_size", 526}, {"hidden_size", 64}, {"intermediate_size", 128}, {"num_hidden_layers", 2},
-        {"num_attention_heads", 4}, {"num_key_value_heads", 2}, {"rms_norm_eps", 1e-5}, {"rope_theta", 100000.0},
-        {"pad_token_id", 0}, {"max_position_embeddings", 4096}}},
-      {"vision_config",
-       {{"hidden_size", 32}, {"intermediate_size", 64}, {"num_hidden_layers", 2}, {"num_attention_heads", 4},
-        {"image_size", 32}, {"patch_size", 4}}}};
+  nlohmann::json j = {{"image_token_id", 514},
+                      {"scale_factor", 2},
+                      {"text_config",
+                       {{"vocab_size", 526},
+                        {"hidden_size", 64},
+                        {"intermediate_size", 128},
+                        {"num_hidden_layers", 2},
+                        {"num_attention_heads", 4},
+                        {"num_key_value_heads", 2},
+                        {"rms_norm_eps", 1e-5},
+                        {"rope_theta", 100000.0},
+                        {"pad_token_id", 0},
+                        {"max_position_embeddings", 4096}}},
+                      {"vision_config",
+                       {{"hidden_size", 32},
+                        {"intermediate_size", 64},
+                        {"num_hidden_layers", 2},
+                        {"num_attention_heads", 4},
+                        {"image_size", 32},
+                        {"patch_size", 4}}}};
   if (preset == "small") {
     j["text_config"]["hidden_size"] = 256;
     j["text_config"]["intermediate_size"] = 768;
     j["text_config"]["num_hidden_layers"] = 4;
-    j["vision_config"] = {{"hidden_size", 128}, {"intermediate_size", 512}, {"num_hidden_layers", 4},
-                          {"num_attention_heads", 4}, {"image_size", 64}, {"patch_size", 8}};
+    j["vision_config"] = {{"hidden_size", 128},       {"intermediate_size", 512}, {"num_hidden_layers", 4},
+                          {"num_attention_heads", 4}, {"image_size", 64},         {"patch_size", 8}};
   } else if (preset != "tiny") {
     fail("unknown preset '" + preset + "' (tiny, small or 256M)");
   }
@@ -61,7 +70,8 @@ data::Clip bench_clip(int64_t frames) {
   c.end_frame = frames;
   c.fps = 2.0;
   c.system_prompt = data::Clip::kDefaultSystemPrompt;
-  const char* names[] = {"Attach the red wheel.", "Attach the blue wheel.", "Mount the roof.", "Add the flag."};
+  const char* names[] = {"Attach the red wheel.", "Attach the blue wheel.", "Mount the roof.",
+                         "Add the flag."};
   std::vector<std::string> ids;
   for (int i = 0; i < 4; ++i) {
     c.steps.push_back({"S" + std::to_string(i + 1), names[i], 0, 0});
@@ -104,10 +114,14 @@ int main(int argc, char** argv) {
   int64_t frames = 64;
   int threads = 2;
   for (int i = 1; i + 1 < argc; i += 2) {
-    if (!std::strcmp(argv[i], "--preset")) preset = argv[i + 1];
-    else if (!std::strcmp(argv[i], "--frames")) frames = std::atoll(argv[i + 1]);
-    else if (!std::strcmp(argv[i], "--threads")) threads = std::atoi(argv[i + 1]);
-    else if (!std::strcmp(argv[i], "--testdata")) shared = argv[i + 1];
+    if (!std::strcmp(argv[i], "--preset"))
+      preset = argv[i + 1];
+    else if (!std::strcmp(argv[i], "--frames"))
+      frames = std::atoll(argv[i + 1]);
+    else if (!std::strcmp(argv[i], "--threads"))
+      threads = std::atoi(argv[i + 1]);
+    else if (!std::strcmp(argv[i], "--testdata"))
+      shared = argv[i + 1];
   }
   try {
     set_compute_threads(threads);
@@ -123,10 +137,12 @@ int main(int argc, char** argv) {
     heads.init_weights(2);
     data::Clip clip = bench_clip(frames);
     const int64_t size = cfg.vision.image_size;
-    std::printf("bench_stream: preset %s (%lld parameters, %lld tokens per frame, %lldx%lld frames), %lld frames, "
-                "%d threads\n",
-                preset.c_str(), static_cast<long long>(m.num_parameters()), static_cast<long long>(m.tokens_per_image()),
-                static_cast<long long>(size), static_cast<long long>(size), static_cast<long long>(frames), threads);
+    std::printf(
+        "bench_stream: preset %s (%lld parameters, %lld tokens per frame, %lldx%lld frames), %lld frames, "
+        "%d threads\n",
+        preset.c_str(), static_cast<long long>(m.num_parameters()),
+        static_cast<long long>(m.tokens_per_image()), static_cast<long long>(size),
+        static_cast<long long>(size), static_cast<long long>(frames), threads);
     auto gen = at::make_generator<at::CPUGeneratorImpl>(5);
     // Random pixels per frame: the vision tower's cost is in every figure, frame decoding is not.
     stream::FeatureSource features = [&](int64_t) {
@@ -150,11 +166,12 @@ int main(int argc, char** argv) {
       const std::vector<double>& ms = r.stats.frame_ms;
       double mean = 0;
       for (double v : ms) mean += v / static_cast<double>(ms.size());
-      std::printf("  %-38s p50 %8.2f ms  p99 %8.2f ms  mean %8.2f ms/frame  (%lld tokens fed, %lld generated, "
-                  "%lld refreshes, vision %.0f%% of time)\n",
-                  g.name, pct(ms, 0.5), pct(ms, 0.99), mean, static_cast<long long>(r.stats.fed_tokens),
-                  static_cast<long long>(r.stats.generated_tokens), static_cast<long long>(r.stats.refreshes),
-                  100.0 * r.stats.image_seconds / r.stats.seconds);
+      std::printf(
+          "  %-38s p50 %8.2f ms  p99 %8.2f ms  mean %8.2f ms/frame  (%lld tokens fed, %lld generated, "
+          "%lld refreshes, vision %.0f%% of time)\n",
+          g.name, pct(ms, 0.5), pct(ms, 0.99), mean, static_cast<long long>(r.stats.fed_tokens),
+          static_cast<long long>(r.stats.generated_tokens), static_cast<long long>(r.stats.refreshes),
+          100.0 * r.stats.image_seconds / r.stats.seconds);
     }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_stream: %s\n", e.what());

@@ -1,7 +1,8 @@
 // Tokenizer throughput on a realistic corpus: the texts of the real sample data (ProAssist prepared JSONL,
-// the DST clip), the repository's markdown, and rendered-style strings dense with <image> added tokens. Prints
-// load time, encode MB/s (cold and warm word cache, with and without offsets, 1 and 2 threads), the time of
-// one ~4096-token sequence, decode MB/s and token_to_id ns per lookup. Not a test: it prints figures only.
+// the DST clip), the repository's markdown, and rendered-style strings dense with <image> added tokens.
+// Prints load time, encode MB/s (cold and warm word cache, with and without offsets, 1 and 2 threads), the
+// time of one ~4096-token sequence, decode MB/s and token_to_id ns per lookup. Not a test: it prints figures
+// only.
 //
 // Usage: bench_tokenizer [tokenizer.json] [repeats]
 #include <cstdio>
@@ -58,7 +59,8 @@ std::vector<std::string> text_corpus(const std::string& shared) {
   }
   docs.push_back(read_file(std::string(PROSPECT_SOURCE_DIR) + "/README.md"));
   std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator(std::string(PROSPECT_SOURCE_DIR) + "/docs", ec)) {
+  for (const auto& entry :
+       std::filesystem::directory_iterator(std::string(PROSPECT_SOURCE_DIR) + "/docs", ec)) {
     if (entry.path().extension() == ".md") docs.push_back(read_file(entry.path().string()));
   }
   return docs;
@@ -69,18 +71,24 @@ std::vector<std::string> rendered_corpus(int samples) {
   std::vector<std::string> docs;
   for (int s = 0; s < samples; ++s) {
     std::string doc =
-        "<|im_start|>System: You are a helpful and proactive assistant.\n\nTask Steps:\nS1: Assemble the chassis "
-        "by attaching and screwing the chassis parts together.\nS2: Attach wheels to the chassis.\nS3: Add the "
+        "<|im_start|>System: You are a helpful and proactive assistant.\n\nTask Steps:\nS1: Assemble the "
+        "chassis "
+        "by attaching and screwing the chassis parts together.\nS2: Attach wheels to the chassis.\nS3: Add "
+        "the "
         "cabin window to the chassis.\n\nCurrent Progress: S1:completed, S2:in_progress<end_of_utterance>\n";
     for (int f = 0; f < 32; ++f) {
       doc += prospect::strformat("Frame from 00:%02d:%02d:", (s + f) / 60 % 60, (s * 7 + f) % 60);
       doc += "<fake_token_around_image><global-img>";
       for (int k = 0; k < 81; ++k) doc += "<image>";
       doc += "<fake_token_around_image>\n";
-      if (f % 8 == 3) doc += "Assistant: DST_UPDATE: S" + std::to_string(f % 5 + 1) + "->complete<end_of_utterance>\n";
+      if (f % 8 == 3)
+        doc += "Assistant: DST_UPDATE: S" + std::to_string(f % 5 + 1) + "->complete<end_of_utterance>\n";
       if (f % 11 == 5) {
-        doc += "User: Which screw goes into wheel " + std::to_string(f) + "? I can't find it.<end_of_utterance>\n";
-        doc += "Assistant: Great job on the first wheel! Now, screw the second one with the screwdriver.<end_of_utterance>\n";
+        doc += "User: Which screw goes into wheel " + std::to_string(f) +
+               "? I can't find it.<end_of_utterance>\n";
+        doc +=
+            "Assistant: Great job on the first wheel! Now, screw the second one with the "
+            "screwdriver.<end_of_utterance>\n";
       }
     }
     docs.push_back(doc);
@@ -129,15 +137,17 @@ int main(int argc, char** argv) {
   try {
     auto t0 = Clock::now();
     Tokenizer cold = Tokenizer::load(path);
-    std::printf("tokenizer %s: %d ids, loaded in %.1f ms\n", path.c_str(), cold.vocab_size(), 1e3 * seconds_since(t0));
+    std::printf("tokenizer %s: %d ids, loaded in %.1f ms\n", path.c_str(), cold.vocab_size(),
+                1e3 * seconds_since(t0));
 
     std::vector<std::string> text = text_corpus(shared);
     std::vector<std::string> rendered = rendered_corpus(64);
     std::vector<std::string> mixed = text;
     mixed.insert(mixed.end(), rendered.begin(), rendered.end());
-    size_t text_bytes = total_bytes(text), rendered_bytes = total_bytes(rendered), mixed_bytes = total_bytes(mixed);
-    std::printf("corpus: %zu text docs (%zu bytes), %zu rendered samples (%zu bytes)\n", text.size(), text_bytes,
-                rendered.size(), rendered_bytes);
+    size_t text_bytes = total_bytes(text), rendered_bytes = total_bytes(rendered),
+           mixed_bytes = total_bytes(mixed);
+    std::printf("corpus: %zu text docs (%zu bytes), %zu rendered samples (%zu bytes)\n", text.size(),
+                text_bytes, rendered.size(), rendered_bytes);
     if (text.empty()) std::printf("warning: no sample data found under %s\n", shared.c_str());
 
     size_t tokens = 0;
@@ -158,15 +168,16 @@ int main(int argc, char** argv) {
       sample += d;
       if (cold.encode(sample).size() >= 4096) break;
     }
-    while (cold.encode(sample).size() > 4096) sample.resize(sample.size() * 4096 / cold.encode(sample).size() - 1);
+    while (cold.encode(sample).size() > 4096)
+      sample.resize(sample.size() * 4096 / cold.encode(sample).size() - 1);
     while (!sample.empty() && (static_cast<unsigned char>(sample.back()) & 0xC0) == 0x80) sample.pop_back();
     if (!sample.empty() && static_cast<unsigned char>(sample.back()) >= 0xC0) sample.pop_back();
     size_t sample_tokens = cold.encode(sample).size();
     const int kReps = 200;
     t0 = Clock::now();
     for (int r = 0; r < kReps; ++r) cold.encode(sample);
-    std::printf("one %zu-token sequence (%zu bytes): %.3f ms per encode (warm)\n", sample_tokens, sample.size(),
-                1e3 * seconds_since(t0) / kReps);
+    std::printf("one %zu-token sequence (%zu bytes): %.3f ms per encode (warm)\n", sample_tokens,
+                sample.size(), 1e3 * seconds_since(t0) / kReps);
 
     std::vector<std::vector<int32_t>> encoded;
     for (const auto& d : mixed) encoded.push_back(cold.encode(d));
@@ -187,7 +198,8 @@ int main(int argc, char** argv) {
       for (const auto& n : names) found += cold.token_to_id(n) >= 0;
     }
     s = seconds_since(t0);
-    std::printf("token_to_id: %.1f ns per lookup (%lld found)\n", 1e9 * s / (names.size() * kLookupReps), found);
+    std::printf("token_to_id: %.1f ns per lookup (%lld found)\n", 1e9 * s / (names.size() * kLookupReps),
+                found);
   } catch (const prospect::Error& e) {
     std::fprintf(stderr, "bench_tokenizer: error: %s\n", e.what());
     return 1;

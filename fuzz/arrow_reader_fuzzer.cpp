@@ -27,7 +27,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     for (int c = 0; c < cols && c < 16; ++c) {
       try {
         std::string_view v = r->value(row, c);
-        for (char ch : v) touched += static_cast<unsigned char>(ch);  // every byte of the view must be readable
+        for (char ch : v)
+          touched += static_cast<unsigned char>(ch);  // every byte of the view must be readable
       } catch (const prospect::Error&) {
       }
     }

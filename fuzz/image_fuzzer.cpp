@@ -11,7 +11,8 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace prospect::vision;
   try {
-    Image im = decode_image(data, size, prospect::ErrorContext{"fuzz.arrow", 0, "fuzz", -1, "image"}, "frame 0");
+    Image im =
+        decode_image(data, size, prospect::ErrorContext{"fuzz.arrow", 0, "fuzz", -1, "image"}, "frame 0");
     if (static_cast<size_t>(im.width) * static_cast<size_t>(im.height) * 3 != im.rgb.size()) std::abort();
   } catch (const prospect::Error&) {
   }

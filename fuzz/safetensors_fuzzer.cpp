@@ -48,7 +48,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     for (int i = 7; i >= 0; --i) data_size = (data_size << 8) | data[i];
     try {
       std::map<std::string, std::string> meta;
-      st::parse_header(std::string(reinterpret_cast<const char*>(data + 8), size - 8), data_size, "fuzz", &meta);
+      st::parse_header(std::string(reinterpret_cast<const char*>(data + 8), size - 8), data_size, "fuzz",
+                       &meta);
     } catch (const prospect::Error&) {
     }
   }

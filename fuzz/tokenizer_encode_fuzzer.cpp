@@ -1,6 +1,7 @@
-// libFuzzer target: arbitrary bytes (valid or invalid UTF-8) encoded with the SmolVLM2 tokenizer (committed in
-// tests/inputs), with offsets, then decoded. The contract under test: encode either returns ids whose offsets lie
-// inside the text, or throws prospect::Error (invalid UTF-8); never a crash. Fails, naming it, without the input.
+// libFuzzer target: arbitrary bytes (valid or invalid UTF-8) encoded with the SmolVLM2 tokenizer (committed
+// in tests/inputs), with offsets, then decoded. The contract under test: encode either returns ids whose
+// offsets lie inside the text, or throws prospect::Error (invalid UTF-8); never a crash. Fails, naming it,
+// without the input.
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -32,7 +33,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!tok) return 0;
   std::vector<prospect::text::Offset> offsets;
   try {
-    std::vector<int32_t> ids = tok->encode(std::string_view(reinterpret_cast<const char*>(data), size), &offsets);
+    std::vector<int32_t> ids =
+        tok->encode(std::string_view(reinterpret_cast<const char*>(data), size), &offsets);
     if (offsets.size() != ids.size()) std::abort();
     for (const auto& [b, e] : offsets) {
       if (b < 0 || b > e || static_cast<size_t>(e) > size) std::abort();  // code points never outnumber bytes

@@ -13,7 +13,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   try {
     Tokenizer tok = Tokenizer::from_json(std::string(reinterpret_cast<const char*>(data), size), "fuzz.json");
     std::vector<prospect::text::Offset> offsets;
-    std::vector<int32_t> ids = tok.encode("Hello <end_of_utterance> wörld 1234 \xF0\x9F\x98\x80  x\n", &offsets);
+    std::vector<int32_t> ids =
+        tok.encode("Hello <end_of_utterance> wörld 1234 \xF0\x9F\x98\x80  x\n", &offsets);
     tok.decode(ids);
     tok.decode({-1, 0, 1, tok.vocab_size(), 1 << 30}, true);
   } catch (const prospect::Error&) {

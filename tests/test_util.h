@@ -1,7 +1,6 @@
 // Helpers shared by the tests: where the test inputs are, and a failure that says which one is missing.
 #pragma once
 #include <gtest/gtest.h>
-
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -31,8 +30,9 @@ inline std::string shared_path(const std::string& rel) { return shared_dir() + "
 // parallel, so fixed names would collide.
 inline std::string unique_temp_path(const std::string& name) {
   static std::atomic<int> counter{0};
-  std::filesystem::path dir = std::filesystem::temp_directory_path() /
-                              ("prospect_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
+  std::filesystem::path dir =
+      std::filesystem::temp_directory_path() /
+      ("prospect_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
   std::filesystem::create_directories(dir);
   return (dir / name).string();
 }
@@ -52,7 +52,8 @@ struct CliResult {
 // Runs the built `prospect` binary with `args` (a shell fragment), feeding `stdin_text`; prints the command,
 // its exit code and both streams so a failing test shows what happened.
 inline CliResult run_prospect(const std::string& args, const std::string& stdin_text = "") {
-  std::string in = unique_temp_path("stdin"), out = unique_temp_path("stdout"), err = unique_temp_path("stderr");
+  std::string in = unique_temp_path("stdin"), out = unique_temp_path("stdout"),
+              err = unique_temp_path("stderr");
   { std::ofstream(in, std::ios::binary) << stdin_text; }
   std::string cmd = std::string("\"") + PROSPECT_BINARY + "\" " + args + " <\"" + in + "\" >\"" + out +
                     "\" 2>\"" + err + "\"";
@@ -70,12 +71,13 @@ inline CliResult run_prospect(const std::string& args, const std::string& stdin_
 
 // Fails, naming the input and how it is made, when a test input is absent: a missing input is never a pass
 // nor a skip. When present, prints where the reference came from (the generator; MANIFEST.json in the
-// test-data folder names the source of each file: made live by the pinned peers, or copied from tests/inputs).
-#define PROSPECT_REQUIRE_FIXTURE(path)                                                                     \
-  do {                                                                                                      \
-    if (!std::filesystem::exists(path))                                                                     \
-      FAIL() << "test input absent: " << (path)                                                             \
-             << " (made by the CTest fixture TestData.Generate: tests/peers/make_test_inputs.py)";         \
-    std::cout << "reference: " << (path) << " (from tests/peers/make_test_inputs.py; sources in "            \
-              << prospect::test::shared_dir() << "/MANIFEST.json)\n";                                       \
+// test-data folder names the source of each file: made live by the pinned peers, or copied from
+// tests/inputs).
+#define PROSPECT_REQUIRE_FIXTURE(path)                                                             \
+  do {                                                                                             \
+    if (!std::filesystem::exists(path))                                                            \
+      FAIL() << "test input absent: " << (path)                                                    \
+             << " (made by the CTest fixture TestData.Generate: tests/peers/make_test_inputs.py)"; \
+    std::cout << "reference: " << (path) << " (from tests/peers/make_test_inputs.py; sources in "  \
+              << prospect::test::shared_dir() << "/MANIFEST.json)\n";                              \
   } while (0)

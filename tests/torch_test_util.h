@@ -1,6 +1,6 @@
 // The device the libtorch tests run on: PROSPECT_TEST_DEVICE=cuda runs the device-aware ones (model parity,
-// AdamW implementations, the bf16 check) on the GPU; unset or cpu, on the CPU. A test that asks for CUDA where
-// there is none skips, saying so.
+// AdamW implementations, the bf16 check) on the GPU; unset or cpu, on the CPU. A test that asks for CUDA
+// where there is none skips, saying so.
 #pragma once
 #include <gtest/gtest.h>
 #include <torch/cuda.h>
@@ -23,8 +23,8 @@ inline at::Device test_device() {
 
 // Skips (visibly) when PROSPECT_TEST_DEVICE asks for CUDA and this build or machine has none.
 #define PROSPECT_REQUIRE_TEST_DEVICE()                                                                  \
-  do {                                                                                                 \
-    if (prospect::test::test_device_name() != "cpu" && prospect::test::test_device_name() != "cuda")   \
+  do {                                                                                                  \
+    if (prospect::test::test_device_name() != "cpu" && prospect::test::test_device_name() != "cuda")    \
       FAIL() << "PROSPECT_TEST_DEVICE must be cpu or cuda, got " << prospect::test::test_device_name(); \
     if (prospect::test::test_device().is_cuda() && !torch::cuda::is_available())                        \
       GTEST_SKIP() << "PROSPECT_TEST_DEVICE=cuda but no CUDA device in this build or machine";          \

@@ -2,17 +2,17 @@
 // shapes of scripts/gpu/bench_hf.py by default (src/bench/benchmark.h). --dtype takes a comma list (one
 // run and one JSON line per mode). --check-bf16 N instead compares N training steps in bf16 and fp32.
 // --decode-tokens N adds token-by-token decoding after streaming (ms per token at the final context).
+#include <torch/cuda.h>
+
 #include <cstdio>
 #include <iostream>
 #include <memory>
 #include <sstream>
 
-#include <torch/cuda.h>
-
+#include "bench/benchmark.h"
 #include "command.h"
 #include "core/error.h"
 #include "core/torch_threads.h"
-#include "bench/benchmark.h"
 
 namespace {
 
@@ -42,16 +42,20 @@ int run_bench(BenchArgs& a) {
   a.o.stream = !a.no_stream;
   if (a.check_bf16 > 0) {
     DtypeCheck d = compare_bf16_fp32(a.o, a.check_bf16);
-    nlohmann::json j = {{"figure", "bf16_vs_fp32_loss"}, {"device", d.device}, {"steps", a.check_bf16},
-                        {"fp32", d.fp32}, {"bf16", d.bf16}, {"max_rel_diff", d.max_rel_diff},
+    nlohmann::json j = {{"figure", "bf16_vs_fp32_loss"},
+                        {"device", d.device},
+                        {"steps", a.check_bf16},
+                        {"fp32", d.fp32},
+                        {"bf16", d.bf16},
+                        {"max_rel_diff", d.max_rel_diff},
                         {"within_2pct", d.max_rel_diff <= 0.02}};
     if (a.json) {
       std::cout << j.dump() << std::endl;
     } else {
       for (size_t i = 0; i < d.fp32.size(); i++)
         std::printf("step %zu: loss fp32 %.6f, bf16 %.6f\n", i + 1, d.fp32[i], d.bf16[i]);
-      std::printf("bf16 vs fp32 on %s: max relative loss difference %.3e (%s the 2 %% bound)\n", d.device.c_str(),
-                  d.max_rel_diff, d.max_rel_diff <= 0.02 ? "within" : "OUTSIDE");
+      std::printf("bf16 vs fp32 on %s: max relative loss difference %.3e (%s the 2 %% bound)\n",
+                  d.device.c_str(), d.max_rel_diff, d.max_rel_diff <= 0.02 ? "within" : "OUTSIDE");
     }
     return d.max_rel_diff <= 0.02 ? 0 : 1;
   }
@@ -67,28 +71,34 @@ int run_bench(BenchArgs& a) {
     BenchOptions o = a.o;
     o.dtype = mode;
     BenchResult r = run_benchmark(o, stderr);
-    if (a.json) std::cout << r.to_json().dump() << std::endl;
-    else std::cout << format_bench(r) << std::flush;
+    if (a.json)
+      std::cout << r.to_json().dump() << std::endl;
+    else
+      std::cout << format_bench(r) << std::flush;
   }
   return 0;
 }
 
 prospect::tools::Command reg(
-    "bench", "Measure training-step, streaming and MFU figures of a model shape (random weights)", [](CLI::App& sub) {
+    "bench", "Measure training-step, streaming and MFU figures of a model shape (random weights)",
+    [](CLI::App& sub) {
       auto a = std::make_shared<BenchArgs>();
       a->threads = prospect::tools::default_threads();
       auto& o = a->o;
       sub.add_option("--shape", o.shape, "Model shape: 2.2b, 500m, 256m or tiny")->capture_default_str();
       sub.add_option("--config", o.config_path, "A config.json (file or model directory) instead of --shape");
       sub.add_option("--device", o.device, "auto, cpu or cuda")->capture_default_str();
-      sub.add_option("--dtype", a->dtypes,
-                     "fp32, bf16 (fp32 master weights) or bf16_pure, or a comma list; auto: bf16_pure,bf16 on CUDA, "
-                     "fp32 on a CPU")
+      sub.add_option(
+             "--dtype", a->dtypes,
+             "fp32, bf16 (fp32 master weights) or bf16_pure, or a comma list; auto: bf16_pure,bf16 on CUDA, "
+             "fp32 on a CPU")
           ->capture_default_str();
-      sub.add_option("--frames", o.frames, "Frames of the training clip (bench_hf.py: 32)")->capture_default_str();
+      sub.add_option("--frames", o.frames, "Frames of the training clip (bench_hf.py: 32)")
+          ->capture_default_str();
       sub.add_option("--text-tokens", o.text_tokens, "Text tokens of the training clip (bench_hf.py: 600)")
           ->capture_default_str();
-      sub.add_option("--image-size", o.image_size, "Override the vision tower's image size (0: the shape's own)")
+      sub.add_option("--image-size", o.image_size,
+                     "Override the vision tower's image size (0: the shape's own)")
           ->capture_default_str();
       sub.add_option("--stream-frames", o.stream_frames, "Frames timed when streaming (-1: --frames)")
           ->capture_default_str();
@@ -100,18 +110,21 @@ prospect::tools::Command reg(
           ->check(CLI::NonNegativeNumber);
       sub.add_option("--warmup", o.warmup, "Untimed training steps")->capture_default_str();
       sub.add_option("--iters", o.iters, "Timed training steps")->capture_default_str();
-      sub.add_option("--adamw", o.adamw, "AdamW kernels: auto, single, foreach or fused")->capture_default_str();
+      sub.add_option("--adamw", o.adamw, "AdamW kernels: auto, single, foreach or fused")
+          ->capture_default_str();
       sub.add_option("--attention", o.attention, "sdpa or eager")->capture_default_str();
-      sub.add_option("--matmul-n", o.matmul_n, "Square matmul size for the device's rate (0: 8192 CUDA, 1024 CPU)")
+      sub.add_option("--matmul-n", o.matmul_n,
+                     "Square matmul size for the device's rate (0: 8192 CUDA, 1024 CPU)")
           ->capture_default_str();
       sub.add_option("--seed", o.seed, "Seed of the random weights and inputs")->capture_default_str();
       sub.add_option("--threads", a->threads, "Compute threads (default: PROSPECT_THREADS or all cores)");
       sub.add_flag("--no-train", a->no_train, "Skip the full training step");
       sub.add_flag("--no-frozen", a->no_frozen, "Skip the frozen-vision training step");
       sub.add_flag("--no-stream", a->no_stream, "Skip streaming");
-      sub.add_option("--check-bf16", a->check_bf16,
-                     "Instead: N training steps in bf16 and fp32 from the same weights; exit 1 when a loss differs "
-                     "by more than 2 %");
+      sub.add_option(
+          "--check-bf16", a->check_bf16,
+          "Instead: N training steps in bf16 and fp32 from the same weights; exit 1 when a loss differs "
+          "by more than 2 %");
       sub.add_flag("--json", a->json, "One JSON line per dtype mode on stdout (progress stays on stderr)");
       return [a]() { return run_bench(*a); };
     });

@@ -12,9 +12,9 @@
 #include "command.h"
 #include "core/error.h"
 #include "data/clip_reader.h"
+#include "eval/model_eval.h"
 #include "eval/streaming_metrics.h"
 #include "eval/timeline.h"
-#include "eval/model_eval.h"
 #include "stream_cli_options.h"
 
 namespace {
@@ -39,7 +39,8 @@ struct EvalOptions {
 prospect::eval::Window parse_window(const std::string& text) {
   prospect::ErrorContext ctx;
   ctx.field = "--window";
-  const std::string hint = "write --window L,R in seconds, e.g. --window=-2,4 (reference time in [t + L, t + R])";
+  const std::string hint =
+      "write --window L,R in seconds, e.g. --window=-2,4 (reference time in [t + L, t + R])";
   size_t comma = text.find(',');
   if (comma == std::string::npos) prospect::fail(ctx, "expected two numbers 'L,R', got '" + text + "'", hint);
   double v[2];
@@ -51,7 +52,8 @@ prospect::eval::Window parse_window(const std::string& text) {
       prospect::fail(ctx, "'" + parts[i] + "' is not a finite number", hint);
     }
   }
-  if (v[0] > v[1]) prospect::fail(ctx, "left end " + parts[0] + " is greater than right end " + parts[1], hint);
+  if (v[0] > v[1])
+    prospect::fail(ctx, "left end " + parts[0] + " is greater than right end " + parts[1], hint);
   return prospect::eval::Window{v[0], v[1]};
 }
 
@@ -63,7 +65,8 @@ int run_model(const EvalOptions& o, const prospect::eval::Window& window) {
   ctx.field = "--model";
   if (!std::filesystem::is_directory(o.model)) {
     fail(ctx, "no such model folder",
-         "eval --model runs the streaming engine over a checkpoint folder written by `prospect train` (or score a "
+         "eval --model runs the streaming engine over a checkpoint folder written by `prospect train` (or "
+         "score a "
          "timeline with --predictions)");
   }
 #ifdef PROSPECT_HAVE_TORCH
@@ -98,25 +101,29 @@ prospect::tools::Command reg(
       auto o = std::make_shared<EvalOptions>();
       sub.add_option("--data", o->data, "Clip file (DST clips or ProAssist samples; JSON array or JSONL)")
           ->required();
-      auto* pred = sub.add_option("--predictions", o->predictions,
-                                  "Timeline JSONL to score: {clip?, video_uid, clip_idx, frame, time, type, text}");
+      auto* pred =
+          sub.add_option("--predictions", o->predictions,
+                         "Timeline JSONL to score: {clip?, video_uid, clip_idx, frame, time, type, text}");
       auto* oracle = sub.add_flag("--oracle", o->oracle,
                                   "Score the built-in oracle (every reference event at its anchor frame)");
-      auto* model = sub.add_option("--model", o->model, "Checkpoint folder to stream over every clip and score "
-                                                        "(adds frame-level head metrics)");
+      auto* model = sub.add_option("--model", o->model,
+                                   "Checkpoint folder to stream over every clip and score "
+                                   "(adds frame-level head metrics)");
       pred->excludes(oracle)->excludes(model);
       oracle->excludes(model);
-      sub.add_option("--window", o->window,
-                     "Matching window L,R in seconds: a reference at time t_ref matches a prediction at t when "
-                     "t + L <= t_ref <= t + R")
+      sub.add_option(
+             "--window", o->window,
+             "Matching window L,R in seconds: a reference at time t_ref matches a prediction at t when "
+             "t + L <= t_ref <= t + R")
           ->capture_default_str();
       sub.add_flag("--json", o->json, "Print one JSON object instead of the report");
       sub.add_option("--write-timeline", o->write_timeline,
                      "With --oracle or --model: also write the scored timeline to this file");
       prospect::stream::add_stream_options(sub, o->run, o->stream, o->policy, o->no_constrain);
-      sub.add_flag("--sweep", o->sweep,
-                   "With --model: pick both thresholds on this split (coordinate sweep over 0.1..0.9, one full "
-                   "streaming run per setting, since generated text changes what follows)");
+      sub.add_flag(
+          "--sweep", o->sweep,
+          "With --model: pick both thresholds on this split (coordinate sweep over 0.1..0.9, one full "
+          "streaming run per setting, since generated text changes what follows)");
       return [o]() -> int {
         using namespace prospect;
         eval::Window window = parse_window(o->window);
@@ -142,7 +149,8 @@ prospect::tools::Command reg(
           std::cout << "data: " << o->data << "\n"
                     << "predictions: " << (o->oracle ? std::string("oracle") : o->predictions) << " ("
                     << events.size() << " events)\n";
-          if (!o->write_timeline.empty()) std::cout << "oracle timeline written to " << o->write_timeline << "\n";
+          if (!o->write_timeline.empty())
+            std::cout << "oracle timeline written to " << o->write_timeline << "\n";
           std::cout << eval::format_report(m);
         }
         return 0;

@@ -1,27 +1,29 @@
 // `prospect forward`: one fp32 forward (and optionally backward) pass of a model directory on inputs laid out
 // like the fixture's tiny_io.safetensors (input_ids, attention_mask, pixel_values, optional labels). Writes
-// logits, image_hidden_states, last_hidden_state, loss and, with --grads, every parameter's gradient under its
-// HF name, so outputs can be diffed against transformers. --device cuda runs it on the GPU with TF32 off (a
-// parity run); outputs are written from the CPU either way. --heads also applies the decision heads saved beside
-// the model (prospect_heads.safetensors) to every position's final-norm hidden state and writes their logits
-// (speak_logits, dst_logits [B, T]), so Python-side heads can be checked.
+// logits, image_hidden_states, last_hidden_state, loss and, with --grads, every parameter's gradient under
+// its HF name, so outputs can be diffed against transformers. --device cuda runs it on the GPU with TF32 off
+// (a parity run); outputs are written from the CPU either way. --heads also applies the decision heads saved
+// beside the model (prospect_heads.safetensors) to every position's final-norm hidden state and writes their
+// logits (speak_logits, dst_logits [B, T]), so Python-side heads can be checked.
 //
-// The loss is the training loss of model.md §3 with its LM term alone: `labels` is the lm_labels stream (w_lm 1,
-// no DST-generation stream, heads out of the loss), i.e. next-token CE summed over labelled tokens / their
+// The loss is the training loss of model.md §3 with its LM term alone: `labels` is the lm_labels stream (w_lm
+// 1, no DST-generation stream, heads out of the loss), i.e. next-token CE summed over labelled tokens / their
 // count — the mean over label tokens, as transformers computes it.
 //
 // --step KEY=V,... applies one optimizer update after the backward pass with the trainer's own code
-// (train/adamw.h): global-norm gradient clipping (AdamW::clip_grad_norm; `clip`, 0 = off), then AdamW::step(lr)
-// over every parameter with the trainer's default no-decay rule (names containing bias / norm / embed get no
-// weight decay). Keys: lr, weight_decay, clip, beta1, beta2, eps, impl (auto | single | foreach | fused);
-// defaults are train.json's optim.* defaults, except lr (1e-3). --out then also holds `grad_norm` (before
-// clipping), and --grads still writes the unclipped gradients. --save-params FILE writes every parameter (after
-// the update, with --step) under its HF name. It exists so that one update can be compared with
-// torch.optim.AdamW (tests/peers/check_optimizer_step.py). Not here: generation, schedules, accumulation.
+// (train/adamw.h): global-norm gradient clipping (AdamW::clip_grad_norm; `clip`, 0 = off), then
+// AdamW::step(lr) over every parameter with the trainer's default no-decay rule (names containing bias / norm
+// / embed get no weight decay). Keys: lr, weight_decay, clip, beta1, beta2, eps, impl (auto | single |
+// foreach | fused); defaults are train.json's optim.* defaults, except lr (1e-3). --out then also holds
+// `grad_norm` (before clipping), and --grads still writes the unclipped gradients. --save-params FILE writes
+// every parameter (after the update, with --step) under its HF name. It exists so that one update can be
+// compared with torch.optim.AdamW (tests/peers/check_optimizer_step.py). Not here: generation, schedules,
+// accumulation.
+#include <torch/cuda.h>
+
 #include <iostream>
 #include <memory>
 #include <sstream>
-#include <torch/cuda.h>
 
 #include "command.h"
 #include "core/clock.h"
@@ -67,13 +69,20 @@ StepOptions parse_step(const std::string& spec) {
     } catch (const std::exception&) {
       prospect::fail("--step: " + key + " needs a number, got '" + value + "'");
     }
-    if (key == "lr") s.lr = v;
-    else if (key == "weight_decay") s.adamw.weight_decay = v;
-    else if (key == "clip") s.clip = v;
-    else if (key == "beta1") s.adamw.beta1 = v;
-    else if (key == "beta2") s.adamw.beta2 = v;
-    else if (key == "eps") s.adamw.eps = v;
-    else prospect::fail("--step: unknown key '" + key + "' (lr, weight_decay, clip, beta1, beta2, eps, impl)");
+    if (key == "lr")
+      s.lr = v;
+    else if (key == "weight_decay")
+      s.adamw.weight_decay = v;
+    else if (key == "clip")
+      s.clip = v;
+    else if (key == "beta1")
+      s.adamw.beta1 = v;
+    else if (key == "beta2")
+      s.adamw.beta2 = v;
+    else if (key == "eps")
+      s.adamw.eps = v;
+    else
+      prospect::fail("--step: unknown key '" + key + "' (lr, weight_decay, clip, beta1, beta2, eps, impl)");
   }
   s.adamw.impl = prospect::train::parse_adamw_impl(s.impl);
   return s;
@@ -99,10 +108,13 @@ int run_forward(const ForwardOptions& o) {
   StepOptions step;
   if (!o.step.empty()) step = parse_step(o.step);
   ModelOptions mo;
-  if (o.attention == "sdpa") mo.attention = AttentionImpl::Sdpa;
-  else if (o.attention != "eager") prospect::fail("--attention must be eager or sdpa, got '" + o.attention + "'");
+  if (o.attention == "sdpa")
+    mo.attention = AttentionImpl::Sdpa;
+  else if (o.attention != "eager")
+    prospect::fail("--attention must be eager or sdpa, got '" + o.attention + "'");
   if (o.device == "cuda") {
-    if (!torch::cuda::is_available()) prospect::fail("--device cuda: this build or machine has no CUDA device");
+    if (!torch::cuda::is_available())
+      prospect::fail("--device cuda: this build or machine has no CUDA device");
     mo.device = at::Device(at::kCUDA, 0);
     prospect::compat::set_tf32(false);  // fp32 parity: no TF32 matmuls
   } else if (o.device != "cpu") {
@@ -116,7 +128,8 @@ int run_forward(const ForwardOptions& o) {
       prospect::ErrorContext ctx;
       ctx.file = o.inputs;
       ctx.field = name;
-      prospect::fail(ctx, "missing input tensor", "expected input_ids [B,T] and optionally attention_mask, pixel_values, labels");
+      prospect::fail(ctx, "missing input tensor",
+                     "expected input_ids [B,T] and optionally attention_mask, pixel_values, labels");
     }
     return it->second;
   };
@@ -166,7 +179,8 @@ int run_forward(const ForwardOptions& o) {
       for (auto& p : model->hf_parameters()) {
         if (!p.second.grad().defined()) continue;
         // A copy: clipping (--step) scales the gradients in place, and cpu() of a CPU tensor is no copy.
-        result.emplace_back(p.first, p.second.grad().detach().to(at::kCPU, /*non_blocking=*/false, /*copy=*/true));
+        result.emplace_back(p.first,
+                            p.second.grad().detach().to(at::kCPU, /*non_blocking=*/false, /*copy=*/true));
         ++with_grad;
       }
     }
@@ -177,11 +191,13 @@ int run_forward(const ForwardOptions& o) {
     const double norm = opt.clip_grad_norm(step.clip);
     opt.step(step.lr);
     result.emplace_back("grad_norm", at::full({1}, norm, at::kFloat));
-    std::cout << "step: grad norm " << norm << (step.clip > 0 && norm > step.clip ? " clipped to " : " (clip ")
-              << step.clip << (step.clip > 0 && norm > step.clip ? "" : ")") << ", AdamW "
-              << prospect::train::adamw_impl_name(opt.impl()) << " lr " << step.lr << " betas " << step.adamw.beta1
-              << "/" << step.adamw.beta2 << " eps " << step.adamw.eps << " weight decay " << step.adamw.weight_decay
-              << " on " << opt.decay_names().size() << " tensors (" << opt.no_decay_names().size() << " without)\n";
+    std::cout << "step: grad norm " << norm
+              << (step.clip > 0 && norm > step.clip ? " clipped to " : " (clip ") << step.clip
+              << (step.clip > 0 && norm > step.clip ? "" : ")") << ", AdamW "
+              << prospect::train::adamw_impl_name(opt.impl()) << " lr " << step.lr << " betas "
+              << step.adamw.beta1 << "/" << step.adamw.beta2 << " eps " << step.adamw.eps << " weight decay "
+              << step.adamw.weight_decay << " on " << opt.decay_names().size() << " tensors ("
+              << opt.no_decay_names().size() << " without)\n";
   }
   save_tensors(o.out, result, {{"format", "pt"}});
   if (!o.save_params.empty()) {
@@ -205,26 +221,35 @@ prospect::tools::Command reg(
     [](CLI::App& sub) {
       auto o = std::make_shared<ForwardOptions>();
       o->threads = prospect::tools::default_threads();
-      sub.add_option("--model", o->model, "Model directory (config.json + model.safetensors or shards)")->required();
-      sub.add_option("--inputs", o->inputs, "safetensors with input_ids [B,T], optional attention_mask, pixel_values [B,N,3,H,W], labels")
+      sub.add_option("--model", o->model, "Model directory (config.json + model.safetensors or shards)")
           ->required();
-      sub.add_option("--out", o->out, "Output safetensors: logits, last_hidden_state, image_hidden_states, loss (+ gradients)")
+      sub.add_option(
+             "--inputs", o->inputs,
+             "safetensors with input_ids [B,T], optional attention_mask, pixel_values [B,N,3,H,W], labels")
           ->required();
-      sub.add_flag("--grads", o->grads, "Also write the gradient of the loss for every parameter, under its HF name");
-      sub.add_flag("--heads", o->heads,
-                   "Also apply the decision heads in the model directory (prospect_heads.safetensors) to every "
-                   "position's final-norm hidden state: speak_logits and dst_logits [B,T] (fp32 logits; sigmoid "
-                   "gives the probability)");
+      sub.add_option("--out", o->out,
+                     "Output safetensors: logits, last_hidden_state, image_hidden_states, loss (+ gradients)")
+          ->required();
+      sub.add_flag("--grads", o->grads,
+                   "Also write the gradient of the loss for every parameter, under its HF name");
+      sub.add_flag(
+          "--heads", o->heads,
+          "Also apply the decision heads in the model directory (prospect_heads.safetensors) to every "
+          "position's final-norm hidden state: speak_logits and dst_logits [B,T] (fp32 logits; sigmoid "
+          "gives the probability)");
       sub.add_option("--threads", o->threads, "Compute threads (default: PROSPECT_THREADS or all cores)");
-      sub.add_option("--attention", o->attention, "Attention implementation: eager (reference parity) or sdpa");
+      sub.add_option("--attention", o->attention,
+                     "Attention implementation: eager (reference parity) or sdpa");
       sub.add_option("--device", o->device, "cpu or cuda (TF32 off)")->capture_default_str();
-      sub.add_option("--step", o->step,
-                     "After the backward pass, apply one training update with the trainer's code: global-norm "
-                     "clipping, then AdamW (no weight decay on names with bias/norm/embed). KEY=V,... of lr (1e-3), "
-                     "weight_decay (0), clip (1, 0 = off), beta1 (0.9), beta2 (0.999), eps (1e-8), impl (auto | "
-                     "single | foreach | fused). Adds grad_norm (before clipping) to --out; needs labels");
-      sub.add_option("--save-params", o->save_params,
-                     "Write every parameter under its HF name (after the --step update) to this safetensors file");
+      sub.add_option(
+          "--step", o->step,
+          "After the backward pass, apply one training update with the trainer's code: global-norm "
+          "clipping, then AdamW (no weight decay on names with bias/norm/embed). KEY=V,... of lr (1e-3), "
+          "weight_decay (0), clip (1, 0 = off), beta1 (0.9), beta2 (0.999), eps (1e-8), impl (auto | "
+          "single | foreach | fused). Adds grad_norm (before clipping) to --out; needs labels");
+      sub.add_option(
+          "--save-params", o->save_params,
+          "Write every parameter under its HF name (after the --step update) to this safetensors file");
       return [o]() { return run_forward(*o); };
     });
 

@@ -40,11 +40,13 @@ prospect::tools::Command reg(
       sub.add_option("--file", o->file, "Arrow IPC frames file (stream or file format) or image folder")
           ->required()
           ->check(CLI::ExistingPath);
-      sub.add_option("--column", o->column,
-                     "Arrow column to read (utf8 = base64 images, binary = raw bytes); default `frame`, else the "
-                     "only binary column");
+      sub.add_option(
+          "--column", o->column,
+          "Arrow column to read (utf8 = base64 images, binary = raw bytes); default `frame`, else the "
+          "only binary column");
       sub.add_option("--dump", o->dump, "Write each frame's encoded bytes to DIR/NNNNNN.jpg (.png, .bin)");
-      sub.add_flag("--pixels", o->pixels, "With --dump, also write the decoded RGB (HWC uint8) to DIR/NNNNNN.rgb");
+      sub.add_flag("--pixels", o->pixels,
+                   "With --dump, also write the decoded RGB (HWC uint8) to DIR/NNNNNN.rgb");
       return [o]() -> int {
         namespace fs = std::filesystem;
         auto store = prospect::data::open_frame_path(o->file, o->column);
@@ -66,7 +68,8 @@ prospect::tools::Command reg(
         if (!o->dump.empty()) {
           std::error_code ec;
           fs::create_directories(o->dump, ec);
-          if (ec) prospect::fail(prospect::file_context(o->dump), "cannot create the folder: " + ec.message());
+          if (ec)
+            prospect::fail(prospect::file_context(o->dump), "cannot create the folder: " + ec.message());
           int64_t bytes = 0;
           for (int64_t i = 0; i < store->num_frames(); i++) {
             std::string enc = store->encoded_frame(i);
@@ -75,8 +78,8 @@ prospect::tools::Command reg(
             prospect::write_text_file(base + extension_of(enc), enc);
             if (o->pixels) {
               prospect::vision::Image img = store->frame(i);
-              prospect::write_text_file(base + ".rgb",
-                                        std::string(reinterpret_cast<const char*>(img.rgb.data()), img.rgb.size()));
+              prospect::write_text_file(
+                  base + ".rgb", std::string(reinterpret_cast<const char*>(img.rgb.data()), img.rgb.size()));
               if (i == 0) {
                 summary["height"] = img.height;
                 summary["width"] = img.width;

@@ -71,10 +71,12 @@ void print_sample(const Sample& s, const prospect::text::Tokenizer& tok, int ima
     if (run.count == 1) {
       out += "[" + what + " " + std::to_string(run.first) + k;
     } else {
-      out += "[" + what + " " + std::to_string(run.first) + k + " … [" + what + " " + std::to_string(run.last) + k;
+      out += "[" + what + " " + std::to_string(run.first) + k + " … [" + what + " " +
+             std::to_string(run.last) + k;
     }
     if (run.context) {
-      out += "  " + std::to_string(run.count) + " context block" + (run.count > 1 ? "s" : "") + ", no labels\n";
+      out +=
+          "  " + std::to_string(run.count) + " context block" + (run.count > 1 ? "s" : "") + ", no labels\n";
     } else {
       out += "  " + std::to_string(run.count) + " silent frame" + (run.count > 1 ? "s" : "") + ", " +
              std::to_string(run.decisions) + " decision point" + (run.decisions == 1 ? "" : "s") +
@@ -105,8 +107,8 @@ void print_sample(const Sample& s, const prospect::text::Tokenizer& tok, int ima
         flush_run();
         if (positive) {
           at_line_start();
-          out += "[frame " + std::to_string(frame) + " ×" + std::to_string(image_seq_len) + "]  ◆ decision: " +
-                 labels_text(d, s.has_steps) + "\n";
+          out += "[frame " + std::to_string(frame) + " ×" + std::to_string(image_seq_len) +
+                 "]  ◆ decision: " + labels_text(d, s.has_steps) + "\n";
         } else {
           run.first = run.last = frame;
           run.context = context;
@@ -132,8 +134,8 @@ void print_sample(const Sample& s, const prospect::text::Tokenizer& tok, int ima
     if (kind == 0) {
       out += escape_newlines(text);
     } else {
-      out += std::string(kind == 1 ? "⟦lm" : "⟦dst") + escape_newlines(text) + "⟧ (" + std::to_string(ids.size()) +
-             " tokens)";
+      out += std::string(kind == 1 ? "⟦lm" : "⟦dst") + escape_newlines(text) + "⟧ (" +
+             std::to_string(ids.size()) + " tokens)";
     }
     t = e;
   }
@@ -156,15 +158,20 @@ prospect::tools::Command reg(
       sub.add_option("--tokenizer", o->tokenizer, "tokenizer.json of the model")->required();
       sub.add_option("--index", o->index, "Only the clip at this position in the file (default: every clip)")
           ->check(CLI::NonNegativeNumber);
-      sub.add_option("--image-seq-len", o->image_seq_len, "K: <image> tokens per frame (81 for SmolVLM2-2.2B)")
+      sub.add_option("--image-seq-len", o->image_seq_len,
+                     "K: <image> tokens per frame (81 for SmolVLM2-2.2B)")
           ->check(CLI::PositiveNumber);
-      sub.add_option("--max-seq-len", o->max_seq_len, "Split clips longer than this many tokens; 0 never splits")
+      sub.add_option("--max-seq-len", o->max_seq_len,
+                     "Split clips longer than this many tokens; 0 never splits")
           ->check(CLI::NonNegativeNumber);
       sub.add_option("--neg-rate", o->neg_rate, "Probability of keeping a silent frame as a decision point")
           ->check(CLI::Range(0.0, 1.0));
-      sub.add_option("--seed", o->seed, "Seed of the negative frame subsampling (default: train.seed's default)")->capture_default_str();
+      sub.add_option("--seed", o->seed,
+                     "Seed of the negative frame subsampling (default: train.seed's default)")
+          ->capture_default_str();
       sub.add_option("--epoch", o->epoch, "Epoch of the negative frame subsampling");
-      sub.add_option("--frame-stride", o->frame_stride, "Keep every s-th frame (anchor frames are always kept)")
+      sub.add_option("--frame-stride", o->frame_stride,
+                     "Keep every s-th frame (anchor frames are always kept)")
           ->check(CLI::PositiveNumber);
       sub.add_option("--context-frames", o->context_frames, "Bare frame blocks repeated before each sub-clip")
           ->check(CLI::NonNegativeNumber);
@@ -174,8 +181,8 @@ prospect::tools::Command reg(
         std::vector<Clip> clips = read_clips(o->data);
         if (o->index >= static_cast<int64_t>(clips.size())) {
           prospect::fail(prospect::ErrorContext{o->data, -1, "", -1, ""},
-                         "--index " + std::to_string(o->index) + " but the file has " + std::to_string(clips.size()) +
-                             " clips");
+                         "--index " + std::to_string(o->index) + " but the file has " +
+                             std::to_string(clips.size()) + " clips");
         }
         RenderOptions ro;
         ro.image_seq_len = o->image_seq_len;
@@ -223,16 +230,20 @@ prospect::tools::Command reg(
             std::cout << j.dump() << "\n";
             continue;
           }
-          std::cout << "=== clip " << ci << " of " << o->data << ": video_uid " << clip.video_uid << ", clip_idx "
-                    << clip.clip_idx << ", " << (clip.format == ClipFormat::Dst ? "DST" : "ProAssist") << ", frames ["
-                    << clip.start_frame << ", " << clip.end_frame << ") = " << clip.end_frame - clip.start_frame
-                    << ", " << clip.steps.size() << " steps, K=" << o->image_seq_len << ", max_seq_len "
-                    << o->max_seq_len << "\n";
-          int64_t tokens = 0, decisions = 0, sp = 0, sn = 0, dp = 0, dn = 0, lmt = 0, dstt = 0, lmm = 0, dstm = 0;
+          std::cout << "=== clip " << ci << " of " << o->data << ": video_uid " << clip.video_uid
+                    << ", clip_idx " << clip.clip_idx << ", "
+                    << (clip.format == ClipFormat::Dst ? "DST" : "ProAssist") << ", frames ["
+                    << clip.start_frame << ", " << clip.end_frame
+                    << ") = " << clip.end_frame - clip.start_frame << ", " << clip.steps.size()
+                    << " steps, K=" << o->image_seq_len << ", max_seq_len " << o->max_seq_len << "\n";
+          int64_t tokens = 0, decisions = 0, sp = 0, sn = 0, dp = 0, dn = 0, lmt = 0, dstt = 0, lmm = 0,
+                  dstm = 0;
           for (const Sample& s : samples) {
-            std::cout << "--- sub-clip " << s.sub_clip + 1 << "/" << s.num_sub_clips << ": frames " << s.first_frame
-                      << ".." << s.last_frame << ", " << s.input_ids.size() << " tokens, initial state "
-                      << (s.initial_state.step_ids().empty() ? "(no steps)" : s.initial_state.format()) << "\n";
+            std::cout << "--- sub-clip " << s.sub_clip + 1 << "/" << s.num_sub_clips << ": frames "
+                      << s.first_frame << ".." << s.last_frame << ", " << s.input_ids.size()
+                      << " tokens, initial state "
+                      << (s.initial_state.step_ids().empty() ? "(no steps)" : s.initial_state.format())
+                      << "\n";
             print_sample(s, tok, o->image_seq_len);
             tokens += static_cast<int64_t>(s.input_ids.size());
             decisions += static_cast<int64_t>(s.decisions.size());
@@ -245,20 +256,21 @@ prospect::tools::Command reg(
             lmm += s.lm_messages;
             dstm += s.dst_messages;
           }
-          std::cout << "counts: " << samples.size() << " sub-clip" << (samples.size() > 1 ? "s" : "") << ", " << tokens
-                    << " tokens, frames " << samples.front().first_frame << ".." << samples.back().last_frame
-                    << ", decision points " << decisions << ", speak_labels 1/0 " << sp << "/" << sn
-                    << ", dst_update_labels 1/0 " << dp << "/" << dn << ", assistant messages learned " << lmm
-                    << " (" << lmt << " tokens), DST_UPDATE messages learned " << dstm << " (" << dstt
+          std::cout << "counts: " << samples.size() << " sub-clip" << (samples.size() > 1 ? "s" : "") << ", "
+                    << tokens << " tokens, frames " << samples.front().first_frame << ".."
+                    << samples.back().last_frame << ", decision points " << decisions << ", speak_labels 1/0 "
+                    << sp << "/" << sn << ", dst_update_labels 1/0 " << dp << "/" << dn
+                    << ", assistant messages learned " << lmm << " (" << lmt
+                    << " tokens), DST_UPDATE messages learned " << dstm << " (" << dstt
                     << " tokens), initial state "
-                    << (clip.initial_state.step_ids().empty()
-                            ? "(no steps)"
-                            : clip.initial_state.all_not_started() ? "all not_started" : clip.initial_state.format())
+                    << (clip.initial_state.step_ids().empty()  ? "(no steps)"
+                        : clip.initial_state.all_not_started() ? "all not_started"
+                                                               : clip.initial_state.format())
                     << "\n\n";
         }
         if (!o->json) {
-          std::cout << shown << " clip" << (shown == 1 ? "" : "s") << " shown; " << split << " split into " << pieces
-                    << " pieces (max_seq_len " << o->max_seq_len << ")\n";
+          std::cout << shown << " clip" << (shown == 1 ? "" : "s") << " shown; " << split << " split into "
+                    << pieces << " pieces (max_seq_len " << o->max_seq_len << ")\n";
         }
         return 0;
       };

@@ -31,13 +31,17 @@ prospect::tools::Command reg(
     "report", "Write metrics.json and a Markdown report with loss and timeline plots for a finished run",
     [](CLI::App& sub) {
       auto a = std::make_shared<ReportArgs>();
-      sub.add_option("--run", a->run, "Run directory of `prospect train` (reads its metrics.jsonl)")->required();
+      sub.add_option("--run", a->run, "Run directory of `prospect train` (reads its metrics.jsonl)")
+          ->required();
       sub.add_option("--data", a->data, "The evaluated data file (DST clips)")->required();
-      sub.add_option("--timeline", a->timeline, "Predicted timeline (JSONL) of `prospect eval --model`")->required();
+      sub.add_option("--timeline", a->timeline, "Predicted timeline (JSONL) of `prospect eval --model`")
+          ->required();
       sub.add_option("--eval", a->eval_json, "The --json output of `prospect eval`")->required();
       sub.add_option("--out", a->out, "Folder for metrics.json, report.md and the SVG plots")->required();
-      sub.add_option("--clip", a->clip, "Clip to draw on the timeline (default: the clip with most DST updates)");
-      sub.add_option("--wall-seconds", a->wall_seconds, "Wall time of the whole run, recorded in metrics.json");
+      sub.add_option("--clip", a->clip,
+                     "Clip to draw on the timeline (default: the clip with most DST updates)");
+      sub.add_option("--wall-seconds", a->wall_seconds,
+                     "Wall time of the whole run, recorded in metrics.json");
       return [a]() -> int {
         namespace fs = std::filesystem;
         using namespace prospect;
@@ -54,11 +58,12 @@ prospect::tools::Command reg(
           if (k.find("loss") != std::string::npos) train.push_back(s);
         for (auto& [k, s] : curves.val)
           if (k.find("loss") != std::string::npos) val.push_back(s);
-        prospect::write_text_file(a->out + "/loss.svg",
-                                  eval::svg_line_chart(train, "Training loss per term", "step", "loss", true));
+        prospect::write_text_file(a->out + "/loss.svg", eval::svg_line_chart(train, "Training loss per term",
+                                                                             "step", "loss", true));
         if (!val.empty())
-          prospect::write_text_file(a->out + "/val_loss.svg",
-                     eval::svg_line_chart(val, "Validation loss per term", "step", "loss", true));
+          prospect::write_text_file(
+              a->out + "/val_loss.svg",
+              eval::svg_line_chart(val, "Validation loss per term", "step", "loss", true));
 
         int pick = a->clip;
         if (pick < 0) {
@@ -70,24 +75,26 @@ prospect::tools::Command reg(
           }
           if (pick < 0) pick = 0;
         }
-        if (pick >= int(clips.size())) fail("--clip " + std::to_string(pick) + " is past the data's " +
-                                            std::to_string(clips.size()) + " clips");
+        if (pick >= int(clips.size()))
+          fail("--clip " + std::to_string(pick) + " is past the data's " + std::to_string(clips.size()) +
+               " clips");
         std::vector<eval::TimelineEvent> mine;
         for (const auto& e : events)
           if (e.clip == pick) mine.push_back(e);
         prospect::write_text_file(a->out + "/timeline.svg", eval::svg_timeline(clips[pick], mine));
 
-        nlohmann::json m = {
-            {"dst_transition_f1", ev["dst_transition"]["f1"]},
-            {"speaking_f1", ev["speaking"]["f1"]},
-            {"state_accuracy", ev["state_accuracy"]},
-            {"joint_state_accuracy", ev["joint_state_accuracy"]},
-            {"wall_seconds", a->wall_seconds >= 0 ? nlohmann::json(a->wall_seconds) : nlohmann::json(nullptr)}};
+        nlohmann::json m = {{"dst_transition_f1", ev["dst_transition"]["f1"]},
+                            {"speaking_f1", ev["speaking"]["f1"]},
+                            {"state_accuracy", ev["state_accuracy"]},
+                            {"joint_state_accuracy", ev["joint_state_accuracy"]},
+                            {"wall_seconds", a->wall_seconds >= 0 ? nlohmann::json(a->wall_seconds)
+                                                                  : nlohmann::json(nullptr)}};
         prospect::write_text_file(a->out + "/metrics.json", m.dump(2) + "\n");
 
         std::ostringstream md;
         md << "# Prospect demo report\n\n"
-           << "Synthetic task videos, a small SmolVLM trained from scratch on CPU, streaming evaluation on the "
+           << "Synthetic task videos, a small SmolVLM trained from scratch on CPU, streaming evaluation on "
+              "the "
               "test split (`"
            << a->data << "`, " << clips.size() << " clips).\n\n"
            << "| metric | value |\n|---|---|\n"

@@ -60,17 +60,18 @@ int run_stream(const StreamCliOptions& o) {
   int64_t end = o.index >= 0 ? o.index + 1 : static_cast<int64_t>(clips.size());
   for (int64_t i = begin; i < end; ++i) {
     const data::Clip& clip = clips[static_cast<size_t>(i)];
-    std::printf("clip %lld  %s#%lld  frames [%lld, %lld) at %.2f fps, %zu steps%s\n", static_cast<long long>(i),
-                clip.video_uid.c_str(), static_cast<long long>(clip.clip_idx), static_cast<long long>(clip.start_frame),
-                static_cast<long long>(clip.end_frame), clip.fps, clip.steps.size(),
+    std::printf("clip %lld  %s#%lld  frames [%lld, %lld) at %.2f fps, %zu steps%s\n",
+                static_cast<long long>(i), clip.video_uid.c_str(), static_cast<long long>(clip.clip_idx),
+                static_cast<long long>(clip.start_frame), static_cast<long long>(clip.end_frame), clip.fps,
+                clip.steps.size(),
                 clip.steps.empty() ? "" : ("; state " + clip.initial_state.format()).c_str());
     stream::StreamObserver obs;
     if (!o.quiet) {
       obs.on_event = [](const stream::StreamEvent& e, const data::TaskState& state) {
         bool dst = e.event.type == eval::EventType::DstUpdate;
-        std::printf("[%8.2fs f=%6lld] %-11s p=%.2f  %s%s\n", e.event.time, static_cast<long long>(e.event.frame),
-                    dst ? "DST_UPDATE" : "Assistant", e.p, e.event.text.c_str(),
-                    dst ? ("   => " + state.format()).c_str() : "");
+        std::printf("[%8.2fs f=%6lld] %-11s p=%.2f  %s%s\n", e.event.time,
+                    static_cast<long long>(e.event.frame), dst ? "DST_UPDATE" : "Assistant", e.p,
+                    e.event.text.c_str(), dst ? ("   => " + state.format()).c_str() : "");
         std::fflush(stdout);
       };
       obs.on_log = [](const std::string& m) { std::printf("  ! %s\n", m.c_str()); };
@@ -89,13 +90,14 @@ int run_stream(const StreamCliOptions& o) {
     }
     const stream::StreamStats& s = r.stats;
     if (!clip.steps.empty()) std::printf("final state: %s\n", r.final_state.format().c_str());
-    std::printf("clip %lld: %lld frames, %zu events (%lld updates, %lld utterances), %lld invalid items, %lld "
-                "refreshes (%s), max cache %lld tokens, %.1f ms/frame\n",
-                static_cast<long long>(i), static_cast<long long>(s.frames), r.events.size(),
-                static_cast<long long>(s.dst_updates), static_cast<long long>(s.utterances),
-                static_cast<long long>(s.dst_items_invalid), static_cast<long long>(s.refreshes),
-                stream::context_policy_name(so.policy), static_cast<long long>(s.max_cache_tokens),
-                s.frames > 0 ? 1000.0 * s.seconds / static_cast<double>(s.frames) : 0.0);
+    std::printf(
+        "clip %lld: %lld frames, %zu events (%lld updates, %lld utterances), %lld invalid items, %lld "
+        "refreshes (%s), max cache %lld tokens, %.1f ms/frame\n",
+        static_cast<long long>(i), static_cast<long long>(s.frames), r.events.size(),
+        static_cast<long long>(s.dst_updates), static_cast<long long>(s.utterances),
+        static_cast<long long>(s.dst_items_invalid), static_cast<long long>(s.refreshes),
+        stream::context_policy_name(so.policy), static_cast<long long>(s.max_cache_tokens),
+        s.frames > 0 ? 1000.0 * s.seconds / static_cast<double>(s.frames) : 0.0);
   }
   if (timeline) std::printf("timeline written to %s\n", o.timeline.c_str());
   return 0;
@@ -106,16 +108,21 @@ int run_stream(const StreamCliOptions& o) {
 namespace {
 
 prospect::tools::Command reg(
-    "stream", "Stream a checkpoint over clips frame by frame: live DST updates, utterances and the final state",
+    "stream",
+    "Stream a checkpoint over clips frame by frame: live DST updates, utterances and the final state",
     [](CLI::App& sub) {
       auto o = std::make_shared<StreamCliOptions>();
-      sub.add_option("--model", o->run.model_dir, "Checkpoint folder (HF layout + prospect_heads.safetensors)")->required();
+      sub.add_option("--model", o->run.model_dir,
+                     "Checkpoint folder (HF layout + prospect_heads.safetensors)")
+          ->required();
       sub.add_option("--data", o->data, "Clip file (DST clips or ProAssist samples)")->required();
-      sub.add_option("--index", o->index, "Stream only this clip (0-based position in the file; default: every clip)");
+      sub.add_option("--index", o->index,
+                     "Stream only this clip (0-based position in the file; default: every clip)");
       sub.add_option("--timeline", o->timeline, "Also write the JSONL timeline here");
       prospect::stream::add_stream_options(sub, o->run, o->stream, o->policy, o->no_constrain);
       sub.add_flag("--quiet", o->quiet, "Print only each clip's summary");
-      sub.add_flag("--verbose", o->verbose, "Print both heads' probabilities at every frame (* = reference anchor)");
+      sub.add_flag("--verbose", o->verbose,
+                   "Print both heads' probabilities at every frame (* = reference anchor)");
       return [o]() { return run_stream(*o); };
     });
 

@@ -45,8 +45,9 @@ std::vector<std::string> read_corpus(const std::string& path) {
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
     if (j.is_discarded() || !j.is_object() || !j.contains("text") || !j["text"].is_string())
-      prospect::fail(prospect::file_context(path), "line " + std::to_string(line_no) +
-                                                       ": expected a JSON object with a string field \"text\"");
+      prospect::fail(
+          prospect::file_context(path),
+          "line " + std::to_string(line_no) + ": expected a JSON object with a string field \"text\"");
     texts.push_back(j["text"].get<std::string>());
   }
   return texts;
@@ -61,14 +62,17 @@ prospect::tools::Command reg(
       sub.add_option("--val-videos", a->data.val_videos, "Videos in val.json")->capture_default_str();
       sub.add_option("--test-videos", a->data.test_videos, "Videos in test.json")->capture_default_str();
       sub.add_option("--seed", a->data.seed, "Random seed (same seed, same dataset)")->capture_default_str();
-      sub.add_option("--image-size", a->data.video.image_size, "Frame size in pixels (square)")->capture_default_str();
+      sub.add_option("--image-size", a->data.video.image_size, "Frame size in pixels (square)")
+          ->capture_default_str();
       sub.add_option("--max-clip-frames", a->data.video.max_clip_frames,
                      "Videos longer than this are split into several clips")
           ->capture_default_str();
       sub.add_option("--vocab-size", a->data.vocab_size, "BPE vocabulary size, special tokens included")
           ->capture_default_str();
-      sub.add_option("--text-layers", a->model.text_layers, "Decoder layers of the random model")->capture_default_str();
-      sub.add_option("--text-hidden", a->model.text_hidden, "Decoder width of the random model")->capture_default_str();
+      sub.add_option("--text-layers", a->model.text_layers, "Decoder layers of the random model")
+          ->capture_default_str();
+      sub.add_option("--text-hidden", a->model.text_hidden, "Decoder width of the random model")
+          ->capture_default_str();
       sub.add_option("--frame-pool", a->model.frame_pool, "Pool each frame's token grid to k x k (K = k^2)")
           ->capture_default_str();
       sub.add_flag("--no-model", a->no_model, "Write the data and tokenizer only");
@@ -77,7 +81,8 @@ prospect::tools::Command reg(
                      "Train only the tokenizer, on the texts of this JSON-lines file {\"text\": ...}")
           ->check(CLI::ExistingFile)
           ->group("");
-      sub.add_option("--min-frequency", a->min_frequency, "With --tokenizer-corpus: the BPE trainer's min_frequency")
+      sub.add_option("--min-frequency", a->min_frequency,
+                     "With --tokenizer-corpus: the BPE trainer's min_frequency")
           ->group("");
       return [a]() -> int {
         auto t0 = prospect::Clock::now();
@@ -96,7 +101,8 @@ prospect::tools::Command reg(
         }
         auto sum = prospect::synth::write_synth_dataset(a->out, a->data);
         std::printf("synth: %d videos, %d frames, clips train/val/test %d/%d/%d, %d turns (%d DST updates)\n",
-                    sum.videos, sum.frames, sum.clips[0], sum.clips[1], sum.clips[2], sum.turns, sum.dst_updates);
+                    sum.videos, sum.frames, sum.clips[0], sum.clips[1], sum.clips[2], sum.turns,
+                    sum.dst_updates);
         std::printf("synth: tokenizer %s\n", sum.tokenizer_path.c_str());
         if (!a->no_model) {
 #ifdef PROSPECT_HAVE_TORCH

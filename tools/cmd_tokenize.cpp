@@ -24,7 +24,8 @@ struct TokenizeOptions {
 }
 
 prospect::tools::Command reg(
-    "tokenize", "Encode JSON lines {\"text\": ...} from stdin with a tokenizer.json; one {\"ids\": [...]} line out each",
+    "tokenize",
+    "Encode JSON lines {\"text\": ...} from stdin with a tokenizer.json; one {\"ids\": [...]} line out each",
     [](CLI::App& sub) {
       auto opt = std::make_shared<TokenizeOptions>();
       sub.add_option("--tokenizer", opt->tokenizer, "Hugging Face tokenizer.json to encode with")
@@ -52,7 +53,8 @@ prospect::tools::Command reg(
                      "every line must be a JSON object {\"text\": \"...\"}");
           }
           if (!j.is_object() || !j.contains("text") || !j["text"].is_string()) {
-            bad_line(line_no, "expected an object with a string field \"text\", got " + j.dump().substr(0, 80));
+            bad_line(line_no,
+                     "expected an object with a string field \"text\", got " + j.dump().substr(0, 80));
           }
           std::vector<int32_t> ids;
           try {

@@ -39,10 +39,14 @@ struct Counts {
 
 const char* role_name(Role r) {
   switch (r) {
-    case Role::System: return "system";
-    case Role::User: return "user";
-    case Role::Assistant: return "assistant";
-    case Role::DstUpdate: return "DST_UPDATE";
+    case Role::System:
+      return "system";
+    case Role::User:
+      return "user";
+    case Role::Assistant:
+      return "assistant";
+    case Role::DstUpdate:
+      return "DST_UPDATE";
   }
   return "?";
 }
@@ -56,12 +60,13 @@ void print_counts(const std::string& label, const Counts& c) {
     std::cout << (first ? "" : ", ") << r << " " << (it == c.by_role.end() ? 0 : it->second);
     first = false;
   }
-  std::cout << "), " << c.transitions << " transitions, " << c.frames << " frames, " << c.errors << " errors, "
-            << c.total_findings() << " findings (";
+  std::cout << "), " << c.transitions << " transitions, " << c.frames << " frames, " << c.errors
+            << " errors, " << c.total_findings() << " findings (";
   first = true;
   for (FindingKind k : {FindingKind::TransitionNotApplicable, FindingKind::DstStateMismatch}) {
     auto it = c.findings.find(finding_kind_name(k));
-    std::cout << (first ? "" : ", ") << finding_kind_name(k) << " " << (it == c.findings.end() ? 0 : it->second);
+    std::cout << (first ? "" : ", ") << finding_kind_name(k) << " "
+              << (it == c.findings.end() ? 0 : it->second);
     first = false;
   }
   std::cout << ")\n";
@@ -82,16 +87,20 @@ struct Options {
 };
 
 prospect::tools::Command reg(
-    "validate", "Check clip files (DST JSON / ProAssist JSONL): schema, anchors, step state machine; print counts",
+    "validate",
+    "Check clip files (DST JSON / ProAssist JSONL): schema, anchors, step state machine; print counts",
     [](CLI::App& sub) {
       auto o = std::make_shared<Options>();
       sub.add_option("--data", o->data, "Clip files to check (JSON array, single object or JSONL)")
           ->required()
           ->expected(1, -1);
-      sub.add_flag("--strict", o->strict, "Treat findings (inapplicable transitions, dst_state mismatches) as errors");
-      sub.add_option("--frames-root", o->frames_root,
-                     "Data root of the frames files: also check each exists and covers its clip's frame range");
-      sub.add_option("--max-messages", o->max_messages, "Errors and findings printed per file (the rest are counted)")
+      sub.add_flag("--strict", o->strict,
+                   "Treat findings (inapplicable transitions, dst_state mismatches) as errors");
+      sub.add_option(
+          "--frames-root", o->frames_root,
+          "Data root of the frames files: also check each exists and covers its clip's frame range");
+      sub.add_option("--max-messages", o->max_messages,
+                     "Errors and findings printed per file (the rest are counted)")
           ->check(CLI::NonNegativeNumber);
       return [o]() -> int {
         Counts total;
@@ -112,8 +121,8 @@ prospect::tools::Command reg(
             }
             for (const Finding& f : check_clip(clip)) {
               ++c.findings[finding_kind_name(f.kind)];
-              messages.push_back(std::string(o->strict ? "error" : "finding") + " (" + finding_kind_name(f.kind) +
-                                 "): " + f.message);
+              messages.push_back(std::string(o->strict ? "error" : "finding") + " (" +
+                                 finding_kind_name(f.kind) + "): " + f.message);
             }
             if (!o->frames_root.empty()) {
               prospect::ErrorContext ctx{path, clip.index_in_file, clip.video_uid, -1, "frames_file"};
@@ -136,7 +145,8 @@ prospect::tools::Command reg(
               if (!fi.error.empty()) {
                 ++c.errors;
                 // The store's message already names the video and the paths tried.
-                messages.push_back(prospect::format_error(prospect::ErrorContext{path, clip.index_in_file, "", -1, ""}, fi.error));
+                messages.push_back(prospect::format_error(
+                    prospect::ErrorContext{path, clip.index_in_file, "", -1, ""}, fi.error));
               } else if (fi.frames < clip.end_frame) {
                 ++c.errors;
                 messages.push_back(prospect::format_error(
@@ -158,12 +168,15 @@ prospect::tools::Command reg(
         bool bad = total.errors > 0 || (o->strict && total.total_findings() > 0);
         if (bad) {
           std::cout << "FAILED: " << total.errors << " errors"
-                    << (o->strict ? ", " + std::to_string(total.total_findings()) + " findings (--strict)" : "")
+                    << (o->strict ? ", " + std::to_string(total.total_findings()) + " findings (--strict)"
+                                  : "")
                     << "\n";
           return 1;
         }
         std::cout << "OK: " << total.clips << " usable clips"
-                  << (total.total_findings() > 0 ? " (" + std::to_string(total.total_findings()) + " findings)" : "")
+                  << (total.total_findings() > 0
+                          ? " (" + std::to_string(total.total_findings()) + " findings)"
+                          : "")
                   << "\n";
         return 0;
       };

@@ -4,26 +4,27 @@
 #include "command.h"
 
 namespace {
-prospect::tools::Command reg("version", "Print the version and the optional parts this build has", [](CLI::App&) {
-  return []() {
-    std::cout << "prospect 0.1.0"
+prospect::tools::Command reg("version", "Print the version and the optional parts this build has",
+                             [](CLI::App&) {
+                               return []() {
+                                 std::cout << "prospect 0.1.0"
 #ifdef PROSPECT_HAVE_TORCH
-              << " torch=yes"
+                                           << " torch=yes"
 #else
               << " torch=no"
 #endif
 #ifdef PROSPECT_HAVE_CUDA
-              << " cuda=yes"
+                                           << " cuda=yes"
 #else
               << " cuda=no"
 #endif
 #ifdef PROSPECT_HAVE_TURBOJPEG
-              << " jpeg=turbojpeg"
+                                           << " jpeg=turbojpeg"
 #else
               << " jpeg=none"
 #endif
-              << "\n";
-    return 0;
-  };
-});
+                                           << "\n";
+                                 return 0;
+                               };
+                             });
 }  // namespace

@@ -27,7 +27,8 @@ struct Command {
   }
 };
 
-// Threads for compute (libtorch intra-op and our own pools): --threads, else PROSPECT_THREADS, else all cores.
+// Threads for compute (libtorch intra-op and our own pools): --threads, else PROSPECT_THREADS, else all
+// cores.
 int default_threads();
 
 }  // namespace prospect::tools

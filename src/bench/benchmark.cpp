@@ -1,9 +1,9 @@
-// The model benchmark runner (see benchmark.h). The training step mirrors bench_hf.py's: forward, next-token loss
-// over the labelled tokens (logits only there), backward, global-norm clipping to 1.0, AdamW (lr 1e-5, weight
-// decay 0.01 on every tensor, as torch.optim.AdamW's defaults), gradients dropped; the host waits for the
-// device only at the end of each step, to time it. Streaming mirrors its stream_frame figure: a 300-token
-// prompt, then per frame one block of <fake> + K <image> + <fake> with its pixels (made on the host, as a camera
-// frame would be) into the KV cache, and the softmax of the last position's logits.
+// The model benchmark runner (see benchmark.h). The training step mirrors bench_hf.py's: forward, next-token
+// loss over the labelled tokens (logits only there), backward, global-norm clipping to 1.0, AdamW (lr 1e-5,
+// weight decay 0.01 on every tensor, as torch.optim.AdamW's defaults), gradients dropped; the host waits for
+// the device only at the end of each step, to time it. Streaming mirrors its stream_frame figure: a 300-token
+// prompt, then per frame one block of <fake> + K <image> + <fake> with its pixels (made on the host, as a
+// camera frame would be) into the KV cache, and the softmax of the last position's logits.
 #include "bench/benchmark.h"
 
 #include <ATen/CPUGeneratorImpl.h>
@@ -34,13 +34,13 @@
 
 namespace prospect::bench {
 
-using model::ForwardFlops;
 using model::forward_flops;
+using model::ForwardFlops;
 using model::train_step_flops;
 using train::AdamW;
+using train::adamw_impl_name;
 using train::AdamWOptions;
 using train::NamedTensor;
-using train::adamw_impl_name;
 using train::parse_adamw_impl;
 
 namespace {
@@ -143,30 +143,33 @@ std::pair<double, std::string> measure_matmul(const at::Device& dev, int64_t n) 
   return {flops / s, std::string(dt == at::kBFloat16 ? "bf16 " : "fp32 ") + std::to_string(n) + "^3"};
 }
 
-std::shared_ptr<model::SmolVLM> make_model(const model::SmolVLMConfig& c, const at::Device& dev, at::ScalarType dt,
-                                           const std::string& attention, uint64_t seed) {
+std::shared_ptr<model::SmolVLM> make_model(const model::SmolVLMConfig& c, const at::Device& dev,
+                                           at::ScalarType dt, const std::string& attention, uint64_t seed) {
   model::ModelOptions mo;
   mo.dtype = dt;
   mo.device = dev;
-  if (attention == "sdpa") mo.attention = model::AttentionImpl::Sdpa;
-  else if (attention == "eager") mo.attention = model::AttentionImpl::Eager;
-  else fail("--attention must be sdpa or eager, got '" + attention + "'");
+  if (attention == "sdpa")
+    mo.attention = model::AttentionImpl::Sdpa;
+  else if (attention == "eager")
+    mo.attention = model::AttentionImpl::Eager;
+  else
+    fail("--attention must be sdpa or eager, got '" + attention + "'");
   auto m = std::make_shared<model::SmolVLM>(c, mo);
   m->init_weights(seed);
   return m;
 }
 
-// The clip of bench_clip_ids with its labels (image tokens ignored), shifted targets at the labelled positions
-// (on the device), and pixels in [-1, 1] (on the device, in the model's dtype).
+// The clip of bench_clip_ids with its labels (image tokens ignored), shifted targets at the labelled
+// positions (on the device), and pixels in [-1, 1] (on the device, in the model's dtype).
 struct BenchClip {
-  at::Tensor ids;            // [1, T] int64, CPU (the model copies it up asynchronously)
+  at::Tensor ids;                        // [1, T] int64, CPU (the model copies it up asynchronously)
   at::Tensor where_b, where_t, targets;  // labelled positions and their next tokens, on the device
-  at::Tensor pixels;         // [1, N, 3, S, S]
+  at::Tensor pixels;                     // [1, N, 3, S, S]
   int64_t labelled = 0;
 };
 
-BenchClip make_clip(const model::SmolVLMConfig& c, int64_t frames, int64_t text_tokens, int64_t k, uint64_t seed,
-               const at::Device& dev, at::ScalarType dt) {
+BenchClip make_clip(const model::SmolVLMConfig& c, int64_t frames, int64_t text_tokens, int64_t k,
+                    uint64_t seed, const at::Device& dev, at::ScalarType dt) {
   BenchClip clip;
   std::vector<int64_t> ids = bench_clip_ids(c, frames, text_tokens, k, seed);
   const int64_t T = static_cast<int64_t>(ids.size());
@@ -221,8 +224,9 @@ std::vector<NamedTensor> trainable(model::SmolVLM& m) {
   return params;
 }
 
-TrainFigures time_training(model::SmolVLM& m, const BenchClip& clip, const BenchOptions& o, const at::Device& dev,
-                           bool vision_trainable, double flops, double rate, std::string* impl_used, std::FILE* log) {
+TrainFigures time_training(model::SmolVLM& m, const BenchClip& clip, const BenchOptions& o,
+                           const at::Device& dev, bool vision_trainable, double flops, double rate,
+                           std::string* impl_used, std::FILE* log) {
   TrainFigures f;
   f.name = vision_trainable ? "train_step" : "train_step_frozen_vision";
   m.set_vision_trainable(vision_trainable);
@@ -276,10 +280,12 @@ void time_decoding(model::SmolVLM& m, model::KVCache& cache, const BenchOptions&
   f.decode_tokens = o.decode_tokens;
   f.decode_ms_per_token = 1e3 * s / double(o.decode_tokens);
   f.decode_tokens_per_s = double(o.decode_tokens) / std::max(1e-12, s);
-  say(log, strformat("decode: %.2f ms/token at context %lld", f.decode_ms_per_token, (long long)cache.length()));
+  say(log,
+      strformat("decode: %.2f ms/token at context %lld", f.decode_ms_per_token, (long long)cache.length()));
 }
 
-StreamFigures time_streaming(model::SmolVLM& m, const BenchOptions& o, const at::Device& dev, std::FILE* log) {
+StreamFigures time_streaming(model::SmolVLM& m, const BenchOptions& o, const at::Device& dev,
+                             std::FILE* log) {
   StreamFigures f;
   at::NoGradGuard ng;
   reset_peak_memory(dev);
@@ -320,7 +326,8 @@ StreamFigures time_streaming(model::SmolVLM& m, const BenchOptions& o, const at:
     const double ms = 1e3 * seconds_since(t0);
     if (fr >= 3) lat.push_back(ms);
     if (fr < 3 || fr == total - 1 || (fr - 3) % 8 == 0) {
-      say(log, strformat("stream frame %lld: %.2f ms (context %lld)", (long long)fr, ms, (long long)cache.length()));
+      say(log, strformat("stream frame %lld: %.2f ms (context %lld)", (long long)fr, ms,
+                         (long long)cache.length()));
     }
   }
   if (o.decode_tokens > 0) time_decoding(m, cache, o, dev, f, log);
@@ -344,9 +351,15 @@ StreamFigures time_streaming(model::SmolVLM& m, const BenchOptions& o, const at:
 }
 
 json train_json(const TrainFigures& f) {
-  return {{"step_s_median", f.step_s_median}, {"step_s_min", f.step_s_min}, {"tokens_per_s", f.tokens_per_s},
-          {"flops", f.flops},                 {"mfu", f.mfu},               {"peak_mem_gib", f.peak_mem_gib},
-          {"loss", f.loss},                   {"params_trainable", f.params_trainable}, {"steps_s", f.steps_s}};
+  return {{"step_s_median", f.step_s_median},
+          {"step_s_min", f.step_s_min},
+          {"tokens_per_s", f.tokens_per_s},
+          {"flops", f.flops},
+          {"mfu", f.mfu},
+          {"peak_mem_gib", f.peak_mem_gib},
+          {"loss", f.loss},
+          {"params_trainable", f.params_trainable},
+          {"steps_s", f.steps_s}};
 }
 
 }  // namespace
@@ -364,12 +377,24 @@ model::SmolVLMConfig bench_config(const BenchOptions& o) {
     } else if (s == "500m" || s == "256m") {
       c = model::SmolVLMConfig::preset(s == "500m" ? "500M" : "256M");
     } else if (s == "tiny") {
-      nlohmann::json j = {{"image_token_id", 1023}, {"scale_factor", 2},
-                          {"text_config", {{"vocab_size", 1024}, {"hidden_size", 64}, {"intermediate_size", 128},
-                                           {"num_hidden_layers", 2}, {"num_attention_heads", 4},
-                                           {"num_key_value_heads", 2}, {"pad_token_id", 2}, {"rms_norm_eps", 1e-5}}},
-                          {"vision_config", {{"hidden_size", 64}, {"intermediate_size", 128}, {"num_hidden_layers", 2},
-                                             {"num_attention_heads", 4}, {"image_size", 32}, {"patch_size", 4}}}};
+      nlohmann::json j = {{"image_token_id", 1023},
+                          {"scale_factor", 2},
+                          {"text_config",
+                           {{"vocab_size", 1024},
+                            {"hidden_size", 64},
+                            {"intermediate_size", 128},
+                            {"num_hidden_layers", 2},
+                            {"num_attention_heads", 4},
+                            {"num_key_value_heads", 2},
+                            {"pad_token_id", 2},
+                            {"rms_norm_eps", 1e-5}}},
+                          {"vision_config",
+                           {{"hidden_size", 64},
+                            {"intermediate_size", 128},
+                            {"num_hidden_layers", 2},
+                            {"num_attention_heads", 4},
+                            {"image_size", 32},
+                            {"patch_size", 4}}}};
       c = model::SmolVLMConfig::from_json(j, "bench shape tiny");
     } else {
       fail("--shape must be 2.2b, 500m, 256m or tiny, got '" + o.shape + "'");
@@ -424,11 +449,16 @@ json BenchResult::to_json() const {
   if (has_train) j["train_step"] = train_json(train);
   if (has_frozen) j["train_step_frozen_vision"] = train_json(frozen);
   if (has_stream)
-    j["stream_frame"] = {{"frames", stream.frames},       {"ms_p50", stream.ms_p50},
-                         {"ms_p99", stream.ms_p99},       {"ms_min", stream.ms_min},
-                         {"ms_max", stream.ms_max},       {"ms_mean", stream.ms_mean},
-                         {"tokens_per_s", stream.tokens_per_s}, {"tokens_per_frame", stream.tokens_per_frame},
-                         {"context_tokens_end", stream.context_tokens_end}, {"peak_mem_gib", stream.peak_mem_gib}};
+    j["stream_frame"] = {{"frames", stream.frames},
+                         {"ms_p50", stream.ms_p50},
+                         {"ms_p99", stream.ms_p99},
+                         {"ms_min", stream.ms_min},
+                         {"ms_max", stream.ms_max},
+                         {"ms_mean", stream.ms_mean},
+                         {"tokens_per_s", stream.tokens_per_s},
+                         {"tokens_per_frame", stream.tokens_per_frame},
+                         {"context_tokens_end", stream.context_tokens_end},
+                         {"peak_mem_gib", stream.peak_mem_gib}};
   if (has_stream && stream.decode_tokens > 0)
     j["decode_token"] = {{"tokens", stream.decode_tokens},
                          {"ms_per_token", stream.decode_ms_per_token},
@@ -452,7 +482,8 @@ BenchResult run_benchmark(const BenchOptions& o, std::FILE* log) {
   r.shape = o.config_path.empty() ? o.shape : o.config_path;
   r.attention = o.attention;
   r.frames = o.frames;
-  say(log, "device " + r.device + " (" + r.device_name + "), libtorch " + r.torch_version + ", dtype " + o.dtype);
+  say(log,
+      "device " + r.device + " (" + r.device_name + "), libtorch " + r.torch_version + ", dtype " + o.dtype);
 
   auto [rate, what] = measure_matmul(dev, o.matmul_n);
   r.matmul_flops_per_s = rate;
@@ -469,7 +500,8 @@ BenchResult run_benchmark(const BenchOptions& o, std::FILE* log) {
                      (long long)r.params_total, (long long)r.params_vision, seconds_since(t0)));
 
   const int64_t k = m->tokens_per_image();
-  const int64_t patches = (c.vision.image_size / c.vision.patch_size) * (c.vision.image_size / c.vision.patch_size);
+  const int64_t patches =
+      (c.vision.image_size / c.vision.patch_size) * (c.vision.image_size / c.vision.patch_size);
   r.vision_patches = o.frames * patches;
   if (o.train || o.train_frozen) {
     BenchClip clip = make_clip(c, o.frames, o.text_tokens, k, o.seed, dev, dt);
@@ -509,7 +541,8 @@ std::string format_bench(const BenchResult& r) {
                  r.matmul_flops_per_s / 1e12);
   if (r.has_train || r.has_frozen) {
     s << strformat("clip        %lld frames, %lld tokens (%lld labelled), %lld vision patches\n",
-                   (long long)r.frames, (long long)r.seq_len, (long long)r.labelled_tokens, (long long)r.vision_patches);
+                   (long long)r.frames, (long long)r.seq_len, (long long)r.labelled_tokens,
+                   (long long)r.vision_patches);
   }
   for (const TrainFigures* f : {r.has_train ? &r.train : nullptr, r.has_frozen ? &r.frozen : nullptr}) {
     if (!f) continue;
@@ -553,7 +586,8 @@ DtypeCheck compare_bf16_fp32(const BenchOptions& o, int steps) {
   const int64_t k = ref->tokens_per_image();
   for (int pass = 0; pass < 2; pass++) {
     model::SmolVLM& m = pass == 0 ? *ref : *low;
-    BenchClip clip = make_clip(c, o.frames, o.text_tokens, k, o.seed, dev, pass == 0 ? at::kFloat : at::kBFloat16);
+    BenchClip clip =
+        make_clip(c, o.frames, o.text_tokens, k, o.seed, dev, pass == 0 ? at::kFloat : at::kBFloat16);
     AdamWOptions ao;
     ao.master_weights = true;
     ao.impl = parse_adamw_impl(o.adamw);
@@ -562,7 +596,8 @@ DtypeCheck compare_bf16_fp32(const BenchOptions& o, int steps) {
     for (int s = 0; s < steps; s++) losses.push_back(train_step(m, opt, clip, 1e-4).item<double>());
   }
   for (size_t i = 0; i < out.fp32.size(); i++)
-    out.max_rel_diff = std::max(out.max_rel_diff, std::abs(out.bf16[i] - out.fp32[i]) / std::abs(out.fp32[i]));
+    out.max_rel_diff =
+        std::max(out.max_rel_diff, std::abs(out.bf16[i] - out.fp32[i]) / std::abs(out.fp32[i]));
   if (dev.is_cuda()) compat::set_tf32(true);
   return out;
 }

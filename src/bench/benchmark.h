@@ -1,15 +1,14 @@
-// `prospect bench` as a library call: the speed of one SmolVLM2 shape with random weights on one device, in the
-// shapes of the Python reference (scripts/gpu/bench_hf.py): a training step (forward + backward +
+// `prospect bench` as a library call: the speed of one SmolVLM2 shape with random weights on one device, in
+// the shapes of the Python reference (scripts/gpu/bench_hf.py): a training step (forward + backward +
 // clipping + AdamW) on one clip of N frames with the vision tower trained and frozen, and streaming (one new
-// frame at a time into a KV cache, its latency percentiles). Beside them: tokens/s, model FLOPs per step from an
-// analytic count, the device's measured matmul rate and the MFU they give, and peak memory. Also the bf16-vs-fp32
-// loss check of a few training steps. Not here: the FLOP count (model/flops.h),
-// printing and options (tools/cmd_bench_torch.cpp).
+// frame at a time into a KV cache, its latency percentiles). Beside them: tokens/s, model FLOPs per step from
+// an analytic count, the device's measured matmul rate and the MFU they give, and peak memory. Also the
+// bf16-vs-fp32 loss check of a few training steps. Not here: the FLOP count (model/flops.h), printing and
+// options (tools/cmd_bench_torch.cpp).
 #pragma once
-#include <nlohmann/json.hpp>
-
 #include <cstdint>
 #include <cstdio>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -19,8 +18,8 @@
 namespace prospect::bench {
 
 struct BenchOptions {
-  std::string shape = "2.2b";  // 2.2b | 500m | 256m | tiny (random weights)
-  std::string config_path;     // or a config.json (directory or file), used instead of `shape`
+  std::string shape = "2.2b";   // 2.2b | 500m | 256m | tiny (random weights)
+  std::string config_path;      // or a config.json (directory or file), used instead of `shape`
   std::string device = "auto";  // auto | cpu | cuda
   std::string dtype = "fp32";   // fp32 | bf16 (bf16 compute, fp32 master weights) | bf16_pure
   int64_t frames = 32;          // frames of the training clip (and streamed frames)
@@ -33,7 +32,8 @@ struct BenchOptions {
   std::string adamw = "auto";   // auto | single | foreach | fused (train/adamw.h)
   std::string attention = "sdpa";  // sdpa | eager
   bool train = true, train_frozen = true, stream = true;
-  int64_t matmul_n = 0;  // size of the square matmul that measures the device's rate (0: 8192 on CUDA, 1024 on CPU)
+  int64_t matmul_n =
+      0;  // size of the square matmul that measures the device's rate (0: 8192 on CUDA, 1024 on CPU)
   uint64_t seed = 0;
 };
 

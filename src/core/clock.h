@@ -9,6 +9,8 @@ namespace prospect {
 using Clock = std::chrono::steady_clock;
 
 // Seconds from `t` to now on the steady clock (never negative).
-inline double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+inline double seconds_since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
 
 }  // namespace prospect

@@ -50,7 +50,8 @@ bool same_kind(const nlohmann::json& a, const nlohmann::json& b) {
 
 void overlay_at(nlohmann::json& base, const nlohmann::json& user, const std::string& origin,
                 const std::string& prefix) {
-  if (!user.is_object()) fail(origin + ": expected a JSON object" + (prefix.empty() ? "" : " at '" + prefix + "'"));
+  if (!user.is_object())
+    fail(origin + ": expected a JSON object" + (prefix.empty() ? "" : " at '" + prefix + "'"));
   for (auto it = user.begin(); it != user.end(); ++it) {
     std::string key = prefix.empty() ? it.key() : prefix + "." + it.key();
     if (!base.contains(it.key())) {
@@ -74,11 +75,12 @@ void overlay_at(nlohmann::json& base, const nlohmann::json& user, const std::str
 
 nlohmann::json defaults_from_docs(const std::vector<OptionDoc>& docs) {
   nlohmann::json out = nlohmann::json::object();
-  for (const auto& d : docs) out[nlohmann::json::json_pointer("/" + [&] {
-    std::string p = d.key;
-    std::replace(p.begin(), p.end(), '.', '/');
-    return p;
-  }())] = d.default_value;
+  for (const auto& d : docs)
+    out[nlohmann::json::json_pointer("/" + [&] {
+      std::string p = d.key;
+      std::replace(p.begin(), p.end(), '.', '/');
+      return p;
+    }())] = d.default_value;
   return out;
 }
 

@@ -47,32 +47,52 @@ uint64_t read_le64(const uint8_t* p) {
 
 size_t dtype_size(DType d) {
   switch (d) {
-    case DType::F64: return 8;
-    case DType::F32: return 4;
-    case DType::F16: return 2;
-    case DType::BF16: return 2;
-    case DType::I64: return 8;
-    case DType::I32: return 4;
-    case DType::I16: return 2;
-    case DType::I8: return 1;
-    case DType::U8: return 1;
-    case DType::BOOL: return 1;
+    case DType::F64:
+      return 8;
+    case DType::F32:
+      return 4;
+    case DType::F16:
+      return 2;
+    case DType::BF16:
+      return 2;
+    case DType::I64:
+      return 8;
+    case DType::I32:
+      return 4;
+    case DType::I16:
+      return 2;
+    case DType::I8:
+      return 1;
+    case DType::U8:
+      return 1;
+    case DType::BOOL:
+      return 1;
   }
   return 1;
 }
 
 const char* dtype_name(DType d) {
   switch (d) {
-    case DType::F64: return "F64";
-    case DType::F32: return "F32";
-    case DType::F16: return "F16";
-    case DType::BF16: return "BF16";
-    case DType::I64: return "I64";
-    case DType::I32: return "I32";
-    case DType::I16: return "I16";
-    case DType::I8: return "I8";
-    case DType::U8: return "U8";
-    case DType::BOOL: return "BOOL";
+    case DType::F64:
+      return "F64";
+    case DType::F32:
+      return "F32";
+    case DType::F16:
+      return "F16";
+    case DType::BF16:
+      return "BF16";
+    case DType::I64:
+      return "I64";
+    case DType::I32:
+      return "I32";
+    case DType::I16:
+      return "I16";
+    case DType::I8:
+      return "I8";
+    case DType::U8:
+      return "U8";
+    case DType::BOOL:
+      return "BOOL";
   }
   return "?";
 }
@@ -82,7 +102,8 @@ DType parse_dtype(const std::string& name, const std::string& where) {
                               DType::I32, DType::I16, DType::I8,  DType::U8,   DType::BOOL};
   for (DType d : all)
     if (name == dtype_name(d)) return d;
-  fail_in(where, "", "unsupported dtype '" + name + "'", "supported: F64 F32 F16 BF16 I64 I32 I16 I8 U8 BOOL");
+  fail_in(where, "", "unsupported dtype '" + name + "'",
+          "supported: F64 F32 F16 BF16 I64 I32 I16 I8 U8 BOOL");
 }
 
 int64_t TensorInfo::numel() const {
@@ -91,8 +112,8 @@ int64_t TensorInfo::numel() const {
   return n;
 }
 
-std::vector<TensorInfo> parse_header(const std::string& header_json, uint64_t data_size, const std::string& file,
-                                     std::map<std::string, std::string>* metadata) {
+std::vector<TensorInfo> parse_header(const std::string& header_json, uint64_t data_size,
+                                     const std::string& file, std::map<std::string, std::string>* metadata) {
   json h;
   try {
     h = json::parse(header_json);
@@ -107,7 +128,8 @@ std::vector<TensorInfo> parse_header(const std::string& header_json, uint64_t da
     if (name == "__metadata__") {
       if (!e.is_object()) fail_in(file, name, "__metadata__ is not an object");
       for (auto m = e.begin(); m != e.end(); ++m) {
-        if (!m.value().is_string()) fail_in(file, "__metadata__." + m.key(), "metadata value is not a string");
+        if (!m.value().is_string())
+          fail_in(file, "__metadata__." + m.key(), "metadata value is not a string");
         if (metadata) (*metadata)[m.key()] = m.value().get<std::string>();
       }
       continue;
@@ -132,12 +154,12 @@ std::vector<TensorInfo> parse_header(const std::string& header_json, uint64_t da
       t.shape.push_back(static_cast<int64_t>(dim));
     }
     for (const json& o : e["data_offsets"])
-      if (!o.is_number_unsigned())
-        fail_in(file, name, "data_offsets are not non-negative integers");
+      if (!o.is_number_unsigned()) fail_in(file, name, "data_offsets are not non-negative integers");
     t.begin = e["data_offsets"][0].get<uint64_t>();
     t.end = e["data_offsets"][1].get<uint64_t>();
     if (t.begin > t.end)
-      fail_in(file, name, "data_offsets begin " + std::to_string(t.begin) + " > end " + std::to_string(t.end));
+      fail_in(file, name,
+              "data_offsets begin " + std::to_string(t.begin) + " > end " + std::to_string(t.end));
     if (t.end > data_size)
       fail_in(file, name,
               "data_offsets end " + std::to_string(t.end) + " is past the data section (" +
@@ -145,8 +167,8 @@ std::vector<TensorInfo> parse_header(const std::string& header_json, uint64_t da
               "the file is truncated or the header lies");
     if (t.end - t.begin != bytes)
       fail_in(file, name,
-              "holds " + std::to_string(t.end - t.begin) + " bytes but shape x " + dtype_name(t.dtype) + " needs " +
-                  std::to_string(bytes));
+              "holds " + std::to_string(t.end - t.begin) + " bytes but shape x " + dtype_name(t.dtype) +
+                  " needs " + std::to_string(bytes));
     out.push_back(std::move(t));
   }
   // No two tensors may share bytes (empty tensors occupy none).
@@ -219,7 +241,8 @@ const TensorInfo* File::find(const std::string& name) const {
 
 TensorView File::get(const std::string& name) const {
   const TensorInfo* t = find(name);
-  if (!t) fail_in(path_, name, "no such tensor", "the file has " + std::to_string(tensors_.size()) + " tensors");
+  if (!t)
+    fail_in(path_, name, "no such tensor", "the file has " + std::to_string(tensors_.size()) + " tensors");
   return TensorView{t, data_ + t->begin};
 }
 
@@ -316,9 +339,11 @@ void write_file(const std::string& path, const std::vector<WriteTensor>& tensors
       need *= static_cast<uint64_t>(d);
     }
     if (need != t.nbytes)
-      fail_in(path, t.name, "has " + std::to_string(t.nbytes) + " bytes but shape x dtype needs " + std::to_string(need));
+      fail_in(path, t.name,
+              "has " + std::to_string(t.nbytes) + " bytes but shape x dtype needs " + std::to_string(need));
     if (t.nbytes > 0 && t.data == nullptr) fail_in(path, t.name, "null data");
-    h[t.name] = {{"dtype", dtype_name(t.dtype)}, {"shape", t.shape}, {"data_offsets", {offset, offset + t.nbytes}}};
+    h[t.name] = {
+        {"dtype", dtype_name(t.dtype)}, {"shape", t.shape}, {"data_offsets", {offset, offset + t.nbytes}}};
     offset += t.nbytes;
   }
   std::string header = h.dump();
@@ -332,7 +357,8 @@ void write_file(const std::string& path, const std::vector<WriteTensor>& tensors
     for (int i = 0; i < 8; ++i) len[i] = static_cast<uint8_t>(n >> (8 * i));
     out.write(reinterpret_cast<const char*>(len), 8);
     out.write(header.data(), static_cast<std::streamsize>(header.size()));
-    for (const auto& t : tensors) out.write(static_cast<const char*>(t.data), static_cast<std::streamsize>(t.nbytes));
+    for (const auto& t : tensors)
+      out.write(static_cast<const char*>(t.data), static_cast<std::streamsize>(t.nbytes));
     out.flush();
     if (out) out.close();  // close can fail too (delayed allocation); the destructor would hide it
     if (!out) {
@@ -409,8 +435,9 @@ uint16_t float_to_f16(float f) {
   uint32_t sign = (x >> 16) & 0x8000u;
   uint32_t absx = x & 0x7fffffffu;
   if (absx > 0x7f800000u) return static_cast<uint16_t>(sign | 0x7e00u);  // NaN
-  if (absx >= 0x477ff000u) return static_cast<uint16_t>(sign | 0x7c00u);  // overflow (incl. inf) after rounding
-  if (absx < 0x38800000u) {  // result is subnormal or zero
+  if (absx >= 0x477ff000u)
+    return static_cast<uint16_t>(sign | 0x7c00u);  // overflow (incl. inf) after rounding
+  if (absx < 0x38800000u) {                        // result is subnormal or zero
     if (absx < 0x33000000u) return static_cast<uint16_t>(sign);
     uint32_t e = absx >> 23;
     uint32_t mant = (absx & 0x7fffffu) | 0x800000u;
@@ -433,16 +460,54 @@ std::vector<float> to_float32(const TensorView& t) {
   for (int64_t i = 0; i < n; ++i) {
     float v = 0;
     switch (t.info->dtype) {
-      case DType::F64: { double d; std::memcpy(&d, p + 8 * i, 8); v = static_cast<float>(d); break; }
-      case DType::F32: std::memcpy(&v, p + 4 * i, 4); break;
-      case DType::F16: { uint16_t h; std::memcpy(&h, p + 2 * i, 2); v = f16_to_float(h); break; }
-      case DType::BF16: { uint16_t h; std::memcpy(&h, p + 2 * i, 2); v = bf16_to_float(h); break; }
-      case DType::I64: { int64_t x; std::memcpy(&x, p + 8 * i, 8); v = static_cast<float>(x); break; }
-      case DType::I32: { int32_t x; std::memcpy(&x, p + 4 * i, 4); v = static_cast<float>(x); break; }
-      case DType::I16: { int16_t x; std::memcpy(&x, p + 2 * i, 2); v = static_cast<float>(x); break; }
-      case DType::I8: v = static_cast<float>(static_cast<int8_t>(p[i])); break;
-      case DType::U8: v = static_cast<float>(p[i]); break;
-      case DType::BOOL: v = p[i] ? 1.f : 0.f; break;
+      case DType::F64: {
+        double d;
+        std::memcpy(&d, p + 8 * i, 8);
+        v = static_cast<float>(d);
+        break;
+      }
+      case DType::F32:
+        std::memcpy(&v, p + 4 * i, 4);
+        break;
+      case DType::F16: {
+        uint16_t h;
+        std::memcpy(&h, p + 2 * i, 2);
+        v = f16_to_float(h);
+        break;
+      }
+      case DType::BF16: {
+        uint16_t h;
+        std::memcpy(&h, p + 2 * i, 2);
+        v = bf16_to_float(h);
+        break;
+      }
+      case DType::I64: {
+        int64_t x;
+        std::memcpy(&x, p + 8 * i, 8);
+        v = static_cast<float>(x);
+        break;
+      }
+      case DType::I32: {
+        int32_t x;
+        std::memcpy(&x, p + 4 * i, 4);
+        v = static_cast<float>(x);
+        break;
+      }
+      case DType::I16: {
+        int16_t x;
+        std::memcpy(&x, p + 2 * i, 2);
+        v = static_cast<float>(x);
+        break;
+      }
+      case DType::I8:
+        v = static_cast<float>(static_cast<int8_t>(p[i]));
+        break;
+      case DType::U8:
+        v = static_cast<float>(p[i]);
+        break;
+      case DType::BOOL:
+        v = p[i] ? 1.f : 0.f;
+        break;
     }
     out[static_cast<size_t>(i)] = v;
   }
@@ -456,14 +521,33 @@ std::vector<int64_t> to_int64(const TensorView& t) {
   for (int64_t i = 0; i < n; ++i) {
     int64_t v = 0;
     switch (t.info->dtype) {
-      case DType::I64: std::memcpy(&v, p + 8 * i, 8); break;
-      case DType::I32: { int32_t x; std::memcpy(&x, p + 4 * i, 4); v = x; break; }
-      case DType::I16: { int16_t x; std::memcpy(&x, p + 2 * i, 2); v = x; break; }
-      case DType::I8: v = static_cast<int8_t>(p[i]); break;
-      case DType::U8: v = p[i]; break;
-      case DType::BOOL: v = p[i] ? 1 : 0; break;
+      case DType::I64:
+        std::memcpy(&v, p + 8 * i, 8);
+        break;
+      case DType::I32: {
+        int32_t x;
+        std::memcpy(&x, p + 4 * i, 4);
+        v = x;
+        break;
+      }
+      case DType::I16: {
+        int16_t x;
+        std::memcpy(&x, p + 2 * i, 2);
+        v = x;
+        break;
+      }
+      case DType::I8:
+        v = static_cast<int8_t>(p[i]);
+        break;
+      case DType::U8:
+        v = p[i];
+        break;
+      case DType::BOOL:
+        v = p[i] ? 1 : 0;
+        break;
       default:
-        fail_in("", t.info->name, std::string("expected an integer tensor, got ") + dtype_name(t.info->dtype));
+        fail_in("", t.info->name,
+                std::string("expected an integer tensor, got ") + dtype_name(t.info->dtype));
     }
     out[static_cast<size_t>(i)] = v;
   }

@@ -76,8 +76,8 @@ class File {
 
 // Parses and validates a header against a data section of `data_size` bytes. Exposed for tests and fuzzers;
 // `file` only names the source in errors. Throws prospect::Error on any defect.
-std::vector<TensorInfo> parse_header(const std::string& header_json, uint64_t data_size, const std::string& file,
-                                     std::map<std::string, std::string>* metadata);
+std::vector<TensorInfo> parse_header(const std::string& header_json, uint64_t data_size,
+                                     const std::string& file, std::map<std::string, std::string>* metadata);
 
 // A model checkpoint: one model.safetensors, or the shards listed by model.safetensors.index.json.
 class Checkpoint {

@@ -41,7 +41,9 @@ void put_varint(std::string& out, uint64_t v) {
   }
   out.push_back(static_cast<char>(v));
 }
-void put_tag(std::string& out, int field, int wire_type) { put_varint(out, (uint64_t(field) << 3) | wire_type); }
+void put_tag(std::string& out, int field, int wire_type) {
+  put_varint(out, (uint64_t(field) << 3) | wire_type);
+}
 void put_fixed64(std::string& out, uint64_t v) {
   for (int i = 0; i < 8; i++) out.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
 }
@@ -115,11 +117,20 @@ struct ProtoReader {
   }
   void skip(int wire_type) {
     switch (wire_type) {
-      case 0: varint(); break;
-      case 1: fixed(8); break;
-      case 2: bytes(); break;
-      case 5: fixed(4); break;
-      default: ok = false;
+      case 0:
+        varint();
+        break;
+      case 1:
+        fixed(8);
+        break;
+      case 2:
+        bytes();
+        break;
+      case 5:
+        fixed(4);
+        break;
+      default:
+        ok = false;
     }
   }
 };
@@ -301,8 +312,10 @@ int64_t truncate_tensorboard_events(const std::string& path, int64_t max_step) {
       }
     }
     const size_t record = 12 + len + 4;
-    if (r.ok && (version || step <= max_step)) kept.append(data, pos, record);
-    else dropped++;
+    if (r.ok && (version || step <= max_step))
+      kept.append(data, pos, record);
+    else
+      dropped++;
     pos += record;
   }
   // Records past a torn tail are lost too: count them as one.

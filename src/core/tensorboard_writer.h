@@ -38,8 +38,8 @@ class TensorBoardWriter {
 struct TensorBoardEvent {
   double wall_time = 0;
   int64_t step = 0;
-  std::string file_version;                               // set on the first event only
-  std::vector<std::pair<std::string, float>> scalars;     // tag, simple_value
+  std::string file_version;                            // set on the first event only
+  std::vector<std::pair<std::string, float>> scalars;  // tag, simple_value
 };
 
 // Reads every record of an event file, checking both CRCs of each; throws prospect::Error naming the file,

@@ -9,16 +9,23 @@ namespace prospect::data {
 
 // Arrow's Type union ids (Schema.fbs), the ones we name in messages; others keep their number.
 enum class ArrowType : int {
-  Null = 1, Int = 2, FloatingPoint = 3, Binary = 4, Utf8 = 5, Bool = 6, Struct = 13,
-  LargeBinary = 19, LargeUtf8 = 20,
+  Null = 1,
+  Int = 2,
+  FloatingPoint = 3,
+  Binary = 4,
+  Utf8 = 5,
+  Bool = 6,
+  Struct = 13,
+  LargeBinary = 19,
+  LargeUtf8 = 20,
 };
 
 // A top-level column of the schema.
 struct ArrowField {
   std::string name;
-  int type_id = 0;        // Arrow Type union id: Utf8 = 5, Binary = 4, LargeUtf8 = 20, LargeBinary = 19, ...
+  int type_id = 0;  // Arrow Type union id: Utf8 = 5, Binary = 4, LargeUtf8 = 20, LargeBinary = 19, ...
   bool nullable = true;
-  bool dictionary = false;  // dictionary-encoded (not readable here)
+  bool dictionary = false;      // dictionary-encoded (not readable here)
   bool is_binary_like() const;  // utf8, large_utf8, binary or large_binary
 };
 

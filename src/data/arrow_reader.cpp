@@ -88,7 +88,8 @@ Table table_at(const Fb& fb, uint64_t pos) {
 
 Table root_table(const Fb& fb) { return table_at(fb, fb.u32(0)); }
 
-// Position of field `slot` inside the buffer, or 0 when the field is absent. `len` bytes must fit in the table.
+// Position of field `slot` inside the buffer, or 0 when the field is absent. `len` bytes must fit in the
+// table.
 uint64_t field_pos(const Table& t, int slot, uint64_t len) {
   uint64_t entry = 4 + 2 * uint64_t(slot);
   if (entry + 2 > t.vt_size) return 0;
@@ -143,18 +144,42 @@ Table table_elem(const Table& parent, const Vec& v, uint32_t i) {
 // Buffers a field of type `type_id` owns itself (children add theirs), or -1 when we cannot tell.
 int own_buffers(int type_id, const Table* type_table) {
   switch (type_id) {
-    case 1: return 0;  // Null
-    case 2: case 3: case 6: case 7: case 8: case 9: case 10: case 11: case 15: case 18: return 2;
-    case 4: case 5: case 19: case 20: return 3;  // (large) binary / utf8: validity, offsets, data
-    case 12: case 17: case 21: return 2;          // list, map, large list: validity, offsets
-    case 13: case 16: return 1;                   // struct, fixed-size list: validity
-    case 14: {                                    // union: sparse = type ids; dense = type ids, offsets
+    case 1:
+      return 0;  // Null
+    case 2:
+    case 3:
+    case 6:
+    case 7:
+    case 8:
+    case 9:
+    case 10:
+    case 11:
+    case 15:
+    case 18:
+      return 2;
+    case 4:
+    case 5:
+    case 19:
+    case 20:
+      return 3;  // (large) binary / utf8: validity, offsets, data
+    case 12:
+    case 17:
+    case 21:
+      return 2;  // list, map, large list: validity, offsets
+    case 13:
+    case 16:
+      return 1;  // struct, fixed-size list: validity
+    case 14: {   // union: sparse = type ids; dense = type ids, offsets
       int16_t mode = type_table ? scalar<int16_t>(*type_table, 0, 0) : 0;
       return mode == 1 ? 2 : 1;
     }
-    case 22: return 0;   // run-end encoded: children only
-    case 25: case 26: return 3;  // list views
-    default: return -1;  // view types (variadic buffers) and anything newer
+    case 22:
+      return 0;  // run-end encoded: children only
+    case 25:
+    case 26:
+      return 3;  // list views
+    default:
+      return -1;  // view types (variadic buffers) and anything newer
   }
 }
 
@@ -176,14 +201,18 @@ FieldSpan field_span(const Table& field, int depth) {
     for (uint32_t i = 0; i < children.len; i++) {
       FieldSpan c = field_span(table_elem(field, children, i), depth + 1);
       span.nodes += c.nodes;
-      if (c.buffers < 0 || span.buffers < 0) span.buffers = -1;
-      else span.buffers += c.buffers;
+      if (c.buffers < 0 || span.buffers < 0)
+        span.buffers = -1;
+      else
+        span.buffers += c.buffers;
     }
   }
   return span;
 }
 
-std::string row_message(int64_t row, const std::string& what) { return "row " + std::to_string(row) + ": " + what; }
+std::string row_message(int64_t row, const std::string& what) {
+  return "row " + std::to_string(row) + ": " + what;
+}
 
 }  // namespace
 
@@ -258,8 +287,8 @@ std::string ArrowReader::metadata(const std::string& key) const {
 
 int64_t ArrowReader::batch_rows(int b) const {
   if (b < 0 || b >= num_batches())
-    fail(file_context(path_), "record batch " + std::to_string(b) + " out of range [0, " +
-                                  std::to_string(num_batches()) + ")");
+    fail(file_context(path_),
+         "record batch " + std::to_string(b) + " out of range [0, " + std::to_string(num_batches()) + ")");
   return batches_[size_t(b)].rows;
 }
 
@@ -270,7 +299,8 @@ void read_schema_table(const Table& schema, const std::string& file, std::vector
                        std::vector<int>* field_buffers, std::vector<int>* field_nodes,
                        std::vector<std::pair<std::string, std::string>>* metadata) {
   if (scalar<int16_t>(schema, 0, 0) != 0)
-    fail(file_context(file), "big-endian Arrow data is not supported", "rewrite the file on a little-endian machine");
+    fail(file_context(file), "big-endian Arrow data is not supported",
+         "rewrite the file on a little-endian machine");
   Vec fv;
   if (!vector_field(schema, 1, 4, &fv)) corrupt(file, "schema has no fields vector");
   fields->clear();
@@ -328,8 +358,8 @@ MessageLoc frame_at(const uint8_t* d, uint64_t size, uint64_t pos, const std::st
   if (len < 0 || len > kMaxMetadata)
     corrupt(file, "message at byte " + std::to_string(pos) + " has metadata length " + std::to_string(len));
   if (uint64_t(len) > size - meta)
-    corrupt(file, "message at byte " + std::to_string(pos) + " is truncated (metadata of " + std::to_string(len) +
-                      " bytes, " + std::to_string(size - meta) + " left)");
+    corrupt(file, "message at byte " + std::to_string(pos) + " is truncated (metadata of " +
+                      std::to_string(len) + " bytes, " + std::to_string(size - meta) + " left)");
   m.meta = meta;
   m.meta_len = uint64_t(len);
   return m;
@@ -337,7 +367,8 @@ MessageLoc frame_at(const uint8_t* d, uint64_t size, uint64_t pos, const std::st
 
 }  // namespace
 
-void ArrowReader::add_batch(const uint8_t* p, size_t n, uint64_t body, uint64_t body_len, const std::string& where) {
+void ArrowReader::add_batch(const uint8_t* p, size_t n, uint64_t body, uint64_t body_len,
+                            const std::string& where) {
   Fb fb{p, n, &path_, where};
   Table msg = root_table(fb);
   Table rb;
@@ -345,13 +376,14 @@ void ArrowReader::add_batch(const uint8_t* p, size_t n, uint64_t body, uint64_t 
   Table comp;
   if (child_table(rb, 3, &comp)) {
     int8_t codec = scalar<int8_t>(comp, 0, 0);
-    fail(file_context(path_), where + ": body compression " + std::string(codec == 1 ? "ZSTD" : "LZ4_FRAME") +
-                                  " is not supported",
+    fail(file_context(path_),
+         where + ": body compression " + std::string(codec == 1 ? "ZSTD" : "LZ4_FRAME") + " is not supported",
          "rewrite the file without compression (pyarrow: IpcWriteOptions(compression=None))");
   }
   int64_t length = scalar<int64_t>(rb, 0, 0);
   if (length < 0) corrupt(path_, where + ": negative row count " + std::to_string(length));
-  if (length > std::numeric_limits<int64_t>::max() - num_rows_) corrupt(path_, where + ": row count overflows");
+  if (length > std::numeric_limits<int64_t>::max() - num_rows_)
+    corrupt(path_, where + ": row count overflows");
   Vec nodes, buffers;
   if (!vector_field(rb, 1, 16, &nodes)) nodes = Vec{};
   if (!vector_field(rb, 2, 16, &buffers)) buffers = Vec{};
@@ -367,7 +399,8 @@ void ArrowReader::add_batch(const uint8_t* p, size_t n, uint64_t body, uint64_t 
     const ArrowField& f = fields_[c];
     if (f.is_binary_like()) {
       if (node_i >= nodes.len || buf_i + 3 > buffers.len)
-        corrupt(path_, where + ": fewer field nodes or buffers than the schema needs (column '" + f.name + "')");
+        corrupt(path_,
+                where + ": fewer field nodes or buffers than the schema needs (column '" + f.name + "')");
       const uint8_t* np = p + nodes.pos + 16 * node_i;
       int64_t node_len = load<int64_t>(np);
       int64_t null_count = load<int64_t>(np + 8);
@@ -380,7 +413,8 @@ void ArrowReader::add_batch(const uint8_t* p, size_t n, uint64_t body, uint64_t 
         int64_t o = load<int64_t>(bp), l = load<int64_t>(bp + 8);
         if (o < 0 || l < 0 || uint64_t(o) > body_len || uint64_t(l) > body_len - uint64_t(o))
           corrupt(path_, where + ": buffer " + std::to_string(buf_i + k) + " [" + std::to_string(o) + ", +" +
-                             std::to_string(l) + ") lies outside the " + std::to_string(body_len) + "-byte body");
+                             std::to_string(l) + ") lies outside the " + std::to_string(body_len) +
+                             "-byte body");
         off[k] = body + uint64_t(o);
         len[k] = uint64_t(l);
       }
@@ -395,7 +429,8 @@ void ArrowReader::add_batch(const uint8_t* p, size_t n, uint64_t body, uint64_t 
       s.null_count = null_count;
       if (length > 0 && s.offsets_len / uint64_t(s.offset_width) < uint64_t(length) + 1)
         corrupt(path_, where + ": offsets buffer of column '" + f.name + "' holds " +
-                           std::to_string(s.offsets_len) + " bytes, too few for " + std::to_string(length) + " rows");
+                           std::to_string(s.offsets_len) + " bytes, too few for " + std::to_string(length) +
+                           " rows");
       if (null_count > 0 && s.validity_len * 8 < uint64_t(length))
         corrupt(path_, where + ": validity bitmap of column '" + f.name + "' is too short");
       s.readable = true;
@@ -433,15 +468,17 @@ void ArrowReader::index() {
         int32_t meta_len = load<int32_t>(bp + 8);
         int64_t body_len = load<int64_t>(bp + 16);
         std::string where = "record batch " + std::to_string(i) + " at byte " + std::to_string(off);
-        if (off < 8 || uint64_t(off) >= footer || meta_len <= 0 || uint64_t(meta_len) > footer - uint64_t(off) ||
-            body_len < 0 || uint64_t(body_len) > footer - uint64_t(off) - uint64_t(meta_len))
+        if (off < 8 || uint64_t(off) >= footer || meta_len <= 0 ||
+            uint64_t(meta_len) > footer - uint64_t(off) || body_len < 0 ||
+            uint64_t(body_len) > footer - uint64_t(off) - uint64_t(meta_len))
           corrupt(path_, where + ": block (metadata " + std::to_string(meta_len) + " bytes, body " +
                              std::to_string(body_len) + " bytes) lies outside the file");
         MessageLoc m = frame_at(d, uint64_t(off) + uint64_t(meta_len), uint64_t(off), path_);
         if (m.end) corrupt(path_, where + ": block points at an end-of-stream marker");
         Fb mfb{d + m.meta, m.meta_len, &path_, where};
         Table msg = root_table(mfb);
-        if (scalar<uint8_t>(msg, 1, 0) != kHeaderRecordBatch) corrupt(path_, where + ": block is not a record batch");
+        if (scalar<uint8_t>(msg, 1, 0) != kHeaderRecordBatch)
+          corrupt(path_, where + ": block is not a record batch");
         add_batch(d + m.meta, m.meta_len, uint64_t(off) + uint64_t(meta_len), uint64_t(body_len), where);
       }
     }
@@ -464,8 +501,9 @@ void ArrowReader::index() {
     int64_t body_len = scalar<int64_t>(msg, 3, 0);
     uint64_t body = m.meta + m.meta_len;
     if (body_len < 0 || uint64_t(body_len) > size - body)
-      corrupt(path_, where + ": body of " + std::to_string(body_len) + " bytes runs past the end of the file (" +
-                         std::to_string(size - body) + " bytes left)");
+      corrupt(path_, where + ": body of " + std::to_string(body_len) +
+                         " bytes runs past the end of the file (" + std::to_string(size - body) +
+                         " bytes left)");
     if (kind == kHeaderSchema) {
       if (have_schema_) corrupt(path_, where + ": a second schema message");
       Table schema;
@@ -483,7 +521,8 @@ void ArrowReader::index() {
     pos = body + uint64_t(body_len);
     message++;
   }
-  if (!have_schema_) corrupt(path_, size == 0 ? "empty file, not Arrow IPC" : "no schema message (not Arrow IPC?)");
+  if (!have_schema_)
+    corrupt(path_, size == 0 ? "empty file, not Arrow IPC" : "no schema message (not Arrow IPC?)");
 }
 
 std::string_view ArrowReader::value(int64_t row, int column) const {
@@ -493,21 +532,24 @@ std::string_view ArrowReader::value(int64_t row, int column) const {
   const ArrowField& f = fields_[size_t(column)];
   ErrorContext ctx = file_context(path_, f.name);
   if (!f.is_binary_like())
-    fail(ctx, "column is " + std::string(f.dictionary ? "dictionary-encoded " : "") + arrow_type_name(f.type_id) +
-                  ", not utf8 or binary");
+    fail(ctx, "column is " + std::string(f.dictionary ? "dictionary-encoded " : "") +
+                  arrow_type_name(f.type_id) + ", not utf8 or binary");
   if (row < 0 || row >= num_rows_)
     fail(ctx, row_message(row, "out of range [0, " + std::to_string(num_rows_) + ")"));
   // The batch holding `row`: the last one whose first row is <= row.
   size_t lo = 0, hi = batches_.size();
   while (hi - lo > 1) {
     size_t mid = (lo + hi) / 2;
-    if (batches_[mid].first_row <= row) lo = mid;
-    else hi = mid;
+    if (batches_[mid].first_row <= row)
+      lo = mid;
+    else
+      hi = mid;
   }
   const Batch& b = batches_[lo];
   const ColumnSlice& s = b.columns[size_t(column)];
   if (!s.readable)
-    fail(ctx, row_message(row, "column layout unknown (it follows a column of a type this reader cannot skip)"));
+    fail(ctx,
+         row_message(row, "column layout unknown (it follows a column of a type this reader cannot skip)"));
   uint64_t i = uint64_t(row - b.first_row);
   if (s.null_count > 0 && s.validity_len > 0) {
     uint8_t bits = data_[s.validity + i / 8];
@@ -522,8 +564,9 @@ std::string_view ArrowReader::value(int64_t row, int column) const {
     o1 = load<int64_t>(data_ + s.offsets + 8 * (i + 1));
   }
   if (o0 < 0 || o1 < o0 || uint64_t(o1) > s.data_len)
-    fail(ctx, row_message(row, "value offsets [" + std::to_string(o0) + ", " + std::to_string(o1) +
-                                   ") lie outside the " + std::to_string(s.data_len) + "-byte data buffer"),
+    fail(ctx,
+         row_message(row, "value offsets [" + std::to_string(o0) + ", " + std::to_string(o1) +
+                              ") lie outside the " + std::to_string(s.data_len) + "-byte data buffer"),
          "the Arrow file is corrupt; rewrite it");
   return std::string_view(reinterpret_cast<const char*>(data_ + s.data + uint64_t(o0)), size_t(o1 - o0));
 }

@@ -175,7 +175,7 @@ std::unique_ptr<FbNode> schema_node(const std::vector<ArrowField>& fields,
     t->ref(0, fb_string(f.name));
     t->scalar(1, 1, f.nullable ? 1 : 0);
     t->scalar(2, 1, uint64_t(f.type_id));
-    t->ref(3, fb_table());  // Utf8 / Binary / ... are empty tables
+    t->ref(3, fb_table());     // Utf8 / Binary / ... are empty tables
     t->ref(5, fb_tables({}));  // Arrow C++ insists on a children vector
     fs.push_back(std::move(t));
   }
@@ -217,8 +217,8 @@ ArrowWriter::ArrowWriter(const std::string& path, std::vector<ArrowField> fields
     : path_(path), fields_(std::move(fields)), metadata_(std::move(metadata)), file_format_(file_format) {
   for (const auto& f : fields_)
     if (!f.is_binary_like())
-      fail(file_context(path_, f.name), "the Arrow writer writes utf8/binary columns only, not " +
-                                                        arrow_type_name(f.type_id));
+      fail(file_context(path_, f.name),
+           "the Arrow writer writes utf8/binary columns only, not " + arrow_type_name(f.type_id));
   out_ = std::fopen(path_.c_str(), "wb");
   if (!out_) fail(file_context(path_), std::string("cannot create: ") + std::strerror(errno));
   if (file_format_) put(std::string("ARROW1\0\0", 8));
@@ -238,8 +238,8 @@ void ArrowWriter::put(const std::string& bytes) {
 
 void ArrowWriter::write_batch(const std::vector<std::vector<std::string>>& columns) {
   if (columns.size() != fields_.size())
-    fail(file_context(path_), "write_batch got " + std::to_string(columns.size()) + " columns, the schema has " +
-                                  std::to_string(fields_.size()));
+    fail(file_context(path_), "write_batch got " + std::to_string(columns.size()) +
+                                  " columns, the schema has " + std::to_string(fields_.size()));
   size_t rows = columns.empty() ? 0 : columns[0].size();
   std::string body, nodes, buffers;
   auto add_buffer = [&](const std::string& bytes) {
@@ -251,20 +251,24 @@ void ArrowWriter::write_batch(const std::vector<std::vector<std::string>>& colum
   for (size_t c = 0; c < columns.size(); c++) {
     const ArrowField& f = fields_[c];
     if (columns[c].size() != rows)
-      fail(file_context(path_, f.name), "column has " + std::to_string(columns[c].size()) +
-                                                        " rows, column 0 has " + std::to_string(rows));
+      fail(file_context(path_, f.name),
+           "column has " + std::to_string(columns[c].size()) + " rows, column 0 has " + std::to_string(rows));
     bool large = f.type_id == 19 || f.type_id == 20;
     std::string offsets, data;
     int64_t total = 0;
-    if (large) append<int64_t>(offsets, 0);
-    else append<int32_t>(offsets, 0);
+    if (large)
+      append<int64_t>(offsets, 0);
+    else
+      append<int32_t>(offsets, 0);
     for (const auto& v : columns[c]) {
       total += int64_t(v.size());
       if (!large && total > std::numeric_limits<int32_t>::max())
         fail(file_context(path_, f.name), "batch holds more than 2 GiB of values",
              "write smaller batches or use large_utf8 / large_binary");
-      if (large) append<int64_t>(offsets, total);
-      else append<int32_t>(offsets, int32_t(total));
+      if (large)
+        append<int64_t>(offsets, total);
+      else
+        append<int32_t>(offsets, int32_t(total));
       data += v;
     }
     append<int64_t>(nodes, int64_t(rows));

@@ -15,7 +15,8 @@ namespace prospect::data {
 
 // Writes an Arrow IPC stream (or, with file_format, the `ARROW1` file format) whose columns are all utf8 or
 // binary: HF `datasets`' layout when the schema metadata carries a "huggingface" features JSON. Call
-// write_batch for each record batch, then finish(); a writer destroyed before finish() leaves a truncated file.
+// write_batch for each record batch, then finish(); a writer destroyed before finish() leaves a truncated
+// file.
 class ArrowWriter {
  public:
   // Creates `path`. `fields` must be utf8/binary/large_utf8/large_binary. Throws prospect::Error naming the
@@ -40,7 +41,11 @@ class ArrowWriter {
   std::vector<std::pair<std::string, std::string>> metadata_;
   bool file_format_ = false;
   uint64_t written_ = 0;
-  struct Block { uint64_t offset; int32_t meta_len; uint64_t body_len; };
+  struct Block {
+    uint64_t offset;
+    int32_t meta_len;
+    uint64_t body_len;
+  };
   std::vector<Block> blocks_;
 };
 

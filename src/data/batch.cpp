@@ -12,7 +12,8 @@ Batch make_batch(const std::vector<Sample>& samples, int32_t pad_id) {
   if (samples.empty()) fail("cannot make a batch of no samples");
   Batch b;
   b.batch_size = static_cast<int64_t>(samples.size());
-  for (const Sample& s : samples) b.seq_len = std::max<int64_t>(b.seq_len, static_cast<int64_t>(s.input_ids.size()));
+  for (const Sample& s : samples)
+    b.seq_len = std::max<int64_t>(b.seq_len, static_cast<int64_t>(s.input_ids.size()));
   const size_t total = static_cast<size_t>(b.batch_size * b.seq_len);
   b.input_ids.assign(total, pad_id);
   b.attention_mask.assign(total, 0);
@@ -59,7 +60,8 @@ void load_batch_pixels(Batch& batch, const PixelLoader& loader) {
   for (int r = 0; r < static_cast<int>(batch.samples.size()); ++r) {
     const SampleInfo& info = batch.samples[static_cast<size_t>(r)];
     std::vector<int64_t> frames;
-    while (next < batch.frames.size() && batch.frames[next].sample == r) frames.push_back(batch.frames[next++].frame);
+    while (next < batch.frames.size() && batch.frames[next].sample == r)
+      frames.push_back(batch.frames[next++].frame);
     if (frames.empty()) continue;
     FramePixels px = loader(info, frames);
     ErrorContext ctx{info.source_file, info.index_in_file, info.video_uid, -1, "frames_file"};
@@ -73,8 +75,9 @@ void load_batch_pixels(Batch& batch, const PixelLoader& loader) {
       batch.frame_height = px.height;
       batch.frame_width = px.width;
     } else if (px.height != batch.frame_height || px.width != batch.frame_width) {
-      fail(ctx, "frames of " + std::to_string(px.height) + "x" + std::to_string(px.width) + " in a batch of " +
-                    std::to_string(batch.frame_height) + "x" + std::to_string(batch.frame_width) + " frames",
+      fail(ctx,
+           "frames of " + std::to_string(px.height) + "x" + std::to_string(px.width) + " in a batch of " +
+               std::to_string(batch.frame_height) + "x" + std::to_string(batch.frame_width) + " frames",
            "resize frames to one size before batching");
     }
     batch.pixels.insert(batch.pixels.end(), px.rgb.begin(), px.rgb.end());

@@ -26,14 +26,14 @@ struct SampleInfo {
 };
 
 struct BatchFrame {
-  int sample = 0;         // batch row
-  int64_t frame = 0;      // frame index in the clip's frames file
-  bool context = false;   // a bare context block (sequence.md §3)
+  int sample = 0;        // batch row
+  int64_t frame = 0;     // frame index in the clip's frames file
+  bool context = false;  // a bare context block (sequence.md §3)
 };
 
 struct BatchDecision {
-  int sample = 0;         // batch row; samples[sample] names the clip
-  int64_t position = 0;   // index in the row
+  int sample = 0;        // batch row; samples[sample] names the clip
+  int64_t position = 0;  // index in the row
   int64_t frame = 0;
   int32_t speak = 0;
   int32_t dst_update = kIgnoreIndex;  // kIgnoreIndex when the clip has no steps

@@ -23,7 +23,7 @@ struct Step {
 
 struct Turn {
   Role role = Role::User;
-  std::string content;            // text of system/user/assistant turns (exactly as given)
+  std::string content;             // text of system/user/assistant turns (exactly as given)
   std::vector<DstItem> dst_items;  // DST_UPDATE turns only
   std::optional<double> time;      // seconds, when the file gives one
   int64_t anchor_frame = -1;       // data.md: end_frame - 1, floor(time * fps), or the ProAssist rule
@@ -33,20 +33,20 @@ struct Turn {
 };
 
 struct Clip {
-  std::string source_file;       // the file it was read from
-  int64_t index_in_file = 0;     // position in that file (array index or JSONL line number from 0)
+  std::string source_file;    // the file it was read from
+  int64_t index_in_file = 0;  // position in that file (array index or JSONL line number from 0)
   ClipFormat format = ClipFormat::Dst;
   std::string video_uid;
   std::string dataset;
   int64_t clip_idx = 0;
   std::string frames_file;
-  int64_t start_frame = 0;       // [start_frame, end_frame)
+  int64_t start_frame = 0;  // [start_frame, end_frame)
   int64_t end_frame = 0;
   double fps = 2.0;
-  std::string system_prompt;     // the opening system turn's content, or the default below
-  std::vector<Step> steps;       // empty for ProAssist samples
-  std::vector<Turn> turns;       // every turn but the opening system turn (and ProAssist `frames` turns)
-  TaskState initial_state;       // data.md "initial state of a clip"
+  std::string system_prompt;  // the opening system turn's content, or the default below
+  std::vector<Step> steps;    // empty for ProAssist samples
+  std::vector<Turn> turns;    // every turn but the opening system turn (and ProAssist `frames` turns)
+  TaskState initial_state;    // data.md "initial state of a clip"
 
   static constexpr const char* kDefaultSystemPrompt = "You are a helpful and proactive assistant.";
 };

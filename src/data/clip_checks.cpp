@@ -1,6 +1,6 @@
-// Findings of the step state machine for one clip (data.md §1). The cross-check of `dst_state` walks the turns
-// in file order, as the spec asks, while states_before_frames() walks them in rendering order (by anchor frame):
-// the two differ only for files whose turns are not sorted by time.
+// Findings of the step state machine for one clip (data.md §1). The cross-check of `dst_state` walks the
+// turns in file order, as the spec asks, while states_before_frames() walks them in rendering order (by
+// anchor frame): the two differ only for files whose turns are not sorted by time.
 #include "data/clip_checks.h"
 
 #include <algorithm>
@@ -11,8 +11,10 @@ namespace prospect::data {
 
 const char* finding_kind_name(FindingKind k) {
   switch (k) {
-    case FindingKind::TransitionNotApplicable: return "transition_not_applicable";
-    case FindingKind::DstStateMismatch: return "dst_state_mismatch";
+    case FindingKind::TransitionNotApplicable:
+      return "transition_not_applicable";
+    case FindingKind::DstStateMismatch:
+      return "dst_state_mismatch";
   }
   return "?";
 }
@@ -30,7 +32,8 @@ std::vector<Finding> check_clip(const Clip& clip) {
         StepState listed = it == turn.dst_state->end() ? StepState::NotStarted : it->second;
         StepState computed = state.get(id);
         if (listed != computed) {
-          diffs.push_back(id + " is " + state_name(listed) + " in the file, " + state_name(computed) + " computed");
+          diffs.push_back(id + " is " + state_name(listed) + " in the file, " + state_name(computed) +
+                          " computed");
         }
       }
       if (!diffs.empty()) {

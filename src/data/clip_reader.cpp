@@ -21,15 +21,23 @@ using nlohmann::json;
 
 const char* type_name(const json& v) {
   switch (v.type()) {
-    case json::value_t::null: return "null";
-    case json::value_t::object: return "an object";
-    case json::value_t::array: return "an array";
-    case json::value_t::string: return "a string";
-    case json::value_t::boolean: return "a boolean";
+    case json::value_t::null:
+      return "null";
+    case json::value_t::object:
+      return "an object";
+    case json::value_t::array:
+      return "an array";
+    case json::value_t::string:
+      return "a string";
+    case json::value_t::boolean:
+      return "a boolean";
     case json::value_t::number_integer:
-    case json::value_t::number_unsigned: return "an integer";
-    case json::value_t::number_float: return "a number";
-    default: return "an unsupported value";
+    case json::value_t::number_unsigned:
+      return "an integer";
+    case json::value_t::number_float:
+      return "a number";
+    default:
+      return "an unsupported value";
   }
 }
 
@@ -114,7 +122,8 @@ void read_common(const json& rec, const RecordContext& rc, Clip& clip) {
   clip.end_frame = as_int(require(rec, "end_frame_idx", rc, -1), rc, -1, "end_frame_idx");
   clip.fps = as_number(require(rec, "fps", rc, -1), rc, -1, "fps");
   if (clip.start_frame < 0) {
-    fail(rc.at(-1, "start_frame_idx"), "start_frame_idx is negative (" + std::to_string(clip.start_frame) + ")");
+    fail(rc.at(-1, "start_frame_idx"),
+         "start_frame_idx is negative (" + std::to_string(clip.start_frame) + ")");
   }
   if (clip.end_frame <= clip.start_frame) {
     fail(rc.at(-1, "end_frame_idx"),
@@ -131,18 +140,19 @@ void read_common(const json& rec, const RecordContext& rc, Clip& clip) {
   if (!(clip.fps > 0)) fail(rc.at(-1, "fps"), "fps must be positive, got " + num_text(clip.fps));
 }
 
-void check_anchor(const Clip& clip, int64_t anchor, const RecordContext& rc, int64_t turn, const std::string& field,
-                  const std::string& how) {
+void check_anchor(const Clip& clip, int64_t anchor, const RecordContext& rc, int64_t turn,
+                  const std::string& field, const std::string& how) {
   if (anchor < clip.start_frame || anchor >= clip.end_frame) {
-    fail(rc.at(turn, field),
-         "anchor frame " + std::to_string(anchor) + " (" + how + ") lies outside the clip's frames " +
-             range_text(clip.start_frame, clip.end_frame));
+    fail(rc.at(turn, field), "anchor frame " + std::to_string(anchor) + " (" + how +
+                                 ") lies outside the clip's frames " +
+                                 range_text(clip.start_frame, clip.end_frame));
   }
 }
 
 const json& require_conversation(const json& rec, const RecordContext& rc) {
   const json& conv = require(rec, "conversation", rc, -1);
-  if (!conv.is_array()) fail(rc.at(-1, "conversation"), std::string("expected an array, got ") + type_name(conv));
+  if (!conv.is_array())
+    fail(rc.at(-1, "conversation"), std::string("expected an array, got ") + type_name(conv));
   if (conv.empty()) fail(rc.at(-1, "conversation"), "empty conversation", "a clip needs at least one turn");
   return conv;
 }
@@ -160,7 +170,8 @@ std::string turn_role(const json& t, const RecordContext& rc, int64_t turn) {
 
 void read_steps(const json& rec, const RecordContext& rc, Clip& clip) {
   const json& dst = require(rec, "dst", rc, -1);
-  if (!dst.is_array()) fail(rc.at(-1, "dst"), std::string("expected an array of steps, got ") + type_name(dst));
+  if (!dst.is_array())
+    fail(rc.at(-1, "dst"), std::string("expected an array of steps, got ") + type_name(dst));
   std::set<std::string> seen;
   std::vector<std::string> ids;
   for (size_t i = 0; i < dst.size(); ++i) {
@@ -170,7 +181,8 @@ void read_steps(const json& rec, const RecordContext& rc, Clip& clip) {
     if (auto it = s.find("type"); it != s.end()) {
       std::string type = as_string(*it, rc, -1, field + ".type");
       if (type != "step") {
-        fail(rc.at(-1, field + ".type"), "unknown entry type '" + type + "'", "the `dst` list holds only steps");
+        fail(rc.at(-1, field + ".type"), "unknown entry type '" + type + "'",
+             "the `dst` list holds only steps");
       }
     }
     Step step;
@@ -182,7 +194,8 @@ void read_steps(const json& rec, const RecordContext& rc, Clip& clip) {
     auto name_it = s.find("name");
     if (name_it == s.end()) fail(rc.at(-1, field + ".name"), "missing key 'name'");
     step.name = as_string(*name_it, rc, -1, field + ".name");
-    if (auto it = s.find("start_ts"); it != s.end()) step.start_ts = as_number(*it, rc, -1, field + ".start_ts");
+    if (auto it = s.find("start_ts"); it != s.end())
+      step.start_ts = as_number(*it, rc, -1, field + ".start_ts");
     if (auto it = s.find("end_ts"); it != s.end()) step.end_ts = as_number(*it, rc, -1, field + ".end_ts");
     ids.push_back(step.id);
     clip.steps.push_back(std::move(step));
@@ -210,17 +223,19 @@ std::map<std::string, StepState> read_dst_state(const json& v, const Clip& clip,
   return out;
 }
 
-std::vector<DstItem> read_dst_items(const json& content, const Clip& clip, const RecordContext& rc, int64_t turn) {
+std::vector<DstItem> read_dst_items(const json& content, const Clip& clip, const RecordContext& rc,
+                                    int64_t turn) {
   if (!content.is_array()) {
-    fail(rc.at(turn, "content"), std::string("expected an array of {id, transition} for DST_UPDATE, got ") +
-                                     type_name(content));
+    fail(rc.at(turn, "content"),
+         std::string("expected an array of {id, transition} for DST_UPDATE, got ") + type_name(content));
   }
   if (content.empty()) fail(rc.at(turn, "content"), "DST_UPDATE with no items");
   std::vector<DstItem> items;
   for (size_t j = 0; j < content.size(); ++j) {
     const json& item = content[j];
     std::string field = "content[" + std::to_string(j) + "]";
-    if (!item.is_object()) fail(rc.at(turn, field), std::string("expected an object, got ") + type_name(item));
+    if (!item.is_object())
+      fail(rc.at(turn, field), std::string("expected an object, got ") + type_name(item));
     auto id_it = item.find("id");
     if (id_it == item.end()) fail(rc.at(turn, field + ".id"), "missing key 'id'");
     auto tr_it = item.find("transition");
@@ -321,8 +336,9 @@ void read_proassist_turns(const json& conv, const RecordContext& rc, Clip& clip)
     if (role == "frames") {
       int64_t s = as_int(require(t, "start", rc, ti), rc, ti, "start");
       int64_t e = as_int(require(t, "end", rc, ti), rc, ti, "end");
-      if (e < s) fail(rc.at(ti, "end"), "frames turn ends (" + std::to_string(e) + ") before it starts (" +
-                                            std::to_string(s) + ")");
+      if (e < s)
+        fail(rc.at(ti, "end"),
+             "frames turn ends (" + std::to_string(e) + ") before it starts (" + std::to_string(s) + ")");
       anchor = e - 1;
       anchor_turn = ti;
       continue;
@@ -344,7 +360,8 @@ Clip parse_record(const json& rec, const std::string& file, int64_t index) {
   RecordContext rc{file, index, ""};
   if (!rec.is_object()) fail(rc.at(-1, ""), std::string("expected a clip object, got ") + type_name(rec));
   // Name the video in every later error, when it can be read at all.
-  if (auto it = rec.find("video_uid"); it != rec.end() && it->is_string()) rc.video_uid = it->get<std::string>();
+  if (auto it = rec.find("video_uid"); it != rec.end() && it->is_string())
+    rc.video_uid = it->get<std::string>();
 
   Clip clip;
   clip.source_file = file;
@@ -391,7 +408,8 @@ std::string parse_message(const json::exception& e) {
 template <typename Emit, typename OnError>
 int64_t read_records(const std::string& text_in, const std::string& origin, Emit emit, OnError on_error) {
   std::string_view text(text_in);
-  if (text.size() >= 3 && text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);  // UTF-8 byte-order mark
+  if (text.size() >= 3 && text.substr(0, 3) == "\xEF\xBB\xBF")
+    text.remove_prefix(3);  // UTF-8 byte-order mark
   size_t first = text.find_first_not_of(" \t\r\n");
   if (first == std::string_view::npos) {
     on_error(format_error(ErrorContext{origin, -1, "", -1, ""}, "no clips: the file is empty"));
@@ -448,8 +466,9 @@ int64_t read_records(const std::string& text_in, const std::string& origin, Emit
         rec = json::parse(line.begin(), line.end());
       } catch (const json::exception& e) {
         ok = false;
-        on_error(format_error(ErrorContext{origin, line_no, "", -1, ""},
-                              "malformed JSON on line " + std::to_string(line_no + 1) + ": " + parse_message(e)));
+        on_error(
+            format_error(ErrorContext{origin, line_no, "", -1, ""},
+                         "malformed JSON on line " + std::to_string(line_no + 1) + ": " + parse_message(e)));
       }
       if (ok) one_record(rec, line_no);
     }

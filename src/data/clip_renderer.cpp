@@ -28,10 +28,13 @@ constexpr const char* kImage = text::kImageToken;
 double unit_draw(uint64_t h) { return static_cast<double>(h >> 11) * (1.0 / 9007199254740992.0); }
 
 void check_options(const RenderOptions& opt) {
-  if (opt.image_seq_len <= 0) fail("image_seq_len must be positive, got " + std::to_string(opt.image_seq_len));
+  if (opt.image_seq_len <= 0)
+    fail("image_seq_len must be positive, got " + std::to_string(opt.image_seq_len));
   if (opt.frame_stride <= 0) fail("frame_stride must be positive, got " + std::to_string(opt.frame_stride));
-  if (opt.max_seq_len < 0) fail("max_seq_len must be 0 (no split) or positive, got " + std::to_string(opt.max_seq_len));
-  if (opt.context_frames < 0) fail("context_frames must not be negative, got " + std::to_string(opt.context_frames));
+  if (opt.max_seq_len < 0)
+    fail("max_seq_len must be 0 (no split) or positive, got " + std::to_string(opt.max_seq_len));
+  if (opt.context_frames < 0)
+    fail("context_frames must not be negative, got " + std::to_string(opt.context_frames));
   if (!(opt.neg_frame_sampling_rate >= 0.0 && opt.neg_frame_sampling_rate <= 1.0)) {
     fail("neg_frame_sampling_rate must lie in [0, 1], got " + std::to_string(opt.neg_frame_sampling_rate));
   }
@@ -132,11 +135,12 @@ uint64_t clip_key(const Clip& clip) {
   return splitmix64(h ^ static_cast<uint64_t>(clip.index_in_file) * kSplitMixGamma);
 }
 
-std::vector<bool> select_decision_units(const Clip& clip, const ClipLayout& layout, double rate, uint64_t seed,
-                                        int64_t epoch) {
-  // One uniform draw per frame from (seed, epoch, clip, frame) alone, so the choice for a frame does not depend
-  // on the others, on the stride or on the order clips are rendered in.
-  uint64_t base = splitmix64(splitmix64(seed) ^ splitmix64(static_cast<uint64_t>(epoch) + 0x51ED27ull) ^ clip_key(clip));
+std::vector<bool> select_decision_units(const Clip& clip, const ClipLayout& layout, double rate,
+                                        uint64_t seed, int64_t epoch) {
+  // One uniform draw per frame from (seed, epoch, clip, frame) alone, so the choice for a frame does not
+  // depend on the others, on the stride or on the order clips are rendered in.
+  uint64_t base =
+      splitmix64(splitmix64(seed) ^ splitmix64(static_cast<uint64_t>(epoch) + 0x51ED27ull) ^ clip_key(clip));
   std::vector<bool> keep(layout.units.size(), false);
   bool any_silent = false, kept_silent = false;
   size_t best = 0;
@@ -163,7 +167,8 @@ std::vector<bool> select_decision_units(const Clip& clip, const ClipLayout& layo
   return keep;
 }
 
-// ---- Sample counts -----------------------------------------------------------------------------------------
+// ---- Sample counts
+// -----------------------------------------------------------------------------------------
 
 int64_t Sample::speak_pos() const {
   int64_t n = 0;
@@ -196,7 +201,8 @@ int64_t Sample::dst_tokens() const {
   return n;
 }
 
-// ---- ClipRenderer ------------------------------------------------------------------------------------------
+// ---- ClipRenderer
+// ------------------------------------------------------------------------------------------
 
 ClipRenderer::ClipRenderer(const text::Tokenizer& tok, RenderOptions opt) : tok_(&tok), opt_(opt) {
   check_options(opt_);
@@ -208,7 +214,8 @@ ClipRenderer::ClipRenderer(const text::Tokenizer& tok, RenderOptions opt) : tok_
     }
   }
   block_ids_ = tok.encode(frame_block_text(opt_.image_seq_len));
-  if (block_ids_.size() != static_cast<size_t>(opt_.image_seq_len) + 3 || block_ids_.back() != tok.token_to_id(kFake)) {
+  if (block_ids_.size() != static_cast<size_t>(opt_.image_seq_len) + 3 ||
+      block_ids_.back() != tok.token_to_id(kFake)) {
     fail("a frame block tokenizes to " + std::to_string(block_ids_.size()) + " tokens, expected " +
          std::to_string(opt_.image_seq_len + 3) + " special tokens");
   }
@@ -225,8 +232,8 @@ struct TokenizedUnit {
 
 // Every unit's text segments tokenized on their own, with each unit's length in tokens (frame blocks and
 // newlines counted by their fixed lengths).
-std::vector<TokenizedUnit> tokenize_units(const ClipLayout& layout, const text::Tokenizer& tok, int64_t block_len,
-                                          int64_t newline_len) {
+std::vector<TokenizedUnit> tokenize_units(const ClipLayout& layout, const text::Tokenizer& tok,
+                                          int64_t block_len, int64_t newline_len) {
   std::vector<TokenizedUnit> tu(layout.units.size());
   for (size_t i = 0; i < tu.size(); ++i) {
     const FrameUnit& u = layout.units[i];
@@ -251,8 +258,9 @@ std::vector<TokenizedUnit> tokenize_units(const ClipLayout& layout, const text::
 // max_seq_len (0: one piece). Throws prospect::Error naming the clip when one unit alone does not fit.
 template <typename HeadLen>
 std::vector<std::pair<size_t, size_t>> split_pieces(const Clip& clip, const ClipLayout& layout,
-                                                    const std::vector<TokenizedUnit>& tu, const RenderOptions& opt,
-                                                    int64_t block_len, HeadLen head_len) {
+                                                    const std::vector<TokenizedUnit>& tu,
+                                                    const RenderOptions& opt, int64_t block_len,
+                                                    HeadLen head_len) {
   const size_t n = layout.units.size();
   std::vector<std::pair<size_t, size_t>> pieces;
   for (size_t i = 0; i < n;) {
@@ -271,8 +279,10 @@ std::vector<std::pair<size_t, size_t>> split_pieces(const Clip& clip, const Clip
         ErrorContext c = clip_context(clip);
         fail(c,
              "frame " + std::to_string(layout.units[i].frame) + " with its turns needs " +
-                 std::to_string(total + tu[i].length) + " tokens (system message and context included), more "
-                 "than max_seq_len " + std::to_string(opt.max_seq_len),
+                 std::to_string(total + tu[i].length) +
+                 " tokens (system message and context included), more "
+                 "than max_seq_len " +
+                 std::to_string(opt.max_seq_len),
              "raise max_seq_len or lower image_seq_len");
       }
       // Cut after the last output that fits; a silent stretch that alone overflows is cut where it overflows.
@@ -293,11 +303,12 @@ Clip jitter_anchors(const Clip& clip, double prob, uint64_t seed, int64_t epoch)
   for (size_t i = 0; i < out.turns.size(); ++i) by_frame[out.turns[i].anchor_frame].push_back(i);
   std::set<int64_t> occupied;
   for (const auto& [f, idx] : by_frame) occupied.insert(f);
-  uint64_t base = splitmix64(splitmix64(seed ^ 0x4A177E5ull) ^ splitmix64(static_cast<uint64_t>(epoch) + 0x7u) ^
-                             clip_key(clip));
+  uint64_t base = splitmix64(splitmix64(seed ^ 0x4A177E5ull) ^
+                             splitmix64(static_cast<uint64_t>(epoch) + 0x7u) ^ clip_key(clip));
   for (const auto& [f, idx] : by_frame) {
     bool output = false;
-    for (size_t i : idx) output |= out.turns[i].role == Role::Assistant || out.turns[i].role == Role::DstUpdate;
+    for (size_t i : idx)
+      output |= out.turns[i].role == Role::Assistant || out.turns[i].role == Role::DstUpdate;
     if (!output) continue;
     uint64_t r = splitmix64(base ^ splitmix64(static_cast<uint64_t>(f)));
     if (unit_draw(r) >= prob) continue;
@@ -317,11 +328,12 @@ std::vector<Sample> ClipRenderer::render(const Clip& clip_in, int64_t epoch, dou
   if (jitter) jittered = jitter_anchors(clip_in, opt_.anchor_jitter, opt_.seed, epoch);
   const Clip& clip = jitter ? jittered : clip_in;
   ClipLayout layout = layout_clip(clip, opt_);
-  std::vector<bool> decision =
-      select_decision_units(clip, layout, neg_rate >= 0 ? neg_rate : opt_.neg_frame_sampling_rate, opt_.seed, epoch);
+  std::vector<bool> decision = select_decision_units(
+      clip, layout, neg_rate >= 0 ? neg_rate : opt_.neg_frame_sampling_rate, opt_.seed, epoch);
   const int64_t block_len = static_cast<int64_t>(block_ids_.size());
 
-  std::vector<TokenizedUnit> tu = tokenize_units(layout, *tok_, block_len, static_cast<int64_t>(newline_ids_.size()));
+  std::vector<TokenizedUnit> tu =
+      tokenize_units(layout, *tok_, block_len, static_cast<int64_t>(newline_ids_.size()));
 
   // System messages depend only on the state, which changes at a handful of frames: tokenize each once.
   std::map<std::string, std::vector<int32_t>> system_cache;
@@ -356,7 +368,8 @@ std::vector<Sample> ClipRenderer::render(const Clip& clip_in, int64_t epoch, dou
     s.first_frame = layout.units[b].frame;
     s.last_frame = layout.units[e - 1].frame;
 
-    auto append = [&](const std::vector<int32_t>& ids, const std::string& text, std::vector<int32_t>* learned) {
+    auto append = [&](const std::vector<int32_t>& ids, const std::string& text,
+                      std::vector<int32_t>* learned) {
       for (int32_t id : ids) {
         s.input_ids.push_back(id);
         s.lm_labels.push_back(learned == &s.lm_labels ? id : ignore);
@@ -398,7 +411,9 @@ std::vector<Sample> ClipRenderer::render(const Clip& clip_in, int64_t epoch, dou
             }
             break;
           }
-          case SegmentKind::Newline: append(newline_ids_, seg.text, nullptr); break;
+          case SegmentKind::Newline:
+            append(newline_ids_, seg.text, nullptr);
+            break;
           case SegmentKind::DstBody:
             append(tu[i].seg_ids[k], seg.text, &s.dst_labels);
             ++s.dst_messages;
@@ -407,7 +422,9 @@ std::vector<Sample> ClipRenderer::render(const Clip& clip_in, int64_t epoch, dou
             append(tu[i].seg_ids[k], seg.text, &s.lm_labels);
             ++s.lm_messages;
             break;
-          default: append(tu[i].seg_ids[k], seg.text, nullptr); break;
+          default:
+            append(tu[i].seg_ids[k], seg.text, nullptr);
+            break;
         }
       }
     }

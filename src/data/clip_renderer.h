@@ -2,8 +2,8 @@
 // layout (token-free, as a list of segments per kept frame), negative frame subsampling, splitting of
 // over-long clips with the state carried into each sub-clip, and the tokenized samples. Token ids equal
 // tokenizing the whole rendered string at once (segments only ever meet at a special token, at ':'|' ' or at
-// '\n'|letter, where byte-level BPE never merges; tests/data/clip_renderer_test.cpp proves it on the samples).
-// Not here: batching and padding (batch.h), threads (loader.h), pixels (frame_store.h).
+// '\n'|letter, where byte-level BPE never merges; tests/data/clip_renderer_test.cpp proves it on the
+// samples). Not here: batching and padding (batch.h), threads (loader.h), pixels (frame_store.h).
 #pragma once
 #include <cstdint>
 #include <string>
@@ -26,11 +26,11 @@ struct RenderOptions {
   int context_frames = 0;                // bare frame blocks repeated before each sub-clip after the first
   double neg_frame_sampling_rate = 1.0;  // rho: probability of keeping a silent frame as a decision point
   uint64_t seed = 0;
-  // Training augmentation: probability that a frame's group of turns (one with an assistant or DST_UPDATE turn)
-  // moves one frame earlier or later, drawn per (seed, epoch, clip, frame), so the model also sees an update
-  // already made a frame before the visual change and learns not to repeat it. 0 (off) for validation.
+  // Training augmentation: probability that a frame's group of turns (one with an assistant or DST_UPDATE
+  // turn) moves one frame earlier or later, drawn per (seed, epoch, clip, frame), so the model also sees an
+  // update already made a frame before the visual change and learns not to repeat it. 0 (off) for validation.
   double anchor_jitter = 0.0;
-  bool keep_text = false;                // fill Sample::text (inspect, tests)
+  bool keep_text = false;  // fill Sample::text (inspect, tests)
 };
 
 // ---- token-free layout ----------------------------------------------------------------------------------
@@ -62,8 +62,8 @@ struct FrameUnit {
 };
 
 struct ClipLayout {
-  std::vector<FrameUnit> units;          // kept frames, in order
-  std::vector<TaskState> state_before;   // per unit: the state before its own updates
+  std::vector<FrameUnit> units;         // kept frames, in order
+  std::vector<TaskState> state_before;  // per unit: the state before its own updates
   bool has_steps = false;
 };
 
@@ -86,12 +86,12 @@ uint64_t clip_key(const Clip& clip);
 
 // Which units are decision points: every unit with an output, and each silent unit with probability `rate`,
 // drawn from (seed, epoch, clip_key, frame) only; at least one silent unit when the clip has any.
-std::vector<bool> select_decision_units(const Clip& clip, const ClipLayout& layout, double rate, uint64_t seed,
-                                        int64_t epoch);
+std::vector<bool> select_decision_units(const Clip& clip, const ClipLayout& layout, double rate,
+                                        uint64_t seed, int64_t epoch);
 
-// A copy of `clip` whose output groups moved under RenderOptions::anchor_jitter `prob`. A group moves only to an
-// adjacent frame inside the clip that holds no turns (after earlier moves), so groups keep their order and the
-// states the turns produce stay the same. prob = 0 returns the clip unchanged.
+// A copy of `clip` whose output groups moved under RenderOptions::anchor_jitter `prob`. A group moves only to
+// an adjacent frame inside the clip that holds no turns (after earlier moves), so groups keep their order and
+// the states the turns produce stay the same. prob = 0 returns the clip unchanged.
 Clip jitter_anchors(const Clip& clip, double prob, uint64_t seed, int64_t epoch);
 
 // ---- tokenized samples ----------------------------------------------------------------------------------
@@ -99,8 +99,8 @@ Clip jitter_anchors(const Clip& clip, double prob, uint64_t seed, int64_t epoch)
 struct DecisionPoint {
   int64_t position = 0;  // index in input_ids: the last token of the frame's block
   int64_t frame = 0;
-  int32_t speak = 0;                      // 1 / 0
-  int32_t dst_update = kIgnoreIndex;      // 1 / 0, or kIgnoreIndex when the clip has no steps
+  int32_t speak = 0;                  // 1 / 0
+  int32_t dst_update = kIgnoreIndex;  // 1 / 0, or kIgnoreIndex when the clip has no steps
 };
 
 // One (sub-)clip as a training sequence. Labels are aligned with input_ids (the model shifts).
@@ -112,7 +112,7 @@ struct Sample {
   std::string dataset;
   std::string frames_file;
   int64_t clip_idx = 0;
-  int sub_clip = 0;       // 0-based piece of a split clip
+  int sub_clip = 0;  // 0-based piece of a split clip
   int num_sub_clips = 1;
 
   std::vector<int32_t> input_ids;
@@ -148,8 +148,8 @@ class ClipRenderer {
   ClipRenderer(const text::Tokenizer& tok, RenderOptions opt);
 
   // The samples of `clip` for `epoch` (one, or one per sub-clip). `neg_rate` >= 0 replaces the options' rho
-  // for this clip (the trainer's schedule over updates). Throws prospect::Error naming the clip and frame when
-  // one frame block with its turns cannot fit in max_seq_len.
+  // for this clip (the trainer's schedule over updates). Throws prospect::Error naming the clip and frame
+  // when one frame block with its turns cannot fit in max_seq_len.
   std::vector<Sample> render(const Clip& clip, int64_t epoch = 0, double neg_rate = -1.0) const;
 
   const RenderOptions& options() const { return opt_; }

@@ -59,15 +59,18 @@ class ArrowFrameStore : public FrameStore {
     }
     if (column_ < 0) {
       std::string names;
-      for (const auto& f : fields) names += (names.empty() ? "" : ", ") + f.name + " (" + arrow_type_name(f.type_id) + ")";
-      fail(file_context(reader_->path()), "no frame column: expected `frame` (base64 JPEG string or binary) or one "
-                                          "binary column; columns are: " + (names.empty() ? "none" : names));
+      for (const auto& f : fields)
+        names += (names.empty() ? "" : ", ") + f.name + " (" + arrow_type_name(f.type_id) + ")";
+      fail(file_context(reader_->path()),
+           "no frame column: expected `frame` (base64 JPEG string or binary) or one "
+           "binary column; columns are: " +
+               (names.empty() ? "none" : names));
     }
     const ArrowField& f = fields[size_t(column_)];
     if (!f.is_binary_like())
       fail(file_context(reader_->path(), f.name),
-           "frame column is " + std::string(f.dictionary ? "dictionary-encoded " : "") + arrow_type_name(f.type_id) +
-               ", expected utf8 (base64 JPEG) or binary (raw JPEG)");
+           "frame column is " + std::string(f.dictionary ? "dictionary-encoded " : "") +
+               arrow_type_name(f.type_id) + ", expected utf8 (base64 JPEG) or binary (raw JPEG)");
     base64_ = f.type_id == int(ArrowType::Utf8) || f.type_id == int(ArrowType::LargeUtf8);
   }
 
@@ -86,7 +89,8 @@ class ArrowFrameStore : public FrameStore {
     std::string_view v = raw(index);
     ErrorContext ctx = file_context(reader_->path(), reader_->fields()[size_t(column_)].name);
     if (!base64_)
-      return vision::decode_image(reinterpret_cast<const uint8_t*>(v.data()), v.size(), ctx, frame_name(index));
+      return vision::decode_image(reinterpret_cast<const uint8_t*>(v.data()), v.size(), ctx,
+                                  frame_name(index));
     // One scratch buffer per thread: loader threads decode many frames of similar size.
     thread_local std::string scratch;
     scratch.clear();
@@ -135,8 +139,8 @@ class ImageFolderStore : public FrameStore {
       int64_t row = std::stoll(name.substr(0, dot));
       if (row >= int64_t(files_.size())) files_.resize(size_t(row) + 1);
       if (!files_[size_t(row)].empty())
-        fail(file_context(dir), "two files for frame " + std::to_string(row) + ": " + files_[size_t(row)] + " and " +
-                                    name);
+        fail(file_context(dir),
+             "two files for frame " + std::to_string(row) + ": " + files_[size_t(row)] + " and " + name);
       files_[size_t(row)] = name;
     }
     if (files_.empty())
@@ -148,8 +152,8 @@ class ImageFolderStore : public FrameStore {
 
   std::string encoded_frame(int64_t index) const override {
     if (index < 0 || index >= num_frames())
-      fail(file_context(dir_), frame_name(index) + " out of range: the folder has frames 0.." +
-                                   std::to_string(num_frames() - 1));
+      fail(file_context(dir_),
+           frame_name(index) + " out of range: the folder has frames 0.." + std::to_string(num_frames() - 1));
     if (files_[size_t(index)].empty())
       fail(file_context(dir_), frame_name(index) + ": no file for it (the folder skips this number)");
     std::string file = (fs::path(dir_) / files_[size_t(index)]).string();
@@ -159,8 +163,8 @@ class ImageFolderStore : public FrameStore {
   Image frame(int64_t index) const override {
     std::string bytes = encoded_frame(index);
     std::string file = (fs::path(dir_) / files_[size_t(index)]).string();
-    return vision::decode_image(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), file_context(file),
-                                frame_name(index));
+    return vision::decode_image(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(),
+                                file_context(file), frame_name(index));
   }
 
  private:
@@ -225,7 +229,9 @@ std::unique_ptr<FrameStore> open_frame_store(const std::string& data_root, const
   ErrorContext ctx;
   ctx.video_uid = video_uid;
   ctx.field = "frames_file";
-  fail(ctx, "frames file not found; tried: " + (list.empty() ? std::string("nothing (no frames_file, no video_uid)") : list),
+  fail(ctx,
+       "frames file not found; tried: " +
+           (list.empty() ? std::string("nothing (no frames_file, no video_uid)") : list),
        "check --data-root (or --frames-root) and the clip's frames_file");
 }
 

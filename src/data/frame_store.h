@@ -37,10 +37,11 @@ class FrameStore {
 std::unique_ptr<FrameStore> open_frame_path(const std::string& path, const std::string& column = "");
 
 // The paths open_frame_store tries, in order, without duplicates: data_root/frames_file, then the ProAssist
-// naming (DATASET/frames/NAME.arrow and frames/NAME.arrow under data_root, where NAME is the video id, and for
-// Assembly101 also the id without its `assembly_` / `disassembly_` prefix). `dataset` may be empty.
+// naming (DATASET/frames/NAME.arrow and frames/NAME.arrow under data_root, where NAME is the video id, and
+// for Assembly101 also the id without its `assembly_` / `disassembly_` prefix). `dataset` may be empty.
 std::vector<std::string> frame_store_candidates(const std::string& data_root, const std::string& frames_file,
-                                                const std::string& video_uid, const std::string& dataset = "");
+                                                const std::string& video_uid,
+                                                const std::string& dataset = "");
 
 // Opens the first candidate that exists. A missing file is one prospect::Error naming every path tried.
 std::unique_ptr<FrameStore> open_frame_store(const std::string& data_root, const std::string& frames_file,

@@ -98,7 +98,8 @@ void BatchLoader::worker() {
   std::unique_lock<std::mutex> lk(m_);
   while (!stop_ && error_.empty()) {
     const size_t pending = specs_.size() + built_.size() + static_cast<size_t>(building_);
-    if (!specs_.empty() && built_.size() + static_cast<size_t>(building_) < static_cast<size_t>(opt_.prefetch_batches)) {
+    if (!specs_.empty() &&
+        built_.size() + static_cast<size_t>(building_) < static_cast<size_t>(opt_.prefetch_batches)) {
       auto it = specs_.begin();
       int64_t index = it->first;
       std::vector<Sample> samples = std::move(it->second);

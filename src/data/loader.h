@@ -5,8 +5,8 @@
 // tensors (the trainer), decoding (the PixelLoader's business).
 #pragma once
 #include <condition_variable>
-#include <functional>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -26,14 +26,14 @@ struct LoaderOptions {
   int prefetch_batches = 4;  // batches built ahead of the consumer
   bool shuffle = true;       // clip order drawn from (seed, epoch); file order otherwise
   uint64_t seed = 0;
-  bool drop_last = false;    // drop a last, smaller batch
-  int32_t pad_id = 2;        // the model's pad_token_id (<|im_end|> = 2 in SmolVLM2)
+  bool drop_last = false;       // drop a last, smaller batch
+  int32_t pad_id = 2;           // the model's pad_token_id (<|im_end|> = 2 in SmolVLM2)
   bool skip_bad_clips = false;  // a clip that cannot be rendered is counted and reported instead of thrown
   // Data parallelism: batch_size is the global batch; each batch holds only rows shard_rows(n, shard_index,
   // num_shards) of it (possibly none, for a short last batch). Every shard sees the same number of batches.
   int shard_index = 0, num_shards = 1;
-  // rho for the clip at `position` of `epoch`'s order (the trainer's schedule over updates); empty: the render
-  // options' constant rho.
+  // rho for the clip at `position` of `epoch`'s order (the trainer's schedule over updates); empty: the
+  // render options' constant rho.
   std::function<double(int64_t epoch, size_t position)> neg_rate_at;
 };
 
@@ -43,12 +43,12 @@ std::pair<int64_t, int64_t> shard_rows(int64_t n, int index, int count);
 
 // What one epoch did so far.
 struct LoaderReport {
-  int64_t clips = 0;        // rendered
-  int64_t samples = 0;      // sub-clips produced
-  int64_t split_clips = 0;  // clips longer than max_seq_len
-  int64_t split_pieces = 0; // sub-clips those became
-  int64_t batches = 0;      // handed out
-  int64_t skipped = 0;      // clips that could not be rendered (skip_bad_clips)
+  int64_t clips = 0;         // rendered
+  int64_t samples = 0;       // sub-clips produced
+  int64_t split_clips = 0;   // clips longer than max_seq_len
+  int64_t split_pieces = 0;  // sub-clips those became
+  int64_t batches = 0;       // handed out
+  int64_t skipped = 0;       // clips that could not be rendered (skip_bad_clips)
   std::vector<std::string> skip_reasons;
 };
 
@@ -88,8 +88,8 @@ class BatchLoader {
   bool stop_ = false;
   int64_t epoch_ = 0;
   std::vector<size_t> order_;
-  size_t next_render_ = 0;   // next position of order_ to render
-  size_t batch_cursor_ = 0;  // next position of order_ to move into batches
+  size_t next_render_ = 0;                          // next position of order_ to render
+  size_t batch_cursor_ = 0;                         // next position of order_ to move into batches
   std::map<size_t, std::vector<Sample>> rendered_;  // by position, waiting for the cursor
   std::vector<Sample> open_batch_;
   std::map<int64_t, std::vector<Sample>> specs_;  // batches to build, by index

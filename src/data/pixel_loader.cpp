@@ -26,7 +26,8 @@ PixelLoader frame_store_pixel_loader(const std::string& data_root) {
     }
     if (!store) {
       // Opened outside the lock: two threads may both open a file once; the first stored wins.
-      store = std::shared_ptr<FrameStore>(open_frame_store(data_root, info.frames_file, info.video_uid, info.dataset));
+      store = std::shared_ptr<FrameStore>(
+          open_frame_store(data_root, info.frames_file, info.video_uid, info.dataset));
       std::lock_guard<std::mutex> lk(cache->m);
       store = cache->stores.emplace(info.frames_file + "\n" + info.video_uid, store).first->second;
     }
@@ -44,8 +45,8 @@ PixelLoader frame_store_pixel_loader(const std::string& data_root) {
         px.rgb.reserve(frames.size() * img.rgb.size());
       } else if (img.height != px.height || img.width != px.width) {
         fail(ErrorContext{info.source_file, info.index_in_file, info.video_uid, -1, "frames_file"},
-             "frame " + std::to_string(f) + " of " + store->path() + " is " + std::to_string(img.height) + "x" +
-                 std::to_string(img.width) + ", earlier frames " + std::to_string(px.height) + "x" +
+             "frame " + std::to_string(f) + " of " + store->path() + " is " + std::to_string(img.height) +
+                 "x" + std::to_string(img.width) + ", earlier frames " + std::to_string(px.height) + "x" +
                  std::to_string(px.width));
       }
       px.rgb.insert(px.rgb.end(), img.rgb.begin(), img.rgb.end());

@@ -38,7 +38,8 @@ std::vector<int64_t> time_order(const std::vector<double>& times) {
 
 void check_times(const std::vector<double>& times, const char* what) {
   for (size_t i = 0; i < times.size(); ++i) {
-    if (!std::isfinite(times[i])) fail(std::string("event matching: ") + what + " time " + std::to_string(i) + " is not finite");
+    if (!std::isfinite(times[i]))
+      fail(std::string("event matching: ") + what + " time " + std::to_string(i) + " is not finite");
   }
 }
 

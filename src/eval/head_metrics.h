@@ -29,8 +29,8 @@ struct HeadMetrics {
   int64_t label_positives = 0;      // label == 1
   int64_t predicted_positives = 0;  // score > threshold
   int64_t true_positives = 0;
-  Prf prf;                                       // prf(true_positives, predicted_positives, label_positives)
-  std::optional<double> auroc;                   // nullopt unless both classes are present
+  Prf prf;                                        // prf(true_positives, predicted_positives, label_positives)
+  std::optional<double> auroc;                    // nullopt unless both classes are present
   std::optional<double> predicted_positive_rate;  // predicted_positives / count; nullopt when count == 0
   std::optional<double> label_positive_rate;      // label_positives / count; nullopt when count == 0
 };

@@ -7,10 +7,9 @@
 // calls run_model_eval only when it does (PROSPECT_HAVE_TORCH; model_eval_torch.cpp is in prospect_torch).
 // Not here: the loop (stream/stream_engine.h), the scorer itself (streaming_metrics.h).
 #pragma once
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "eval/event_matching.h"
 #include "stream/stream_options.h"
@@ -25,7 +24,8 @@ struct ModelEvalOptions {
   // Threshold sweep. Generated text enters the cache, so what happens after a firing depends on the
   // thresholds and cached probabilities cannot simply be re-scored: each setting is a full streaming run.
   // To keep that affordable the sweep is coordinate-wise: θ_dst over `grid` (θ_speak fixed) by DST transition
-  // F1, then θ_speak over `grid` (θ_dst at its best) by speaking F1: 2 x grid runs (grid runs when no clip has steps).
+  // F1, then θ_speak over `grid` (θ_dst at its best) by speaking F1: 2 x grid runs (grid runs when no clip
+  // has steps).
   bool sweep = false;
   std::vector<double> grid = {0.1, 0.3, 0.5, 0.7, 0.9};
   std::string write_timeline;  // the final run's timeline (with "p"), when not empty

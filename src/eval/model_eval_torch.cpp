@@ -1,7 +1,5 @@
 // `prospect eval --model` (see model_eval.h): streams every clip, scores the timeline with src/eval, adds the
 // frame-level head metrics and the run's figures, and optionally sweeps the thresholds coordinate-wise.
-#include "eval/model_eval.h"
-
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
@@ -14,6 +12,7 @@
 #include "core/torch_threads.h"
 #include "data/clip_reader.h"
 #include "eval/head_metrics.h"
+#include "eval/model_eval.h"
 #include "eval/streaming_metrics.h"
 #include "stream/frame_features.h"
 #include "stream/stream_model.h"
@@ -59,7 +58,8 @@ struct RunOutcome {
 };
 
 RunOutcome run_all(StreamModel& m, const std::vector<data::Clip>& clips, const StreamOptions& so,
-                   const ModelEvalOptions& o, const std::string& root, FeatureMemo* memo, const std::string& label) {
+                   const ModelEvalOptions& o, const std::string& root, FeatureMemo* memo,
+                   const std::string& label) {
   RunOutcome out;
   out.options = so;
   StreamEngine engine(*m.model, *m.heads, *m.tokenizer, so);
@@ -72,9 +72,9 @@ RunOutcome run_all(StreamModel& m, const std::vector<data::Clip>& clips, const S
     if (o.progress) {
       double ms = r.stats.frames > 0 ? 1000.0 * r.stats.seconds / static_cast<double>(r.stats.frames) : 0.0;
       std::fprintf(stderr, "%sclip %zu/%zu %s#%lld: %lld frames, %zu events, %lld refreshes, %.1f ms/frame\n",
-                   label.c_str(), i + 1, clips.size(), clip.video_uid.c_str(), static_cast<long long>(clip.clip_idx),
-                   static_cast<long long>(r.stats.frames), r.events.size(), static_cast<long long>(r.stats.refreshes),
-                   ms);
+                   label.c_str(), i + 1, clips.size(), clip.video_uid.c_str(),
+                   static_cast<long long>(clip.clip_idx), static_cast<long long>(r.stats.frames),
+                   r.events.size(), static_cast<long long>(r.stats.refreshes), ms);
     }
     for (const StreamEvent& e : r.events) out.events.push_back(e.event);
     out.clips.push_back(std::move(r));
@@ -115,7 +115,8 @@ double score_or(const std::optional<double>& v) { return v ? *v : -1.0; }
 // θ_speak by speaking F1; appends one entry per run to `sweep` and returns the best final run.
 std::unique_ptr<RunOutcome> sweep_thresholds(StreamModel& m, const std::vector<data::Clip>& clips,
                                              const StreamOptions& trained, const ModelEvalOptions& o,
-                                             const std::string& root, bool any_steps, nlohmann::json* sweep_out) {
+                                             const std::string& root, bool any_steps,
+                                             nlohmann::json* sweep_out) {
   nlohmann::json& sweep = *sweep_out;
   StreamOptions best = trained;
   std::unique_ptr<RunOutcome> final_run;
@@ -192,13 +193,15 @@ RunTotals run_totals(const RunOutcome& fr) {
 }
 
 // The run's timeline as JSONL (with "p"), one event per line.
-void write_timeline_file(const std::string& path, const RunOutcome& fr, const std::vector<data::Clip>& clips) {
+void write_timeline_file(const std::string& path, const RunOutcome& fr,
+                         const std::vector<data::Clip>& clips) {
   std::ofstream f(path, std::ios::binary | std::ios::trunc);
   ErrorContext ctx;
   ctx.file = path;
   if (!f) fail(ctx, "cannot open for writing", "does the folder exist?");
   for (const ClipStreamResult& c : fr.clips)
-    for (const StreamEvent& e : c.events) f << timeline_jsonl_line(e, clips[static_cast<size_t>(c.clip)]) << "\n";
+    for (const StreamEvent& e : c.events)
+      f << timeline_jsonl_line(e, clips[static_cast<size_t>(c.clip)]) << "\n";
   if (!f.flush()) fail(ctx, "write failed", "is the disk full?");
 }
 
@@ -207,11 +210,12 @@ std::string sweep_report(const nlohmann::json& sweep) {
   std::ostringstream rep;
   rep << "sweep (" << sweep.size() << " runs):\n";
   for (const auto& s : sweep) {
-    rep << strformat("  dst %.2f speak %.2f: DST F1 %s, joint state %s, speaking F1 %s\n",
-                     s["threshold_dst"].get<double>(), s["threshold_speak"].get<double>(),
-                     s["dst_f1"].is_null() ? "n/a" : fmt(s["dst_f1"].get<double>()).c_str(),
-                     s["joint_state_accuracy"].is_null() ? "n/a" : fmt(s["joint_state_accuracy"].get<double>()).c_str(),
-                     s["speaking_f1"].is_null() ? "n/a" : fmt(s["speaking_f1"].get<double>()).c_str());
+    rep << strformat(
+        "  dst %.2f speak %.2f: DST F1 %s, joint state %s, speaking F1 %s\n",
+        s["threshold_dst"].get<double>(), s["threshold_speak"].get<double>(),
+        s["dst_f1"].is_null() ? "n/a" : fmt(s["dst_f1"].get<double>()).c_str(),
+        s["joint_state_accuracy"].is_null() ? "n/a" : fmt(s["joint_state_accuracy"].get<double>()).c_str(),
+        s["speaking_f1"].is_null() ? "n/a" : fmt(s["speaking_f1"].get<double>()).c_str());
   }
   return rep.str();
 }
@@ -273,25 +277,26 @@ ModelEvalResult run_model_eval(const ModelEvalOptions& o) {
 
   std::ostringstream rep;
   rep << "data: " << o.data << " (" << clips.size() << " clips)\nmodel: " << o.run.model_dir << "\n";
-  rep << "thresholds: dst " << fmt(fr.options.threshold_dst, 2) << ", speak " << fmt(fr.options.threshold_speak, 2)
-      << (o.sweep ? " (chosen by the sweep)" : "") << "; DST decoding "
-      << (fr.options.constrain_dst ? "constrained" : "free") << (fr.options.teacher_forced ? "; teacher-forced" : "")
-      << "\n";
+  rep << "thresholds: dst " << fmt(fr.options.threshold_dst, 2) << ", speak "
+      << fmt(fr.options.threshold_speak, 2) << (o.sweep ? " (chosen by the sweep)" : "") << "; DST decoding "
+      << (fr.options.constrain_dst ? "constrained" : "free")
+      << (fr.options.teacher_forced ? "; teacher-forced" : "") << "\n";
   rep << eval::format_report(fr.metrics);
   rep << "speak head (rho=1): P " << fmt(hs.prf.precision) << "  R " << fmt(hs.prf.recall) << "  F1 "
-      << fmt(hs.prf.f1) << "  AUROC " << fmt(hs.auroc) << "  (" << hs.label_positives << " positive of " << hs.count
-      << " frames)\n";
+      << fmt(hs.prf.f1) << "  AUROC " << fmt(hs.auroc) << "  (" << hs.label_positives << " positive of "
+      << hs.count << " frames)\n";
   if (!dst_pts.empty())
     rep << "dst head   (rho=1): P " << fmt(hd.prf.precision) << "  R " << fmt(hd.prf.recall) << "  F1 "
         << fmt(hd.prf.f1) << "  AUROC " << fmt(hd.auroc) << "  (" << hd.label_positives << " positive of "
         << hd.count << " frames)\n";
-  rep << strformat("stream: %lld frames, %lld refreshes (%s, max_context %lld), %lld updates (%lld items applied, "
-                   "%lld invalid), %lld utterances, %.1f ms/frame p50, %.1f p99\n",
-                   static_cast<long long>(total.frames), static_cast<long long>(total.refreshes),
-                   context_policy_name(fr.options.policy), static_cast<long long>(fr.options.max_context),
-                   static_cast<long long>(total.dst_updates), static_cast<long long>(total.dst_items_applied),
-                   static_cast<long long>(total.dst_items_invalid), static_cast<long long>(total.utterances),
-                   percentile(frame_ms, 0.5), percentile(frame_ms, 0.99));
+  rep << strformat(
+      "stream: %lld frames, %lld refreshes (%s, max_context %lld), %lld updates (%lld items applied, "
+      "%lld invalid), %lld utterances, %.1f ms/frame p50, %.1f p99\n",
+      static_cast<long long>(total.frames), static_cast<long long>(total.refreshes),
+      context_policy_name(fr.options.policy), static_cast<long long>(fr.options.max_context),
+      static_cast<long long>(total.dst_updates), static_cast<long long>(total.dst_items_applied),
+      static_cast<long long>(total.dst_items_invalid), static_cast<long long>(total.utterances),
+      percentile(frame_ms, 0.5), percentile(frame_ms, 0.99));
   if (o.sweep) rep << sweep_report(sweep);
   if (!o.write_timeline.empty()) rep << "timeline written to " << o.write_timeline << "\n";
   res.report = rep.str();

@@ -15,16 +15,22 @@ namespace prospect::eval {
 
 namespace {
 
-const char* kColors[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"};
+const char* kColors[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e",
+                         "#9467bd", "#8c564b", "#e377c2", "#17becf"};
 
 std::string esc(const std::string& s) {
   std::string out;
   for (char c : s) {
-    if (c == '<') out += "&lt;";
-    else if (c == '>') out += "&gt;";
-    else if (c == '&') out += "&amp;";
-    else if (c == '"') out += "&quot;";
-    else out += c;
+    if (c == '<')
+      out += "&lt;";
+    else if (c == '>')
+      out += "&gt;";
+    else if (c == '&')
+      out += "&amp;";
+    else if (c == '"')
+      out += "&quot;";
+    else
+      out += c;
   }
   return out;
 }
@@ -35,8 +41,8 @@ std::string fixed(double v) { return strformat("%.1f", v); }
 
 }  // namespace
 
-std::string svg_line_chart(const std::vector<Series>& series, const std::string& title, const std::string& x_label,
-                           const std::string& y_label, bool log_y) {
+std::string svg_line_chart(const std::vector<Series>& series, const std::string& title,
+                           const std::string& x_label, const std::string& y_label, bool log_y) {
   const double W = 720, H = 400, L = 70, R = 170, T = 40, B = 50;
   double x0 = 1e300, x1 = -1e300, y0 = 1e300, y1 = -1e300;
   auto ty = [&](double y) { return log_y ? std::log10(y) : y; };
@@ -56,8 +62,10 @@ std::string svg_line_chart(const std::vector<Series>& series, const std::string&
   auto py = [&](double y) { return T + (1 - (ty(y) - y0) / (y1 - y0)) * (H - T - B); };
   std::ostringstream o;
   o << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << W << "\" height=\"" << H
-    << "\" font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
-  o << "<text x=\"" << W / 2 << "\" y=\"22\" text-anchor=\"middle\" font-size=\"15\">" << esc(title) << "</text>\n";
+    << "\" font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" "
+       "fill=\"white\"/>\n";
+  o << "<text x=\"" << W / 2 << "\" y=\"22\" text-anchor=\"middle\" font-size=\"15\">" << esc(title)
+    << "</text>\n";
   o << "<rect x=\"" << L << "\" y=\"" << T << "\" width=\"" << W - L - R << "\" height=\"" << H - T - B
     << "\" fill=\"none\" stroke=\"#444\"/>\n";
   for (int i = 0; i <= 4; i++) {  // grid and tick labels
@@ -65,10 +73,11 @@ std::string svg_line_chart(const std::vector<Series>& series, const std::string&
     double yv = log_y ? std::pow(10.0, fy) : fy;
     double yy = T + (1 - i / 4.0) * (H - T - B);
     o << "<line x1=\"" << L << "\" x2=\"" << W - R << "\" y1=\"" << yy << "\" y2=\"" << yy
-      << "\" stroke=\"#ddd\"/><text x=\"" << L - 6 << "\" y=\"" << yy + 4 << "\" text-anchor=\"end\">" << num(yv)
-      << "</text>\n";
+      << "\" stroke=\"#ddd\"/><text x=\"" << L - 6 << "\" y=\"" << yy + 4 << "\" text-anchor=\"end\">"
+      << num(yv) << "</text>\n";
     double xv = x0 + (x1 - x0) * i / 4.0;
-    o << "<text x=\"" << px(xv) << "\" y=\"" << H - B + 16 << "\" text-anchor=\"middle\">" << num(xv) << "</text>\n";
+    o << "<text x=\"" << px(xv) << "\" y=\"" << H - B + 16 << "\" text-anchor=\"middle\">" << num(xv)
+      << "</text>\n";
   }
   o << "<text x=\"" << (L + W - R) / 2 << "\" y=\"" << H - 10 << "\" text-anchor=\"middle\">" << esc(x_label)
     << "</text>\n";
@@ -81,7 +90,8 @@ std::string svg_line_chart(const std::vector<Series>& series, const std::string&
       if ((log_y && y <= 0) || !std::isfinite(y)) continue;
       pts += fixed(px(x)) + "," + fixed(py(y)) + " ";
     }
-    o << "<polyline fill=\"none\" stroke=\"" << color << "\" stroke-width=\"1.5\" points=\"" << pts << "\"/>\n";
+    o << "<polyline fill=\"none\" stroke=\"" << color << "\" stroke-width=\"1.5\" points=\"" << pts
+      << "\"/>\n";
     double ly = T + 14 + 18 * double(i);
     o << "<line x1=\"" << W - R + 10 << "\" x2=\"" << W - R + 30 << "\" y1=\"" << ly << "\" y2=\"" << ly
       << "\" stroke=\"" << color << "\" stroke-width=\"2\"/><text x=\"" << W - R + 36 << "\" y=\"" << ly + 4
@@ -106,15 +116,18 @@ std::string svg_timeline(const data::Clip& clip, const std::vector<TimelineEvent
     if (turn.role == data::Role::Assistant) rows[2].push_back({t, turn.content.substr(0, 18)});
   }
   for (const auto& e : predicted) {
-    if (e.type == EventType::DstUpdate) rows[1].push_back({e.time, e.text});
-    else rows[3].push_back({e.time, e.text.substr(0, 18)});
+    if (e.type == EventType::DstUpdate)
+      rows[1].push_back({e.time, e.text});
+    else
+      rows[3].push_back({e.time, e.text.substr(0, 18)});
   }
   const char* names[4] = {"reference DST", "predicted DST", "reference speech", "predicted speech"};
   const char* colors[4] = {"#2ca02c", "#1f77b4", "#2ca02c", "#d62728"};
   const double H = T + 4 * row_h + 40;
   std::ostringstream o;
   o << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << W << "\" height=\"" << H
-    << "\" font-family=\"sans-serif\" font-size=\"11\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
+    << "\" font-family=\"sans-serif\" font-size=\"11\">\n<rect width=\"100%\" height=\"100%\" "
+       "fill=\"white\"/>\n";
   o << "<text x=\"" << W / 2 << "\" y=\"22\" text-anchor=\"middle\" font-size=\"14\">" << esc(clip.video_uid)
     << " clip " << clip.clip_idx << ": predicted vs reference</text>\n";
   for (int r = 0; r < 4; r++) {
@@ -125,17 +138,19 @@ std::string svg_timeline(const data::Clip& clip, const std::vector<TimelineEvent
     for (size_t i = 0; i < rows[r].size(); i++) {
       double x = px(rows[r][i].t);
       double ly = y - 8 - 11 * double(i % 3);  // stagger labels so neighbours stay readable
-      o << "<line x1=\"" << x << "\" x2=\"" << x << "\" y1=\"" << y - 6 << "\" y2=\"" << y + 6 << "\" stroke=\""
-        << colors[r] << "\" stroke-width=\"2\"/><text x=\"" << x + 2 << "\" y=\"" << ly << "\" fill=\"" << colors[r]
-        << "\">" << esc(rows[r][i].label) << "</text>\n";
+      o << "<line x1=\"" << x << "\" x2=\"" << x << "\" y1=\"" << y - 6 << "\" y2=\"" << y + 6
+        << "\" stroke=\"" << colors[r] << "\" stroke-width=\"2\"/><text x=\"" << x + 2 << "\" y=\"" << ly
+        << "\" fill=\"" << colors[r] << "\">" << esc(rows[r][i].label) << "</text>\n";
     }
   }
   double ay = T + 4 * row_h + 10;
   for (int i = 0; i <= 10; i++) {
     double t = t0 + (t1 - t0) * i / 10.0;
-    o << "<text x=\"" << px(t) << "\" y=\"" << ay + 12 << "\" text-anchor=\"middle\">" << num(t) << "</text>\n";
+    o << "<text x=\"" << px(t) << "\" y=\"" << ay + 12 << "\" text-anchor=\"middle\">" << num(t)
+      << "</text>\n";
   }
-  o << "<text x=\"" << (L + W - R) / 2 << "\" y=\"" << ay + 28 << "\" text-anchor=\"middle\">time (s)</text>\n</svg>\n";
+  o << "<text x=\"" << (L + W - R) / 2 << "\" y=\"" << ay + 28
+    << "\" text-anchor=\"middle\">time (s)</text>\n</svg>\n";
   return o.str();
 }
 

@@ -4,10 +4,9 @@
 // Not here: computing the metrics (streaming_metrics.h) or running anything.
 #pragma once
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "data/clip.h"
 #include "eval/timeline.h"
@@ -22,8 +21,8 @@ struct Series {
 
 // A line chart with a legend; y on a log scale when `log_y` (non-positive values are skipped there).
 // Returns the SVG document.
-std::string svg_line_chart(const std::vector<Series>& series, const std::string& title, const std::string& x_label,
-                           const std::string& y_label, bool log_y);
+std::string svg_line_chart(const std::vector<Series>& series, const std::string& title,
+                           const std::string& x_label, const std::string& y_label, bool log_y);
 
 // Four rows on one time axis: reference DST updates, predicted DST updates, reference utterances, predicted
 // utterances, each event a tick labelled with its text (DST) or a short prefix (speech).

@@ -199,7 +199,8 @@ StreamingMetrics score_timeline(const std::vector<Clip>& clips, const std::vecto
       dst.matched += static_cast<int64_t>(dm.pairs.size());
       dst.abs_error += dm.total_abs_error;
     }
-    accumulate_state(c, std::move(ref_items), std::move(pred_items), agree_pairs, pairs, agree_frames, frames);
+    accumulate_state(c, std::move(ref_items), std::move(pred_items), agree_pairs, pairs, agree_frames,
+                     frames);
   }
 
   out.dst_transition = finish(dst, false);
@@ -241,13 +242,14 @@ std::string format_report(const StreamingMetrics& m) {
   std::string win = strformat("[%+.2f, %+.2f] s", m.window.left, m.window.right);
   o << "clips: " << m.clips << " (" << m.dst_transition.clips << " with steps), window " << win << "\n";
   const EventMetrics& d = m.dst_transition;
-  o << "DST transitions:  P " << fmt(d.prf.precision) << "  R " << fmt(d.prf.recall) << "  F1 " << fmt(d.prf.f1)
-    << "  (matched " << d.matched << ", predicted " << d.predicted << ", reference " << d.reference
-    << ", mean |time error| " << fmt(d.mean_time_error_s) << " s)\n";
+  o << "DST transitions:  P " << fmt(d.prf.precision) << "  R " << fmt(d.prf.recall) << "  F1 "
+    << fmt(d.prf.f1) << "  (matched " << d.matched << ", predicted " << d.predicted << ", reference "
+    << d.reference << ", mean |time error| " << fmt(d.mean_time_error_s) << " s)\n";
   const EventMetrics& s = m.speaking;
-  o << "speaking:         P " << fmt(s.prf.precision) << "  R " << fmt(s.prf.recall) << "  F1 " << fmt(s.prf.f1)
-    << "  (matched " << s.matched << ", predicted " << s.predicted << ", reference " << s.reference
-    << ", mean |time error| " << fmt(s.mean_time_error_s) << " s, ROUGE-L F1 " << fmt(s.text_similarity) << ")\n";
+  o << "speaking:         P " << fmt(s.prf.precision) << "  R " << fmt(s.prf.recall) << "  F1 "
+    << fmt(s.prf.f1) << "  (matched " << s.matched << ", predicted " << s.predicted << ", reference "
+    << s.reference << ", mean |time error| " << fmt(s.mean_time_error_s) << " s, ROUGE-L F1 "
+    << fmt(s.text_similarity) << ")\n";
   o << "state accuracy:   " << fmt(m.state_accuracy) << "  joint " << fmt(m.joint_state_accuracy) << "  ("
     << m.state_frames << " frames)\n";
   return o.str();

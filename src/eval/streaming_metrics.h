@@ -20,10 +20,10 @@ namespace prospect::eval {
 // A reference event: one DST item of a DST_UPDATE turn, or one assistant turn.
 struct ReferenceEvent {
   EventType type = EventType::Speak;
-  int64_t frame = 0;       // the turn's anchor frame
-  double time = 0;         // the turn's `time`, or anchor / fps when it has none (streaming.md §2)
-  data::DstItem item;      // DST events only
-  std::string text;        // speaking events only
+  int64_t frame = 0;   // the turn's anchor frame
+  double time = 0;     // the turn's `time`, or anchor / fps when it has none (streaming.md §2)
+  data::DstItem item;  // DST events only
+  std::string text;    // speaking events only
   int64_t turn_index = -1;
 };
 
@@ -36,18 +36,19 @@ struct EventMetrics {
   int64_t matched = 0, predicted = 0, reference = 0;
   Prf prf;
   std::optional<double> mean_time_error_s;  // mean |ref time - pred time| over matched pairs; nullopt if none
-  std::optional<double> text_similarity;    // speaking only: mean ROUGE-L F1 of matched pairs; nullopt if none
-  int64_t clips = 0;                        // clips that took part (DST: clips with steps)
+  std::optional<double> text_similarity;  // speaking only: mean ROUGE-L F1 of matched pairs; nullopt if none
+  int64_t clips = 0;                      // clips that took part (DST: clips with steps)
 };
 
 struct StreamingMetrics {
   EventMetrics dst_transition;
   EventMetrics speaking;
-  std::optional<double> state_accuracy;        // agreeing (frame, step) pairs / all pairs, clips with steps
-  std::optional<double> joint_state_accuracy;  // frames where every step agrees / all frames, clips with steps
-  int64_t state_frames = 0;                    // frames counted by the state metrics
-  int64_t state_pairs = 0;                     // (frame, step) pairs counted
-  int64_t clips = 0;                           // clips in the data
+  std::optional<double> state_accuracy;  // agreeing (frame, step) pairs / all pairs, clips with steps
+  std::optional<double>
+      joint_state_accuracy;  // frames where every step agrees / all frames, clips with steps
+  int64_t state_frames = 0;  // frames counted by the state metrics
+  int64_t state_pairs = 0;   // (frame, step) pairs counted
+  int64_t clips = 0;         // clips in the data
   Window window;
 };
 
@@ -62,8 +63,8 @@ struct StreamingMetrics {
 //   order, skipping transitions invalid from the current state; predictions start from the clip's initial
 //   state (the state a streaming run starts from).
 // Throws prospect::Error for an event whose clip is out of range or a bad window.
-StreamingMetrics score_timeline(const std::vector<data::Clip>& clips, const std::vector<TimelineEvent>& events,
-                                const Window& window = Window{});
+StreamingMetrics score_timeline(const std::vector<data::Clip>& clips,
+                                const std::vector<TimelineEvent>& events, const Window& window = Window{});
 
 // {"dst_transition": {precision, recall, f1, matched, predicted, reference, mean_time_error_s, clips},
 //  "speaking": {precision, recall, f1, matched, predicted, reference, text_similarity, mean_time_error_s,

@@ -35,7 +35,8 @@ std::optional<int64_t> get_int(const json& obj, const char* key, const std::stri
   return it->get<int64_t>();
 }
 
-std::optional<std::string> get_string(const json& obj, const char* key, const std::string& origin, int64_t line) {
+std::optional<std::string> get_string(const json& obj, const char* key, const std::string& origin,
+                                      int64_t line) {
   auto it = obj.find(key);
   if (it == obj.end() || it->is_null()) return std::nullopt;
   if (!it->is_string()) fail_line(origin, line, key, "expected a string, got " + it->dump());
@@ -78,7 +79,8 @@ std::vector<TimelineEvent> read_timeline_from_string(const std::string& text, co
     } else if (*type == "speak") {
       ev.type = EventType::Speak;
     } else {
-      fail_line(origin, line, "type", "unknown event type '" + *type + "'", "expected \"dst_update\" or \"speak\"");
+      fail_line(origin, line, "type", "unknown event type '" + *type + "'",
+                "expected \"dst_update\" or \"speak\"");
     }
     std::optional<std::string> body = get_string(obj, "text", origin, line);
     if (!body) fail_line(origin, line, "text", "missing");
@@ -93,8 +95,8 @@ std::vector<TimelineEvent> read_timeline_from_string(const std::string& text, co
     if (pos) {
       if (*pos < 0 || *pos >= static_cast<int64_t>(clips.size())) {
         fail_line(origin, line, "clip",
-                  "clip " + std::to_string(*pos) + " is not in the data file (" + std::to_string(clips.size()) +
-                      " clips)",
+                  "clip " + std::to_string(*pos) + " is not in the data file (" +
+                      std::to_string(clips.size()) + " clips)",
                   "`clip` is the clip's 0-based position in the --data file; is it the right data file?");
       }
       const Clip& c = clips[*pos];
@@ -129,8 +131,8 @@ std::vector<TimelineEvent> read_timeline_from_string(const std::string& text, co
     const Clip& c = clips[ev.clip];
     if (ev.frame < c.start_frame || ev.frame >= c.end_frame) {
       fail_line(origin, line, "frame",
-                "frame " + std::to_string(ev.frame) + " is outside clip " + std::to_string(ev.clip) + "'s frames [" +
-                    std::to_string(c.start_frame) + ", " + std::to_string(c.end_frame) + ")");
+                "frame " + std::to_string(ev.frame) + " is outside clip " + std::to_string(ev.clip) +
+                    "'s frames [" + std::to_string(c.start_frame) + ", " + std::to_string(c.end_frame) + ")");
     }
     auto t = obj.find("time");
     if (t == obj.end() || t->is_null()) {
@@ -147,7 +149,8 @@ std::vector<TimelineEvent> read_timeline_from_string(const std::string& text, co
 
 std::vector<TimelineEvent> read_timeline(const std::string& path, const std::vector<Clip>& clips) {
   return read_timeline_from_string(
-      read_text_file(path, "cannot open the timeline", "pass a JSONL file written by `prospect stream` or another system"),
+      read_text_file(path, "cannot open the timeline",
+                     "pass a JSONL file written by `prospect stream` or another system"),
       path, clips);
 }
 
@@ -171,8 +174,8 @@ void write_timeline(const std::string& path, const std::vector<TimelineEvent>& e
   if (!f) fail(ctx, "cannot open for writing", "does the folder exist?");
   for (const auto& e : events) {
     if (e.clip < 0 || e.clip >= static_cast<int64_t>(clips.size())) {
-      fail(ctx, "event for clip " + std::to_string(e.clip) + ", but there are " + std::to_string(clips.size()) +
-                    " clips");
+      fail(ctx, "event for clip " + std::to_string(e.clip) + ", but there are " +
+                    std::to_string(clips.size()) + " clips");
     }
     f << timeline_line(e, clips[e.clip]) << "\n";
   }
@@ -185,7 +188,8 @@ std::vector<PredictedDstItem> parse_dst_text(const std::string& text) {
   size_t start = 0;
   while (true) {
     size_t comma = text.find(',', start);
-    std::string piece = trim(text.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
+    std::string piece =
+        trim(text.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
     PredictedDstItem p;
     p.raw = piece;
     size_t arrow = piece.find("->");

@@ -20,7 +20,7 @@ const char* event_type_name(EventType t);
 struct TimelineEvent {
   int64_t clip = 0;  // the clip's 0-based position in the data file
   int64_t frame = 0;
-  double time = 0;   // seconds; the event's timeline `time`
+  double time = 0;  // seconds; the event's timeline `time`
   EventType type = EventType::Speak;
   std::string text;  // the utterance, or a DST update such as "S1->complete, S2->start"
   int64_t line = 0;  // 1-based line in the timeline file (0 for events made in code); names errors

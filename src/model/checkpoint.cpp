@@ -60,8 +60,9 @@ void load_weights(SmolVLM& m, const st::Checkpoint& ck, bool allow_unexpected) {
     if (v.info->shape != dst.sizes().vec()) {
       ErrorContext ctx;
       ctx.file = ck.file_of(name);
-      fail(ctx, "tensor '" + name + "' has shape " + c10::str(at::IntArrayRef(v.info->shape)) + " but config.json implies " +
-                    c10::str(dst.sizes()),
+      fail(ctx,
+           "tensor '" + name + "' has shape " + c10::str(at::IntArrayRef(v.info->shape)) +
+               " but config.json implies " + c10::str(dst.sizes()),
            "config.json and the weights disagree");
     }
     dst.copy_(mapped_tensor(v));
@@ -80,7 +81,9 @@ void load_weights(SmolVLM& m, const st::Checkpoint& ck, bool allow_unexpected) {
       for (size_t i = 0; i < extra.size() && i < 5; ++i) list += (i ? ", " : "") + extra[i];
       ErrorContext ctx;
       ctx.file = ck.path();
-      fail(ctx, std::to_string(extra.size()) + " tensors the model does not have: " + list + (extra.size() > 5 ? ", ..." : ""),
+      fail(ctx,
+           std::to_string(extra.size()) + " tensors the model does not have: " + list +
+               (extra.size() > 5 ? ", ..." : ""),
            "config.json and the weights disagree");
     }
   }
@@ -116,7 +119,8 @@ void save_pretrained(const SmolVLM& m, const std::string& dir, const SaveOptions
   }
   std::map<std::string, std::string> meta = {{"format", "pt"}};
   // Stale files from an earlier save with another layout would confuse loaders.
-  for (const char* old : {"model.safetensors", "model.safetensors.index.json"}) fs::remove(fs::path(dir) / old);
+  for (const char* old : {"model.safetensors", "model.safetensors.index.json"})
+    fs::remove(fs::path(dir) / old);
   if (total <= options.max_shard_bytes) {
     save_tensors((fs::path(dir) / "model.safetensors").string(), all, meta);
     return;
@@ -197,7 +201,8 @@ std::shared_ptr<DecisionHeads> load_heads(const std::string& dir, at::Device dev
       fail(path + ": tensor '" + p.key() + "' is missing (head_type " + head_type_name(cfg.head_type) + ")");
     at::Tensor t = to_tensor(f->get(p.key()));
     if (t.sizes() != p.value().sizes())
-      fail(path + ": tensor '" + p.key() + "' has shape " + c10::str(t.sizes()) + ", expected " + c10::str(p.value().sizes()));
+      fail(path + ": tensor '" + p.key() + "' has shape " + c10::str(t.sizes()) + ", expected " +
+           c10::str(p.value().sizes()));
     p.value().copy_(t);
   }
   heads->to(device);

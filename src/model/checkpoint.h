@@ -1,8 +1,8 @@
 // Model directories in HF layout: config.json + model.safetensors (or shards + model.safetensors.index.json),
 // loadable by transformers, plus Prospect's heads beside them (prospect_heads.safetensors +
 // prospect_config.json), which transformers ignores. Loading checks every parameter (missing, unexpected,
-// wrong shape: errors naming the tensor and the file); fp32, bf16 and fp16 on disk convert to the model's dtype.
-// Not here: trainer state and run directories (src/train).
+// wrong shape: errors naming the tensor and the file); fp32, bf16 and fp16 on disk convert to the model's
+// dtype. Not here: trainer state and run directories (src/train).
 #pragma once
 #include <map>
 #include <memory>

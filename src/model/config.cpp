@@ -21,19 +21,23 @@ namespace {
 }
 
 // Reads j[key] as an integer when present (and not null), else keeps `out`.
-void get_int(const json& j, const char* key, int64_t& out, const std::string& where, const std::string& prefix) {
+void get_int(const json& j, const char* key, int64_t& out, const std::string& where,
+             const std::string& prefix) {
   if (!j.contains(key) || j[key].is_null()) return;
-  if (!j[key].is_number_integer()) config_fail(where, prefix + key, "expected an integer, got " + j[key].dump());
+  if (!j[key].is_number_integer())
+    config_fail(where, prefix + key, "expected an integer, got " + j[key].dump());
   out = j[key].get<int64_t>();
 }
 
-void get_double(const json& j, const char* key, double& out, const std::string& where, const std::string& prefix) {
+void get_double(const json& j, const char* key, double& out, const std::string& where,
+                const std::string& prefix) {
   if (!j.contains(key) || j[key].is_null()) return;
   if (!j[key].is_number()) config_fail(where, prefix + key, "expected a number, got " + j[key].dump());
   out = j[key].get<double>();
 }
 
-void get_bool(const json& j, const char* key, bool& out, const std::string& where, const std::string& prefix) {
+void get_bool(const json& j, const char* key, bool& out, const std::string& where,
+              const std::string& prefix) {
   if (!j.contains(key) || j[key].is_null()) return;
   if (!j[key].is_boolean()) config_fail(where, prefix + key, "expected true/false, got " + j[key].dump());
   out = j[key].get<bool>();
@@ -90,8 +94,10 @@ SmolVLMConfig SmolVLMConfig::from_json(const json& j, const std::string& where) 
     std::string type = "default";
     if (t["rope_scaling"].is_object()) {
       const json& rs = t["rope_scaling"];
-      if (rs.contains("rope_type") && rs["rope_type"].is_string()) type = rs["rope_type"].get<std::string>();
-      else if (rs.contains("type") && rs["type"].is_string()) type = rs["type"].get<std::string>();
+      if (rs.contains("rope_type") && rs["rope_type"].is_string())
+        type = rs["rope_type"].get<std::string>();
+      else if (rs.contains("type") && rs["type"].is_string())
+        type = rs["type"].get<std::string>();
     }
     if (type != "default")
       config_fail(where, tp + "rope_scaling", "unsupported rope scaling '" + type + "'",
@@ -104,7 +110,8 @@ SmolVLMConfig SmolVLMConfig::from_json(const json& j, const std::string& where) 
   if (tc.pad_token_id < 0) get_int(j, "pad_token_id", tc.pad_token_id, where, "");
   get_int(t, "max_position_embeddings", tc.max_position_embeddings, where, tp);
 
-  json v = j.contains("vision_config") && j["vision_config"].is_object() ? j["vision_config"] : json::object();
+  json v =
+      j.contains("vision_config") && j["vision_config"].is_object() ? j["vision_config"] : json::object();
   const std::string vp = "vision_config.";
   VisionConfig& vc = c.vision;
   get_int(v, "hidden_size", vc.hidden_size, where, vp);
@@ -140,13 +147,15 @@ void SmolVLMConfig::validate(const std::string& where) const {
     config_fail(where, "text_config.num_key_value_heads",
                 std::to_string(t.num_attention_heads) + " attention heads are not a multiple of " +
                     std::to_string(t.num_key_value_heads) + " key/value heads");
-  if (t.head_dim % 2 != 0) config_fail(where, "text_config.head_dim", "rotary embeddings need an even head_dim");
+  if (t.head_dim % 2 != 0)
+    config_fail(where, "text_config.head_dim", "rotary embeddings need an even head_dim");
   if (vision.hidden_size % vision.num_attention_heads != 0)
     config_fail(where, "vision_config.num_attention_heads", "does not divide vision hidden_size");
   // The patch grid must also divide by scale_factor, but transformers' own defaults (224 / 32 = 7, scale 2)
   // do not: that is checked where images are shuffled (connector.cpp), not here.
   if (t.hidden_act != "silu")
-    config_fail(where, "text_config.hidden_act", "unsupported activation '" + t.hidden_act + "'", "expected silu");
+    config_fail(where, "text_config.hidden_act", "unsupported activation '" + t.hidden_act + "'",
+                "expected silu");
   if (vision.hidden_act != "gelu_pytorch_tanh" && vision.hidden_act != "gelu")
     config_fail(where, "vision_config.hidden_act", "unsupported activation '" + vision.hidden_act + "'",
                 "expected gelu_pytorch_tanh");
@@ -155,7 +164,8 @@ void SmolVLMConfig::validate(const std::string& where) const {
 SmolVLMConfig SmolVLMConfig::load(const std::string& dir_or_file) {
   namespace fs = std::filesystem;
   std::string path = dir_or_file;
-  if (fs::is_directory(path) || fs::path(path).extension() != ".json") path = (fs::path(path) / "config.json").string();
+  if (fs::is_directory(path) || fs::path(path).extension() != ".json")
+    path = (fs::path(path) / "config.json").string();
   std::ifstream in(path);
   if (!in) config_fail(path, "", "cannot open the model config", "is this a model directory?");
   json j;
@@ -242,7 +252,8 @@ json SmolVLMConfig::to_json() const {
   t["max_position_embeddings"] = text.max_position_embeddings;
   if (text.pad_token_id >= 0) t["pad_token_id"] = text.pad_token_id;
   j["text_config"] = t;
-  json v = j.contains("vision_config") && j["vision_config"].is_object() ? j["vision_config"] : json::object();
+  json v =
+      j.contains("vision_config") && j["vision_config"].is_object() ? j["vision_config"] : json::object();
   v["model_type"] = "smolvlm_vision";
   v["hidden_size"] = vision.hidden_size;
   v["intermediate_size"] = vision.intermediate_size;

@@ -11,7 +11,8 @@ namespace {
 
 int64_t square_side(int64_t n, const char* what) {
   int64_t side = static_cast<int64_t>(std::llround(std::sqrt(static_cast<double>(n))));
-  if (side * side != n) fail(std::string(what) + ": " + std::to_string(n) + " tokens do not form a square grid");
+  if (side * side != n)
+    fail(std::string(what) + ": " + std::to_string(n) + " tokens do not form a square grid");
   return side;
 }
 
@@ -21,8 +22,8 @@ at::Tensor shuffle_patches(const at::Tensor& x, int64_t s) {
   int64_t n = x.size(0), seq = x.size(1), d = x.size(2);
   int64_t side = square_side(seq, "pixel shuffle");
   if (side % s != 0)
-    fail("pixel shuffle: a " + std::to_string(side) + "x" + std::to_string(side) + " patch grid does not divide by " +
-         std::to_string(s));
+    fail("pixel shuffle: a " + std::to_string(side) + "x" + std::to_string(side) +
+         " patch grid does not divide by " + std::to_string(s));
   // The same views and permutes as transformers, so the feature order inside a token matches.
   at::Tensor y = x.view({n, side, side, d});
   y = y.view({n, side, side / s, d * s});
@@ -50,7 +51,8 @@ ModalityProjection::ModalityProjection(int64_t in, int64_t out, const at::Tensor
 
 Connector::Connector(const SmolVLMConfig& c, const at::TensorOptions& opts) : scale_factor(c.scale_factor) {
   int64_t in = c.vision.hidden_size * c.scale_factor * c.scale_factor;
-  modality_projection = register_module("modality_projection", std::make_shared<ModalityProjection>(in, c.text.hidden_size, opts));
+  modality_projection = register_module("modality_projection",
+                                        std::make_shared<ModalityProjection>(in, c.text.hidden_size, opts));
 }
 
 at::Tensor Connector::forward(const at::Tensor& vision_hidden, int64_t frame_pool) {

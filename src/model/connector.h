@@ -28,7 +28,8 @@ class ModalityProjection : public torch::nn::Module {
 class Connector : public torch::nn::Module {
  public:
   Connector(const SmolVLMConfig& c, const at::TensorOptions& opts);
-  // Vision hidden states [N, S, Dv] -> image features [N, S / s^2, Dt] (then pooled to k*k when frame_pool > 0).
+  // Vision hidden states [N, S, Dv] -> image features [N, S / s^2, Dt] (then pooled to k*k when frame_pool >
+  // 0).
   at::Tensor forward(const at::Tensor& vision_hidden, int64_t frame_pool = 0);
   std::shared_ptr<ModalityProjection> modality_projection;
   int64_t scale_factor;

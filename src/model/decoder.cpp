@@ -9,10 +9,11 @@
 
 namespace prospect::model {
 
-std::pair<at::Tensor, at::Tensor> rotary_cos_sin(const at::Tensor& position_ids, int64_t head_dim, double theta,
-                                                 at::ScalarType dtype) {
+std::pair<at::Tensor, at::Tensor> rotary_cos_sin(const at::Tensor& position_ids, int64_t head_dim,
+                                                 double theta, at::ScalarType dtype) {
   auto fopts = at::TensorOptions().dtype(at::kFloat).device(position_ids.device());
-  at::Tensor exponents = torch::arange(0, head_dim, 2, fopts.dtype(at::kLong)).to(at::kFloat) / static_cast<double>(head_dim);
+  at::Tensor exponents =
+      torch::arange(0, head_dim, 2, fopts.dtype(at::kLong)).to(at::kFloat) / static_cast<double>(head_dim);
   at::Tensor inv_freq = 1.0 / at::pow(theta, exponents);  // float32, as transformers computes it
   at::Tensor freqs = position_ids.to(at::kFloat).unsqueeze(-1) * inv_freq;  // [B, T, d/2]
   at::Tensor emb = at::cat({freqs, freqs}, -1);
@@ -37,10 +38,14 @@ at::Tensor repeat_kv(const at::Tensor& x, int64_t rep) {
 
 TextAttention::TextAttention(const TextConfig& c, const at::TensorOptions& opts)
     : heads(c.num_attention_heads), kv_heads(c.num_key_value_heads), head_dim(c.head_dim) {
-  q_proj = register_module("q_proj", std::make_shared<Linear>(c.hidden_size, heads * head_dim, c.attention_bias, opts));
-  k_proj = register_module("k_proj", std::make_shared<Linear>(c.hidden_size, kv_heads * head_dim, c.attention_bias, opts));
-  v_proj = register_module("v_proj", std::make_shared<Linear>(c.hidden_size, kv_heads * head_dim, c.attention_bias, opts));
-  o_proj = register_module("o_proj", std::make_shared<Linear>(heads * head_dim, c.hidden_size, c.attention_bias, opts));
+  q_proj = register_module("q_proj",
+                           std::make_shared<Linear>(c.hidden_size, heads * head_dim, c.attention_bias, opts));
+  k_proj = register_module(
+      "k_proj", std::make_shared<Linear>(c.hidden_size, kv_heads * head_dim, c.attention_bias, opts));
+  v_proj = register_module(
+      "v_proj", std::make_shared<Linear>(c.hidden_size, kv_heads * head_dim, c.attention_bias, opts));
+  o_proj = register_module("o_proj",
+                           std::make_shared<Linear>(heads * head_dim, c.hidden_size, c.attention_bias, opts));
 }
 
 at::Tensor TextAttention::forward(const at::Tensor& x, const DecoderContext& ctx, int64_t layer_index) {
@@ -62,21 +67,26 @@ at::Tensor TextAttention::forward(const at::Tensor& x, const DecoderContext& ctx
 }
 
 TextMLP::TextMLP(const TextConfig& c, const at::TensorOptions& opts) {
-  gate_proj = register_module("gate_proj", std::make_shared<Linear>(c.hidden_size, c.intermediate_size, c.mlp_bias, opts));
-  up_proj = register_module("up_proj", std::make_shared<Linear>(c.hidden_size, c.intermediate_size, c.mlp_bias, opts));
-  down_proj = register_module("down_proj", std::make_shared<Linear>(c.intermediate_size, c.hidden_size, c.mlp_bias, opts));
+  gate_proj = register_module("gate_proj",
+                              std::make_shared<Linear>(c.hidden_size, c.intermediate_size, c.mlp_bias, opts));
+  up_proj = register_module("up_proj",
+                            std::make_shared<Linear>(c.hidden_size, c.intermediate_size, c.mlp_bias, opts));
+  down_proj = register_module("down_proj",
+                              std::make_shared<Linear>(c.intermediate_size, c.hidden_size, c.mlp_bias, opts));
 }
 
 at::Tensor TextMLP::forward(const at::Tensor& x) {
   return down_proj->forward(at::silu(gate_proj->forward(x)) * up_proj->forward(x));
 }
 
-DecoderLayer::DecoderLayer(const TextConfig& c, int64_t index_, const at::TensorOptions& opts) : index(index_) {
+DecoderLayer::DecoderLayer(const TextConfig& c, int64_t index_, const at::TensorOptions& opts)
+    : index(index_) {
   self_attn = register_module("self_attn", std::make_shared<TextAttention>(c, opts));
   mlp = register_module("mlp", std::make_shared<TextMLP>(c, opts));
-  input_layernorm = register_module("input_layernorm", std::make_shared<RMSNorm>(c.hidden_size, c.rms_norm_eps, opts));
-  post_attention_layernorm =
-      register_module("post_attention_layernorm", std::make_shared<RMSNorm>(c.hidden_size, c.rms_norm_eps, opts));
+  input_layernorm =
+      register_module("input_layernorm", std::make_shared<RMSNorm>(c.hidden_size, c.rms_norm_eps, opts));
+  post_attention_layernorm = register_module("post_attention_layernorm",
+                                             std::make_shared<RMSNorm>(c.hidden_size, c.rms_norm_eps, opts));
 }
 
 at::Tensor DecoderLayer::forward(const at::Tensor& x, const DecoderContext& ctx) {
@@ -85,7 +95,8 @@ at::Tensor DecoderLayer::forward(const at::Tensor& x, const DecoderContext& ctx)
 }
 
 TextModel::TextModel(const TextConfig& c, const at::TensorOptions& opts) : config(c) {
-  embed_tokens = register_module("embed_tokens", std::make_shared<Embedding>(c.vocab_size, c.hidden_size, opts));
+  embed_tokens =
+      register_module("embed_tokens", std::make_shared<Embedding>(c.vocab_size, c.hidden_size, opts));
   auto list = register_module("layers", torch::nn::ModuleList());
   for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
     layers.push_back(std::make_shared<DecoderLayer>(c, i, opts));
@@ -98,11 +109,12 @@ at::Tensor TextModel::forward(const at::Tensor& inputs_embeds, const at::Tensor&
                               const at::Tensor& position_ids, KVCache* cache, AttentionImpl impl) {
   int64_t b = inputs_embeds.size(0), t = inputs_embeds.size(1);
   auto dev = inputs_embeds.device();
-  at::Tensor mask = attention_mask.defined() ? attention_mask.to(dev).to(at::kBool)
-                                             : at::ones({b, t}, at::TensorOptions().dtype(at::kBool).device(dev));
+  at::Tensor mask = attention_mask.defined()
+                        ? attention_mask.to(dev).to(at::kBool)
+                        : at::ones({b, t}, at::TensorOptions().dtype(at::kBool).device(dev));
   if (mask.size(0) != b || mask.size(1) != t)
-    fail("text model: attention mask " + c10::str(mask.sizes()) + " does not match the input [" + std::to_string(b) +
-         ", " + std::to_string(t) + "]");
+    fail("text model: attention mask " + c10::str(mask.sizes()) + " does not match the input [" +
+         std::to_string(b) + ", " + std::to_string(t) + "]");
   if (cache && cache->num_layers() != static_cast<int64_t>(layers.size()))
     fail("text model: the KV cache has " + std::to_string(cache->num_layers()) + " layers, the model " +
          std::to_string(layers.size()));
@@ -119,8 +131,10 @@ at::Tensor TextModel::forward(const at::Tensor& inputs_embeds, const at::Tensor&
   at::Tensor k_idx = torch::arange(0, s, lopts).view({1, s});
   at::Tensor causal = k_idx.le(q_idx);  // [T, S]
   ctx.keep = causal.view({1, 1, t, s}).logical_and(key_mask.view({b, 1, 1, s}));
-  at::Tensor pos = position_ids.defined() ? position_ids.to(dev) : torch::arange(past, s, lopts).view({1, t}).expand({b, t});
-  std::tie(ctx.cos, ctx.sin) = rotary_cos_sin(pos, config.head_dim, config.rope_theta, inputs_embeds.scalar_type());
+  at::Tensor pos = position_ids.defined() ? position_ids.to(dev)
+                                          : torch::arange(past, s, lopts).view({1, t}).expand({b, t});
+  std::tie(ctx.cos, ctx.sin) =
+      rotary_cos_sin(pos, config.head_dim, config.rope_theta, inputs_embeds.scalar_type());
   at::Tensor h = inputs_embeds;
   for (auto& layer : layers) h = runner ? runner(*layer, h, ctx) : layer->forward(h, ctx);
   return norm->forward(h);

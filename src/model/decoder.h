@@ -15,8 +15,8 @@ namespace prospect::model {
 
 // cos and sin of the rotary embedding for position ids [B, T]: two [B, T, head_dim] tensors in `dtype`,
 // computed in fp32 as transformers' LlamaRotaryEmbedding does (rotate-half layout, frequencies repeated).
-std::pair<at::Tensor, at::Tensor> rotary_cos_sin(const at::Tensor& position_ids, int64_t head_dim, double theta,
-                                                 at::ScalarType dtype);
+std::pair<at::Tensor, at::Tensor> rotary_cos_sin(const at::Tensor& position_ids, int64_t head_dim,
+                                                 double theta, at::ScalarType dtype);
 
 // What every layer of one forward pass shares.
 struct DecoderContext {
@@ -24,7 +24,8 @@ struct DecoderContext {
   at::Tensor keep;      // bool [B, 1, T, S]: query t may attend to key s
   KVCache* cache = nullptr;
   AttentionImpl impl = AttentionImpl::Eager;
-  bool causal_only = false;  // keep is exactly causal over T x T (no padding, no cache): SDPA may skip the mask
+  bool causal_only =
+      false;  // keep is exactly causal over T x T (no padding, no cache): SDPA may skip the mask
 };
 
 class TextAttention : public torch::nn::Module {
@@ -53,14 +54,15 @@ class DecoderLayer : public torch::nn::Module {
 };
 
 // Runs one decoder layer; replaceable so training can wrap layers (gradient checkpointing recomputes them).
-using LayerRunner = std::function<at::Tensor(DecoderLayer& layer, const at::Tensor& x, const DecoderContext& ctx)>;
+using LayerRunner =
+    std::function<at::Tensor(DecoderLayer& layer, const at::Tensor& x, const DecoderContext& ctx)>;
 
 class TextModel : public torch::nn::Module {
  public:
   TextModel(const TextConfig& c, const at::TensorOptions& opts);
-  // inputs_embeds [B, T, H]; attention_mask [B, T] (1 = real token; undefined = all real); position_ids [B, T]
-  // (undefined = past + 0..T-1, as transformers' cache_position). With a cache, attends to everything cached
-  // and appends this pass. Returns the final-norm hidden states [B, T, H].
+  // inputs_embeds [B, T, H]; attention_mask [B, T] (1 = real token; undefined = all real); position_ids [B,
+  // T] (undefined = past + 0..T-1, as transformers' cache_position). With a cache, attends to everything
+  // cached and appends this pass. Returns the final-norm hidden states [B, T, H].
   at::Tensor forward(const at::Tensor& inputs_embeds, const at::Tensor& attention_mask,
                      const at::Tensor& position_ids = at::Tensor(), KVCache* cache = nullptr,
                      AttentionImpl impl = AttentionImpl::Eager);

@@ -42,7 +42,8 @@ DecisionHeads::DecisionHeads(int64_t hidden_, HeadType t) : type(t), hidden(hidd
 
 HeadLogits DecisionHeads::forward(const at::Tensor& h) {
   if (h.dim() != 2 || h.size(1) != hidden)
-    fail("decision heads: expected hidden states [N, " + std::to_string(hidden) + "], got " + c10::str(h.sizes()));
+    fail("decision heads: expected hidden states [N, " + std::to_string(hidden) + "], got " +
+         c10::str(h.sizes()));
   return {speak_head->forward(h), dst_head->forward(h)};
 }
 

@@ -1,7 +1,7 @@
 // Prospect's two decision heads (model.md §2): `speak_head` (speak now?) and `dst_head` (update the task
 // state now?), each reading the final-norm hidden state at decision positions (the last token of a frame
-// block). Linear(H, 1) by default, or Linear(H, H/2) -> GELU -> Linear(H/2, 1) (`mlp`). Kept in fp32 whatever the
-// model's dtype. They live beside the HF checkpoint in prospect_heads.safetensors + prospect_config.json
+// block). Linear(H, 1) by default, or Linear(H, H/2) -> GELU -> Linear(H/2, 1) (`mlp`). Kept in fp32 whatever
+// the model's dtype. They live beside the HF checkpoint in prospect_heads.safetensors + prospect_config.json
 // (checkpoint.h), with PyTorch-style names: `speak_head.weight` / `.bias`, or `speak_head.0.*` and
 // `speak_head.2.*` for the MLP (an nn.Sequential). Not here: the loss (loss.h), thresholds (src/stream).
 #pragma once
@@ -23,7 +23,7 @@ class DecisionHead : public torch::nn::Module {
   // [N, H] (any float dtype) -> [N] fp32 logits.
   at::Tensor forward(const at::Tensor& h);
   HeadType type;
-  at::Tensor weight, bias;             // linear
+  at::Tensor weight, bias;                      // linear
   std::shared_ptr<torch::nn::Module> fc1, fc2;  // mlp: registered as "0" and "2"
   at::Tensor w1, b1, w2, b2;
 };

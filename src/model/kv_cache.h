@@ -2,9 +2,9 @@
 // (K image tokens + a few text tokens) at a time, then generated tokens, each appended in order. It holds,
 // per decoder layer, keys and values [B, kv_heads, S, head_dim] (after RoPE), plus which of the S cached
 // positions are real tokens (the attention mask of everything fed so far). truncate() drops the tail (undo a
-// speculative block, or keep a prefix such as the system message before a context refresh); clear() empties it.
-// Without autograd the storage grows by doubling and appends write in place; with autograd (training through
-// a cache) appends concatenate, so gradients flow. Not here: which tokens to feed (src/stream).
+// speculative block, or keep a prefix such as the system message before a context refresh); clear() empties
+// it. Without autograd the storage grows by doubling and appends write in place; with autograd (training
+// through a cache) appends concatenate, so gradients flow. Not here: which tokens to feed (src/stream).
 #pragma once
 #include <ATen/ATen.h>
 

@@ -15,7 +15,9 @@ LayerNorm::LayerNorm(int64_t dim, double eps_, const at::TensorOptions& opts) : 
   bias = register_parameter("bias", torch::empty({dim}, opts));
 }
 
-at::Tensor LayerNorm::forward(const at::Tensor& x) { return at::layer_norm(x, {weight.size(0)}, weight, bias, eps); }
+at::Tensor LayerNorm::forward(const at::Tensor& x) {
+  return at::layer_norm(x, {weight.size(0)}, weight, bias, eps);
+}
 
 RMSNorm::RMSNorm(int64_t dim, double eps_, const at::TensorOptions& opts) : eps(eps_) {
   weight = register_parameter("weight", torch::empty({dim}, opts));
@@ -34,7 +36,8 @@ Embedding::Embedding(int64_t num, int64_t dim, const at::TensorOptions& opts) {
 
 at::Tensor Embedding::forward(const at::Tensor& ids) { return at::embedding(weight, ids); }
 
-PatchConv::PatchConv(int64_t channels, int64_t dim, int64_t patch_, const at::TensorOptions& opts) : patch(patch_) {
+PatchConv::PatchConv(int64_t channels, int64_t dim, int64_t patch_, const at::TensorOptions& opts)
+    : patch(patch_) {
   weight = register_parameter("weight", torch::empty({dim, channels, patch, patch}, opts));
   bias = register_parameter("bias", torch::empty({dim}, opts));
 }

@@ -57,8 +57,8 @@ class PatchConv : public torch::nn::Module {
   int64_t patch;
 };
 
-// Fills every parameter of `m` as transformers initialises a fresh model: norms' weights 1, biases 0, the rest
-// normal(0, std). Deterministic for a given seed (CPU generator). Returns the number of values written.
+// Fills every parameter of `m` as transformers initialises a fresh model: norms' weights 1, biases 0, the
+// rest normal(0, std). Deterministic for a given seed (CPU generator). Returns the number of values written.
 int64_t init_parameters(torch::nn::Module& m, double std, uint64_t seed);
 
 }  // namespace prospect::model

@@ -14,7 +14,9 @@ at::Tensor shift_labels(const at::Tensor& labels) {
   return at::cat({labels.to(at::kLong).narrow(1, 1, t - 1), pad}, 1);
 }
 
-at::Tensor zero_scalar(const at::Device& dev) { return at::zeros({}, at::TensorOptions().dtype(at::kFloat).device(dev)); }
+at::Tensor zero_scalar(const at::Device& dev) {
+  return at::zeros({}, at::TensorOptions().dtype(at::kFloat).device(dev));
+}
 
 }  // namespace
 
@@ -30,16 +32,20 @@ std::pair<at::Tensor, at::Tensor> decision_points(const at::Tensor& labels) {
 }
 
 at::Tensor ce_sum_from_logits(const at::Tensor& logits, const at::Tensor& labels) {
-  if (logits.dim() != 3 || labels.dim() != 2 || logits.size(0) != labels.size(0) || logits.size(1) != labels.size(1))
+  if (logits.dim() != 3 || labels.dim() != 2 || logits.size(0) != labels.size(0) ||
+      logits.size(1) != labels.size(1))
     fail("loss: logits " + c10::str(logits.sizes()) + " do not match labels " + c10::str(labels.sizes()));
   at::Tensor target = shift_labels(labels.to(logits.device()));
-  return at::cross_entropy_loss(logits.to(at::kFloat).flatten(0, 1), target.flatten(), {}, at::Reduction::Sum, -100);
+  return at::cross_entropy_loss(logits.to(at::kFloat).flatten(0, 1), target.flatten(), {}, at::Reduction::Sum,
+                                -100);
 }
 
 at::Tensor ce_sum_from_hidden(const at::Tensor& hidden, const at::Tensor& labels,
                               const std::function<at::Tensor(const at::Tensor&)>& to_logits) {
-  if (hidden.dim() != 3 || labels.dim() != 2 || hidden.size(0) != labels.size(0) || hidden.size(1) != labels.size(1))
-    fail("loss: hidden states " + c10::str(hidden.sizes()) + " do not match labels " + c10::str(labels.sizes()));
+  if (hidden.dim() != 3 || labels.dim() != 2 || hidden.size(0) != labels.size(0) ||
+      hidden.size(1) != labels.size(1))
+    fail("loss: hidden states " + c10::str(hidden.sizes()) + " do not match labels " +
+         c10::str(labels.sizes()));
   at::Tensor target = shift_labels(labels.to(hidden.device()));
   at::Tensor where = target.ne(-100).nonzero();
   if (where.size(0) == 0) return zero_scalar(hidden.device());
@@ -48,17 +54,21 @@ at::Tensor ce_sum_from_hidden(const at::Tensor& hidden, const at::Tensor& labels
   return at::cross_entropy_loss(logits, target.index({b, t}), {}, at::Reduction::Sum, -100);
 }
 
-double bce_pos_weight(const LossOptions& opt) { return opt.bce_mode == BceMode::PosWeight ? opt.pos_weight : 1.0; }
+double bce_pos_weight(const LossOptions& opt) {
+  return opt.bce_mode == BceMode::PosWeight ? opt.pos_weight : 1.0;
+}
 
 at::Tensor bce_loss(const BceSums& s, int64_t total_pos, int64_t total_neg, const LossOptions& opt) {
   if (opt.bce_mode == BceMode::Balanced) return balanced_bce(s, total_pos, total_neg);
-  if (total_pos + total_neg == 0) return zero_scalar(s.pos_sum.defined() ? s.pos_sum.device() : at::Device(at::kCPU));
+  if (total_pos + total_neg == 0)
+    return zero_scalar(s.pos_sum.defined() ? s.pos_sum.device() : at::Device(at::kCPU));
   return (s.pos_sum + s.neg_sum) / static_cast<double>(total_pos + total_neg);
 }
 
 BceSums bce_sums(const at::Tensor& logits, const at::Tensor& targets, double pos_weight) {
   if (logits.dim() != 1 || targets.dim() != 1 || logits.size(0) != targets.size(0))
-    fail("loss: head logits " + c10::str(logits.sizes()) + " do not match targets " + c10::str(targets.sizes()));
+    fail("loss: head logits " + c10::str(logits.sizes()) + " do not match targets " +
+         c10::str(targets.sizes()));
   at::Tensor x = logits.to(at::kFloat);
   at::Tensor y = targets.to(x.device()).to(at::kFloat);
   at::Tensor is_pos = y.gt(0.5);
@@ -84,7 +94,9 @@ at::Tensor balanced_bce(const BceSums& s, int64_t total_pos, int64_t total_neg) 
 
 LossTerms compute_loss(const LossInputs& in, const std::function<at::Tensor(const at::Tensor&)>& to_logits,
                        const LossOptions& opt, const LossCounts& totals) {
-  at::Device dev = in.logits.defined() ? in.logits.device() : in.hidden.defined() ? in.hidden.device() : at::Device(at::kCPU);
+  at::Device dev = in.logits.defined()   ? in.logits.device()
+                   : in.hidden.defined() ? in.hidden.device()
+                                         : at::Device(at::kCPU);
   LossTerms out;
   out.local = LossCounts{0, 0, 0, 0, 0, 0};
   out.lm = out.dst_gen = out.speak = out.dst = zero_scalar(dev);
@@ -111,10 +123,11 @@ LossTerms compute_loss(const LossInputs& in, const std::function<at::Tensor(cons
     return bce_loss(s, tp >= 0 ? tp : s.pos, tn >= 0 ? tn : s.neg, opt);
   };
   if (in.speak_logits.defined())
-    out.speak = bce(in.speak_logits, in.speak_targets, totals.speak_pos, totals.speak_neg, out.local.speak_pos,
-                    out.local.speak_neg);
+    out.speak = bce(in.speak_logits, in.speak_targets, totals.speak_pos, totals.speak_neg,
+                    out.local.speak_pos, out.local.speak_neg);
   if (in.dst_logits.defined())
-    out.dst = bce(in.dst_logits, in.dst_targets, totals.dst_pos, totals.dst_neg, out.local.dst_pos, out.local.dst_neg);
+    out.dst = bce(in.dst_logits, in.dst_targets, totals.dst_pos, totals.dst_neg, out.local.dst_pos,
+                  out.local.dst_neg);
   out.total = opt.w_lm * out.lm + opt.w_dst_gen * out.dst_gen + opt.w_speak * out.speak + opt.w_dst * out.dst;
   return out;
 }

@@ -17,7 +17,8 @@ namespace prospect::model {
 
 // Labelled tokens of one stream after the shift: count of labels[:, 1:] != -100.
 int64_t count_labelled_tokens(const at::Tensor& labels);
-// Positions [N, 2] (batch, t) where a decision label [B, T] is not -100, row-major, and their 0/1 targets [N].
+// Positions [N, 2] (batch, t) where a decision label [B, T] is not -100, row-major, and their 0/1 targets
+// [N].
 std::pair<at::Tensor, at::Tensor> decision_points(const at::Tensor& labels);
 
 // Sum over labelled tokens of -log p(label) from full logits [B, T, V] (fp32 math). Returns a scalar.
@@ -58,16 +59,16 @@ struct LossCounts {
 };
 
 struct LossInputs {
-  at::Tensor hidden;  // [B, T, H] final-norm hidden states (CE through to_logits) ...
-  at::Tensor logits;  // ... or full logits [B, T, V] (used when defined)
-  at::Tensor lm_labels, dst_labels;   // [B, T]; undefined = term absent
+  at::Tensor hidden;                       // [B, T, H] final-norm hidden states (CE through to_logits) ...
+  at::Tensor logits;                       // ... or full logits [B, T, V] (used when defined)
+  at::Tensor lm_labels, dst_labels;        // [B, T]; undefined = term absent
   at::Tensor speak_logits, speak_targets;  // [N]; undefined = term absent
   at::Tensor dst_logits, dst_targets;      // [N]
 };
 
 struct LossTerms {
   at::Tensor total, lm, dst_gen, speak, dst;  // fp32 scalars; absent terms are 0
-  LossCounts local;                            // this call's own counts
+  LossCounts local;                           // this call's own counts
 };
 
 // The weighted loss and each term. `to_logits` maps hidden [M, H] -> [M, V] (the model's lm_head) and is

@@ -21,9 +21,11 @@ SmolVLM::SmolVLM(const SmolVLMConfig& c, const ModelOptions& o) : config(c), opt
     lm_head = std::make_shared<Linear>(0, 0, false, opts);
     lm_head->weight = model->text_model->embed_tokens->weight;
   } else {
-    lm_head = register_module("lm_head", std::make_shared<Linear>(c.text.hidden_size, c.text.vocab_size, false, opts));
+    lm_head = register_module("lm_head",
+                              std::make_shared<Linear>(c.text.hidden_size, c.text.vocab_size, false, opts));
   }
-  if (o.frame_pool > 0) pool_token_grid(at::zeros({1, c.tokens_per_frame(), 1}), o.frame_pool);  // validates k
+  if (o.frame_pool > 0)
+    pool_token_grid(at::zeros({1, c.tokens_per_frame(), 1}), o.frame_pool);  // validates k
 }
 
 int64_t SmolVLM::tokens_per_image() const {
@@ -33,16 +35,18 @@ int64_t SmolVLM::tokens_per_image() const {
 at::Tensor SmolVLM::encode_images(const at::Tensor& pixel_values, bool check_padding) {
   at::Tensor px = pixel_values;
   if (px.dim() == 5) px = px.reshape({px.size(0) * px.size(1), px.size(2), px.size(3), px.size(4)});
-  if (px.dim() != 4) fail("pixel_values must be [B, N, C, H, W] or [N, C, H, W], got " + c10::str(pixel_values.sizes()));
-  // Padding images are exactly zero everywhere (transformers drops them the same way). Tested where the pixels
-  // are (on the CPU for frames coming from the host: no device synchronisation).
+  if (px.dim() != 4)
+    fail("pixel_values must be [B, N, C, H, W] or [N, C, H, W], got " + c10::str(pixel_values.sizes()));
+  // Padding images are exactly zero everywhere (transformers drops them the same way). Tested where the
+  // pixels are (on the CPU for frames coming from the host: no device synchronisation).
   at::Tensor real;
   int64_t n_real = px.size(0);
   if (check_padding) {
     real = px.ne(0).flatten(1).any(1);
     n_real = real.sum().item<int64_t>();
   }
-  if (n_real == 0) return at::empty({0, tokens_per_image(), config.text.hidden_size}, lm_head->weight.options());
+  if (n_real == 0)
+    return at::empty({0, tokens_per_image(), config.text.hidden_size}, lm_head->weight.options());
   if (n_real != px.size(0)) px = px.index({real});
   px = to_device_async(px, lm_head->weight.device(), lm_head->weight.scalar_type());
   at::Tensor vision_hidden;
@@ -60,18 +64,19 @@ at::Tensor SmolVLM::embed(const at::Tensor& input_ids, const at::Tensor& image_f
   int64_t n_tokens = 0;
   if (input_ids.numel() > 0) {
     at::Tensor stats = at::stack({input_ids.min().to(at::kLong), input_ids.max().to(at::kLong),
-                                     input_ids.eq(config.image_token_id).sum().to(at::kLong)})
+                                  input_ids.eq(config.image_token_id).sum().to(at::kLong)})
                            .to(at::kCPU, at::kLong);
     const int64_t* st = stats.data_ptr<int64_t>();
     int64_t lo = st[0], hi = st[1];
     n_tokens = st[2];
     if (lo < 0 || hi >= config.text.vocab_size)
       fail("token id " + std::to_string(lo < 0 ? lo : hi) + " is outside the vocabulary [0, " +
-                               std::to_string(config.text.vocab_size) + ")",
+               std::to_string(config.text.vocab_size) + ")",
            "was the sequence tokenized with this model's tokenizer?");
   }
   // <image> positions, found where the ids are (CPU ids: no synchronisation), then sent with them.
-  at::Tensor where = n_tokens > 0 ? input_ids.eq(config.image_token_id).nonzero() : at::Tensor();  // [n_tokens, 2]
+  at::Tensor where =
+      n_tokens > 0 ? input_ids.eq(config.image_token_id).nonzero() : at::Tensor();  // [n_tokens, 2]
   const at::Device dev = lm_head->weight.device();
   at::Tensor ids = to_device_async(input_ids, dev);
   at::Tensor emb = model->text_model->embed_tokens->forward(ids);
@@ -79,9 +84,11 @@ at::Tensor SmolVLM::embed(const at::Tensor& input_ids, const at::Tensor& image_f
   if (n_tokens != n_feat) {
     std::string k = image_features.defined() ? std::to_string(image_features.size(1)) : "K";
     std::string n = image_features.defined() ? std::to_string(image_features.size(0)) : "0";
-    fail("the input has " + std::to_string(n_tokens) + " <image> tokens (id " + std::to_string(config.image_token_id) +
-             ") but " + n + " real images x " + k + " tokens = " + std::to_string(n_feat) + " image features",
-         "each image needs exactly " + std::to_string(tokens_per_image()) + " <image> tokens, and padding images must be all zeros");
+    fail("the input has " + std::to_string(n_tokens) + " <image> tokens (id " +
+             std::to_string(config.image_token_id) + ") but " + n + " real images x " + k +
+             " tokens = " + std::to_string(n_feat) + " image features",
+         "each image needs exactly " + std::to_string(tokens_per_image()) +
+             " <image> tokens, and padding images must be all zeros");
   }
   if (n_tokens == 0) return emb;
   // nonzero() lists positions row-major, which is transformers' order (sample 0's images first).
@@ -92,7 +99,8 @@ at::Tensor SmolVLM::embed(const at::Tensor& input_ids, const at::Tensor& image_f
 
 ForwardOutput SmolVLM::forward(const ForwardInput& in) {
   if (!in.input_ids.defined() || in.input_ids.dim() != 2)
-    fail("input_ids must be [B, T] int64" + (in.input_ids.defined() ? ", got " + c10::str(in.input_ids.sizes()) : ""));
+    fail("input_ids must be [B, T] int64" +
+         (in.input_ids.defined() ? ", got " + c10::str(in.input_ids.sizes()) : ""));
   ForwardOutput out;
   if (in.image_features.defined()) {
     out.image_hidden_states = in.image_features;
@@ -100,7 +108,8 @@ ForwardOutput SmolVLM::forward(const ForwardInput& in) {
     out.image_hidden_states = encode_images(in.pixel_values, in.check_padding);
   }
   at::Tensor emb = embed(in.input_ids, out.image_hidden_states);
-  out.last_hidden_state = model->text_model->forward(emb, in.attention_mask, in.position_ids, in.cache, options.attention);
+  out.last_hidden_state =
+      model->text_model->forward(emb, in.attention_mask, in.position_ids, in.cache, options.attention);
   if (in.logits) out.logits = lm_logits(out.last_hidden_state);
   return out;
 }

@@ -39,9 +39,10 @@ struct ForwardInput {
 };
 
 struct ForwardOutput {
-  at::Tensor logits;               // [B, T, V] in the compute dtype (undefined when not asked)
-  at::Tensor last_hidden_state;    // [B, T, H] after the final norm
-  at::Tensor image_hidden_states;  // [n, K, H] connector outputs of the real images (undefined without images)
+  at::Tensor logits;             // [B, T, V] in the compute dtype (undefined when not asked)
+  at::Tensor last_hidden_state;  // [B, T, H] after the final norm
+  at::Tensor
+      image_hidden_states;  // [n, K, H] connector outputs of the real images (undefined without images)
 };
 
 class SmolVLMModel : public torch::nn::Module {
@@ -59,8 +60,8 @@ class SmolVLM : public torch::nn::Module {
   // Image features for the real images among `pixel_values` ([B, N, C, H, W] or [N, C, H, W]): all-zero
   // images are dropped (transformers' rule for padding), the rest go through vision tower and connector in
   // order. Returns [n_real, K, H]; the vision tower runs without autograd while it is frozen. CPU pixels are
-  // tested on the CPU, then copied up asynchronously (pinned memory) and converted to the model's dtype there;
-  // check_padding = false skips the test (every image is real).
+  // tested on the CPU, then copied up asynchronously (pinned memory) and converted to the model's dtype
+  // there; check_padding = false skips the test (every image is real).
   at::Tensor encode_images(const at::Tensor& pixel_values, bool check_padding = true);
   // Token embeddings with <image> positions replaced by `image_features` rows in order (row-major over
   // [B, T]). Throws prospect::Error when the <image> count is not n * K. The checks read the ids on the host:

@@ -11,33 +11,54 @@ namespace st = prospect::safetensors;
 
 at::ScalarType to_scalar_type(st::DType d) {
   switch (d) {
-    case st::DType::F64: return at::kDouble;
-    case st::DType::F32: return at::kFloat;
-    case st::DType::F16: return at::kHalf;
-    case st::DType::BF16: return at::kBFloat16;
-    case st::DType::I64: return at::kLong;
-    case st::DType::I32: return at::kInt;
-    case st::DType::I16: return at::kShort;
-    case st::DType::I8: return at::kChar;
-    case st::DType::U8: return at::kByte;
-    case st::DType::BOOL: return at::kBool;
+    case st::DType::F64:
+      return at::kDouble;
+    case st::DType::F32:
+      return at::kFloat;
+    case st::DType::F16:
+      return at::kHalf;
+    case st::DType::BF16:
+      return at::kBFloat16;
+    case st::DType::I64:
+      return at::kLong;
+    case st::DType::I32:
+      return at::kInt;
+    case st::DType::I16:
+      return at::kShort;
+    case st::DType::I8:
+      return at::kChar;
+    case st::DType::U8:
+      return at::kByte;
+    case st::DType::BOOL:
+      return at::kBool;
   }
   return at::kFloat;
 }
 
 st::DType to_st_dtype(at::ScalarType t) {
   switch (t) {
-    case at::kDouble: return st::DType::F64;
-    case at::kFloat: return st::DType::F32;
-    case at::kHalf: return st::DType::F16;
-    case at::kBFloat16: return st::DType::BF16;
-    case at::kLong: return st::DType::I64;
-    case at::kInt: return st::DType::I32;
-    case at::kShort: return st::DType::I16;
-    case at::kChar: return st::DType::I8;
-    case at::kByte: return st::DType::U8;
-    case at::kBool: return st::DType::BOOL;
-    default: break;
+    case at::kDouble:
+      return st::DType::F64;
+    case at::kFloat:
+      return st::DType::F32;
+    case at::kHalf:
+      return st::DType::F16;
+    case at::kBFloat16:
+      return st::DType::BF16;
+    case at::kLong:
+      return st::DType::I64;
+    case at::kInt:
+      return st::DType::I32;
+    case at::kShort:
+      return st::DType::I16;
+    case at::kChar:
+      return st::DType::I8;
+    case at::kByte:
+      return st::DType::U8;
+    case at::kBool:
+      return st::DType::BOOL;
+    default:
+      break;
   }
   fail(std::string("safetensors cannot hold torch dtype ") + c10::toString(t));
 }

@@ -44,9 +44,11 @@ at::Tensor VisionMLP::forward(const at::Tensor& x) {
 
 VisionEncoderLayer::VisionEncoderLayer(const VisionConfig& c, const at::TensorOptions& opts) {
   self_attn = register_module("self_attn", std::make_shared<VisionAttention>(c, opts));
-  layer_norm1 = register_module("layer_norm1", std::make_shared<LayerNorm>(c.hidden_size, c.layer_norm_eps, opts));
+  layer_norm1 =
+      register_module("layer_norm1", std::make_shared<LayerNorm>(c.hidden_size, c.layer_norm_eps, opts));
   mlp = register_module("mlp", std::make_shared<VisionMLP>(c, opts));
-  layer_norm2 = register_module("layer_norm2", std::make_shared<LayerNorm>(c.hidden_size, c.layer_norm_eps, opts));
+  layer_norm2 =
+      register_module("layer_norm2", std::make_shared<LayerNorm>(c.hidden_size, c.layer_norm_eps, opts));
 }
 
 at::Tensor VisionEncoderLayer::forward(const at::Tensor& x, AttentionImpl impl) {
@@ -56,10 +58,11 @@ at::Tensor VisionEncoderLayer::forward(const at::Tensor& x, AttentionImpl impl) 
 
 VisionEmbeddings::VisionEmbeddings(const VisionConfig& c, const at::TensorOptions& opts)
     : patches_per_side(c.image_size / c.patch_size) {
-  patch_embedding =
-      register_module("patch_embedding", std::make_shared<PatchConv>(c.num_channels, c.hidden_size, c.patch_size, opts));
-  position_embedding = register_module(
-      "position_embedding", std::make_shared<Embedding>(patches_per_side * patches_per_side, c.hidden_size, opts));
+  patch_embedding = register_module(
+      "patch_embedding", std::make_shared<PatchConv>(c.num_channels, c.hidden_size, c.patch_size, opts));
+  position_embedding =
+      register_module("position_embedding",
+                      std::make_shared<Embedding>(patches_per_side * patches_per_side, c.hidden_size, opts));
 }
 
 at::Tensor VisionEmbeddings::forward(const at::Tensor& pixels) {
@@ -67,8 +70,8 @@ at::Tensor VisionEmbeddings::forward(const at::Tensor& pixels) {
   int64_t h = x.size(2), w = x.size(3);
   x = x.flatten(2).transpose(1, 2);
   // transformers maps the patch grid onto the position table by bucketing fractional coordinates, even for
-  // full-size images (where it gives 0..n-1 unless float rounding says otherwise): done the same way here. The
-  // step 1/n is a float32 tensor there, so it is rounded to float here too.
+  // full-size images (where it gives 0..n-1 unless float rounding says otherwise): done the same way here.
+  // The step 1/n is a float32 tensor there, so it is rounded to float here too.
   if (cached_ids_.defined() && cached_h_ == h && cached_w_ == w && cached_ids_.device() == x.device())
     return x + position_embedding->forward(cached_ids_).unsqueeze(0);
   double side = static_cast<double>(patches_per_side);
@@ -78,7 +81,8 @@ at::Tensor VisionEmbeddings::forward(const at::Tensor& pixels) {
     at::Tensor frac = torch::arange(0.0, 1.0 - 1e-6, step, at::kFloat);
     return at::bucketize(frac, boundaries, /*out_int32=*/false, /*right=*/true);
   };
-  at::Tensor ids = (coords(h).unsqueeze(1) * patches_per_side + coords(w).unsqueeze(0)).flatten().to(x.device());
+  at::Tensor ids =
+      (coords(h).unsqueeze(1) * patches_per_side + coords(w).unsqueeze(0)).flatten().to(x.device());
   cached_ids_ = ids;
   cached_h_ = h;
   cached_w_ = w;
@@ -96,14 +100,16 @@ VisionEncoder::VisionEncoder(const VisionConfig& c, const at::TensorOptions& opt
 VisionTransformer::VisionTransformer(const VisionConfig& c, const at::TensorOptions& opts) : config(c) {
   embeddings = register_module("embeddings", std::make_shared<VisionEmbeddings>(c, opts));
   encoder = register_module("encoder", std::make_shared<VisionEncoder>(c, opts));
-  post_layernorm = register_module("post_layernorm", std::make_shared<LayerNorm>(c.hidden_size, c.layer_norm_eps, opts));
+  post_layernorm =
+      register_module("post_layernorm", std::make_shared<LayerNorm>(c.hidden_size, c.layer_norm_eps, opts));
 }
 
 at::Tensor VisionTransformer::forward(const at::Tensor& pixels, AttentionImpl impl) {
   if (pixels.dim() != 4 || pixels.size(1) != config.num_channels)
     fail("vision tower: expected pixel values [N," + std::to_string(config.num_channels) + ",H,W], got " +
          c10::str(pixels.sizes()));
-  // Sizes need not be multiples of the patch: the stride-patch conv drops the remainder, as transformers' does.
+  // Sizes need not be multiples of the patch: the stride-patch conv drops the remainder, as transformers'
+  // does.
   if (pixels.size(2) < config.patch_size || pixels.size(3) < config.patch_size)
     fail("vision tower: image size " + std::to_string(pixels.size(2)) + "x" + std::to_string(pixels.size(3)) +
          " is smaller than the patch size " + std::to_string(config.patch_size));

@@ -47,8 +47,8 @@ class VisionEmbeddings : public torch::nn::Module {
   int64_t patches_per_side;
 
  private:
-  // Position ids of the last (h, w) patch grid on its device: computed once, not per frame (it is built on the
-  // CPU, and copying it up every call would stall a CUDA stream).
+  // Position ids of the last (h, w) patch grid on its device: computed once, not per frame (it is built on
+  // the CPU, and copying it up every call would stall a CUDA stream).
   at::Tensor cached_ids_;
   int64_t cached_h_ = -1, cached_w_ = -1;
 };
@@ -63,8 +63,8 @@ class VisionTransformer : public torch::nn::Module {
  public:
   VisionTransformer(const VisionConfig& c, const at::TensorOptions& opts);
   // pixel values [N,C,H,W] -> last hidden state [N, (H / patch) * (W / patch), D]. A remainder of less than a
-  // patch is dropped, as transformers' "valid" patch conv does (the 2.2B model: 384 px / patch 14 -> 27 x 27).
-  // Throws prospect::Error for a wrong channel count or an image smaller than one patch.
+  // patch is dropped, as transformers' "valid" patch conv does (the 2.2B model: 384 px / patch 14 -> 27 x
+  // 27). Throws prospect::Error for a wrong channel count or an image smaller than one patch.
   at::Tensor forward(const at::Tensor& pixels, AttentionImpl impl = AttentionImpl::Eager);
   std::shared_ptr<VisionEmbeddings> embeddings;
   std::shared_ptr<VisionEncoder> encoder;

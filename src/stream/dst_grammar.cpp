@@ -12,10 +12,9 @@ namespace {
 
 using Item = DstGrammar::Item;
 
-const data::Transition kTransitions[] = {data::Transition::Start,  data::Transition::Complete,
-                                         data::Transition::Pause,  data::Transition::Resume,
-                                         data::Transition::Cancel, data::Transition::Fail,
-                                         data::Transition::Reset};
+const data::Transition kTransitions[] = {
+    data::Transition::Start,  data::Transition::Complete, data::Transition::Pause, data::Transition::Resume,
+    data::Transition::Cancel, data::Transition::Fail,     data::Transition::Reset};
 
 // Every item that applies to `state`, steps in order, transitions in table order.
 std::vector<Item> valid_items(const data::TaskState& state) {
@@ -50,8 +49,9 @@ DstGrammar::DstGrammar(data::TaskState state) : state_(std::move(state)) {
   items0_ = valid_items(state_);
 }
 
-GrammarStatus DstGrammar::parse_from(data::TaskState st, const std::vector<Item>* items, std::string_view text,
-                                     std::vector<data::DstItem>* closed, Cursor* cur) const {
+GrammarStatus DstGrammar::parse_from(data::TaskState st, const std::vector<Item>* items,
+                                     std::string_view text, std::vector<data::DstItem>* closed,
+                                     Cursor* cur) const {
   std::vector<Item> computed;
   size_t pos = 0;
   while (true) {
@@ -101,7 +101,8 @@ DstGrammar::Cursor DstGrammar::cursor(std::string_view body) const {
     return c;
   }
   c.before_space = false;
-  c.status = body[0] == ' ' ? parse_from(state_, &items0_, body.substr(1), nullptr, &c) : GrammarStatus::Invalid;
+  c.status =
+      body[0] == ' ' ? parse_from(state_, &items0_, body.substr(1), nullptr, &c) : GrammarStatus::Invalid;
   return c;
 }
 
@@ -161,7 +162,8 @@ std::vector<int32_t> DstTokenFilter::allowed(const DstGrammar& grammar, const st
   // Only tokens whose first byte can come next are worth a full check: a handful of bytes, out of the
   // alphabet, each tried once.
   for (unsigned char first : grammar.alphabet()) {
-    if (grammar.check_continuation(cur, std::string(1, static_cast<char>(first))) == GrammarStatus::Invalid) continue;
+    if (grammar.check_continuation(cur, std::string(1, static_cast<char>(first))) == GrammarStatus::Invalid)
+      continue;
     for (size_t i : by_first_byte_[first]) {
       const std::string& b = candidate_bytes_[i];
       bool ok = true;

@@ -80,14 +80,14 @@ class DstTokenFilter {
   // `eou_id` is <end_of_utterance>. Holds the tokenizer by reference: it must outlive the filter.
   DstTokenFilter(const text::Tokenizer& tok, int32_t eou_id);
 
-  // Ids allowed after `body` under `grammar`: non-special tokens whose bytes keep the body a prefix of a valid
-  // one, plus <end_of_utterance> when the body is Complete. Empty when the body is already Invalid.
+  // Ids allowed after `body` under `grammar`: non-special tokens whose bytes keep the body a prefix of a
+  // valid one, plus <end_of_utterance> when the body is Complete. Empty when the body is already Invalid.
   std::vector<int32_t> allowed(const DstGrammar& grammar, const std::string& body) const;
 
  private:
   const text::Tokenizer* tok_;
   int32_t eou_id_;
-  std::vector<int32_t> candidates_;        // non-special ids with printable ASCII bytes only
+  std::vector<int32_t> candidates_;  // non-special ids with printable ASCII bytes only
   std::vector<std::string> candidate_bytes_;
   std::vector<std::vector<size_t>> by_first_byte_;  // 256 lists of indices into candidates_
 };

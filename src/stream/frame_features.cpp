@@ -11,16 +11,16 @@
 
 namespace prospect::stream {
 
-at::Tensor frame_pixels(const data::FrameStore& store, const data::Clip& clip, const std::vector<int64_t>& frames,
-                        int64_t image_size) {
+at::Tensor frame_pixels(const data::FrameStore& store, const data::Clip& clip,
+                        const std::vector<int64_t>& frames, int64_t image_size) {
   const int64_t plane = 3 * image_size * image_size;
   at::Tensor px = at::empty({static_cast<int64_t>(frames.size()), 3, image_size, image_size}, at::kFloat);
   for (size_t i = 0; i < frames.size(); ++i) {
     int64_t f = frames[i];
     if (f < 0 || f >= store.num_frames()) {
       fail(data::clip_context(clip, "frames_file"),
-           "frame " + std::to_string(f) + " is outside " + store.path() + " (" + std::to_string(store.num_frames()) +
-               " frames)",
+           "frame " + std::to_string(f) + " is outside " + store.path() + " (" +
+               std::to_string(store.num_frames()) + " frames)",
            "the clip's [start_frame_idx, end_frame_idx) must lie inside its frames file");
     }
     std::vector<float> v = vision::frame_pixel_values(store.frame(f), static_cast<int>(image_size));
@@ -37,9 +37,12 @@ FrameFeatures::FrameFeatures(model::SmolVLM& model, const data::Clip& clip, cons
                     std::move(planned_frames), batch) {}
 
 FrameFeatures::FrameFeatures(model::SmolVLM& model, const data::Clip& clip,
-                             std::shared_ptr<const data::FrameStore> store, std::vector<int64_t> planned_frames,
-                             int batch)
-    : model_(&model), clip_(&clip), store_(std::move(store)), planned_(std::move(planned_frames)),
+                             std::shared_ptr<const data::FrameStore> store,
+                             std::vector<int64_t> planned_frames, int batch)
+    : model_(&model),
+      clip_(&clip),
+      store_(std::move(store)),
+      planned_(std::move(planned_frames)),
       batch_(std::max(1, batch)) {}
 
 at::Tensor FrameFeatures::get(int64_t frame) {
@@ -53,8 +56,8 @@ at::Tensor FrameFeatures::get(int64_t frame) {
   auto next = std::upper_bound(planned_.begin(), planned_.end(), frame);
   while (next != planned_.end() && static_cast<int>(todo.size()) < batch_) todo.push_back(*next++);
   at::Tensor px = frame_pixels(*store_, *clip_, todo, model_->config.vision.image_size);
-  // CPU pixels: encode_images tests for padding here, then copies them up asynchronously (pinned memory on CUDA)
-  // and converts them to the model's dtype on the device.
+  // CPU pixels: encode_images tests for padding here, then copies them up asynchronously (pinned memory on
+  // CUDA) and converts them to the model's dtype on the device.
   at::Tensor feats;
   {
     at::NoGradGuard no_grad;

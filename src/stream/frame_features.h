@@ -18,12 +18,12 @@ namespace prospect::stream {
 
 // Preprocessed pixels [N, 3, S, S] (float32, CPU) of `frames` of `store`. Throws prospect::Error naming the
 // clip for a frame outside the store.
-at::Tensor frame_pixels(const data::FrameStore& store, const data::Clip& clip, const std::vector<int64_t>& frames,
-                        int64_t image_size);
+at::Tensor frame_pixels(const data::FrameStore& store, const data::Clip& clip,
+                        const std::vector<int64_t>& frames, int64_t image_size);
 
 // Image features of the frames of one clip, encoded on demand in batches of up to `batch` frames taken from
-// the planned order (batch 1: strictly one frame at a time, as a live camera would). Features of frames before
-// the one asked for are dropped, so memory stays at one batch.
+// the planned order (batch 1: strictly one frame at a time, as a live camera would). Features of frames
+// before the one asked for are dropped, so memory stays at one batch.
 class FrameFeatures {
  public:
   // Opens the clip's frames file under `frames_root`. Throws prospect::Error naming every path tried.

@@ -5,7 +5,6 @@
 
 #include <cmath>
 #include <limits>
-
 #include <nlohmann/json.hpp>
 
 #include "core/clock.h"
@@ -29,7 +28,9 @@ std::vector<int32_t> concat(std::vector<int32_t> a, const std::vector<int32_t>& 
 
 }  // namespace
 
-const char* context_policy_name(ContextPolicy p) { return p == ContextPolicy::Refresh ? "refresh" : "drop_middle"; }
+const char* context_policy_name(ContextPolicy p) {
+  return p == ContextPolicy::Refresh ? "refresh" : "drop_middle";
+}
 
 ContextPolicy parse_context_policy(const std::string& name) {
   if (name == "refresh") return ContextPolicy::Refresh;
@@ -50,10 +51,10 @@ struct StreamEngine::Run {
   const data::Clip* clip = nullptr;
   const StreamObserver* obs = nullptr;
   model::KVCache cache;
-  int64_t sys_len = 0;                     // system message + "\n"
+  int64_t sys_len = 0;  // system message + "\n"
   std::vector<int32_t> sys_ids;
-  std::vector<int32_t> hist_ids;           // every token after the system message, as fed
-  std::vector<at::Tensor> hist_feats;      // [1, K, H] per frame block in hist_ids, in order
+  std::vector<int32_t> hist_ids;                        // every token after the system message, as fed
+  std::vector<at::Tensor> hist_feats;                   // [1, K, H] per frame block in hist_ids, in order
   std::vector<std::pair<size_t, size_t>> frame_starts;  // (offset in hist_ids, index in hist_feats) per frame
   data::TaskState state;
   ClipStreamResult result;
@@ -69,7 +70,8 @@ StreamEngine::StreamEngine(model::SmolVLM& model, model::DecisionHeads& heads, c
     : model_(&model), heads_(&heads), tok_(&tok), opt_(opt) {
   ErrorContext c;
   c.field = "stream options";
-  if (!(opt_.threshold_dst >= 0 && opt_.threshold_dst <= 1) || !(opt_.threshold_speak >= 0 && opt_.threshold_speak <= 1))
+  if (!(opt_.threshold_dst >= 0 && opt_.threshold_dst <= 1) ||
+      !(opt_.threshold_speak >= 0 && opt_.threshold_speak <= 1))
     fail(c, "thresholds must lie in [0, 1]", "0 fires on every frame, 1 never fires");
   if (opt_.max_dst_tokens < 1 || opt_.max_speak_tokens < 1) fail(c, "generation limits must be positive");
   if (opt_.max_context < 16) fail(c, "max_context " + std::to_string(opt_.max_context) + " is too small");
@@ -103,7 +105,8 @@ std::vector<int64_t> StreamEngine::planned_frames(const data::Clip& clip) const 
   return out;
 }
 
-// ---- cache bookkeeping -------------------------------------------------------------------------------------
+// ---- cache bookkeeping
+// -------------------------------------------------------------------------------------
 
 at::Tensor StreamEngine::feed(Run& r, const std::vector<int32_t>& ids, const at::Tensor& image_features) {
   at::NoGradGuard no_grad;
@@ -116,7 +119,8 @@ at::Tensor StreamEngine::feed(Run& r, const std::vector<int32_t>& ids, const at:
   model::ForwardOutput out = model_->forward(in);
   r.hist_ids.insert(r.hist_ids.end(), ids.begin(), ids.end());
   if (image_features.defined()) {
-    for (int64_t i = 0; i < image_features.size(0); ++i) r.hist_feats.push_back(image_features.narrow(0, i, 1));
+    for (int64_t i = 0; i < image_features.size(0); ++i)
+      r.hist_feats.push_back(image_features.narrow(0, i, 1));
   }
   r.result.stats.fed_tokens += static_cast<int64_t>(ids.size());
   r.result.stats.max_cache_tokens = std::max(r.result.stats.max_cache_tokens, r.cache.length());
@@ -125,8 +129,8 @@ at::Tensor StreamEngine::feed(Run& r, const std::vector<int32_t>& ids, const at:
 
 void StreamEngine::rewind(Run& r, int64_t length) {
   if (length < r.sys_len || length > r.cache.length())
-    fail("stream: cannot rewind to " + std::to_string(length) + " tokens (system " + std::to_string(r.sys_len) +
-         ", cache " + std::to_string(r.cache.length()) + ")");
+    fail("stream: cannot rewind to " + std::to_string(length) + " tokens (system " +
+         std::to_string(r.sys_len) + ", cache " + std::to_string(r.cache.length()) + ")");
   size_t keep = static_cast<size_t>(length - r.sys_len);
   int64_t images = 0;
   for (size_t i = keep; i < r.hist_ids.size(); ++i) images += r.hist_ids[i] == model_->config.image_token_id;
@@ -184,17 +188,19 @@ void StreamEngine::make_room(Run& r, int64_t need) {
   }
   ++r.result.stats.refreshes;
   r.log("frame " + std::to_string(r.frame) + ": context " + context_policy_name(opt_.policy) + " (" +
-        std::to_string(before) + " -> " + std::to_string(r.cache.length()) + " tokens; state " + r.state.format() + ")");
+        std::to_string(before) + " -> " + std::to_string(r.cache.length()) + " tokens; state " +
+        r.state.format() + ")");
   if (r.cache.length() + need > opt_.max_context) {
     fail(data::clip_context(*r.clip),
          "frame " + std::to_string(r.frame) + " with its input turns needs " + std::to_string(need) +
-             " tokens after a " + std::to_string(r.cache.length()) + "-token context, more than max_context " +
-             std::to_string(opt_.max_context),
+             " tokens after a " + std::to_string(r.cache.length()) +
+             "-token context, more than max_context " + std::to_string(opt_.max_context),
          "raise --max-context");
   }
 }
 
-// ---- generation --------------------------------------------------------------------------------------------
+// ---- generation
+// --------------------------------------------------------------------------------------------
 
 std::vector<int32_t> StreamEngine::generate(Run& r, const at::Tensor& last_hidden, int max_tokens,
                                             const DstGrammar* grammar, std::string* text, bool* finished) {
@@ -274,7 +280,8 @@ void StreamEngine::decide_dst(Run& r, int64_t frame, double p) {
   DstGrammar grammar(r.state);
   if (opt_.constrain_dst && !grammar.any_valid()) {
     ++r.result.stats.dst_skipped;
-    r.log("frame " + std::to_string(frame) + ": DST head fired but no transition is valid from " + r.state.format());
+    r.log("frame " + std::to_string(frame) + ": DST head fired but no transition is valid from " +
+          r.state.format());
     return;
   }
   const int64_t start = r.cache.length();
@@ -304,7 +311,7 @@ void StreamEngine::decide_dst(Run& r, int64_t frame, double p) {
       ++r.result.stats.dst_items_invalid;
       r.log("frame " + std::to_string(frame) + ": DST item '" + it.raw + "' " +
             (it.item && r.state.has_step(it.item->step_id) ? "is not valid from " + r.state.format()
-                                                             : std::string("does not parse or names no step")) +
+                                                           : std::string("does not parse or names no step")) +
             " (ignored)");
     }
   }
@@ -323,10 +330,11 @@ void StreamEngine::decide_speak(Run& r, int64_t frame, double p) {
   emit(r, frame, eval::EventType::Speak, !text.empty() && text[0] == ' ' ? text.substr(1) : text, p);
 }
 
-// ---- the loop ----------------------------------------------------------------------------------------------
+// ---- the loop
+// ----------------------------------------------------------------------------------------------
 
-ClipStreamResult StreamEngine::run(const data::Clip& clip, int64_t clip_position, const FeatureSource& features,
-                                   const StreamObserver* observer) {
+ClipStreamResult StreamEngine::run(const data::Clip& clip, int64_t clip_position,
+                                   const FeatureSource& features, const StreamObserver* observer) {
   auto t0 = Clock::now();
   Run r;
   r.clip = &clip;
@@ -358,9 +366,11 @@ ClipStreamResult StreamEngine::run(const data::Clip& clip, int64_t clip_position
     auto ti = Clock::now();
     at::Tensor feats = features(u.frame);
     r.result.stats.image_seconds += seconds_since(ti);
-    if (!feats.defined() || feats.dim() != 3 || feats.size(0) != 1 || feats.size(1) != model_->tokens_per_image())
+    if (!feats.defined() || feats.dim() != 3 || feats.size(0) != 1 ||
+        feats.size(1) != model_->tokens_per_image())
       fail(data::clip_context(clip, "frames_file"), "the image features of frame " + std::to_string(u.frame) +
-                                              " are not [1, " + std::to_string(model_->tokens_per_image()) + ", H]");
+                                                        " are not [1, " +
+                                                        std::to_string(model_->tokens_per_image()) + ", H]");
     r.frame_starts.emplace_back(r.hist_ids.size(), r.hist_feats.size());
     at::Tensor h = feed(r, concat(inputs, block_ids_), feats);
 
@@ -396,8 +406,10 @@ ClipStreamResult StreamEngine::run(const data::Clip& clip, int64_t clip_position
           items.insert(items.end(), t.dst_items.begin(), t.dst_items.end());
         }
         for (const data::DstItem& it : items) {
-          if (r.state.apply(it)) ++r.result.stats.dst_items_applied;
-          else ++r.result.stats.dst_items_invalid;
+          if (r.state.apply(it))
+            ++r.result.stats.dst_items_applied;
+          else
+            ++r.result.stats.dst_items_invalid;
         }
         ++r.result.stats.dst_updates;
         emit(r, u.frame, eval::EventType::DstUpdate, data::format_dst_items(items), d.p_dst);
@@ -419,8 +431,7 @@ ClipStreamResult StreamEngine::run(const data::Clip& clip, int64_t clip_position
     }
     r.result.decisions.push_back(d);
     ++r.result.stats.frames;
-    r.result.stats.frame_ms.push_back(
-        1e3 * seconds_since(tf));
+    r.result.stats.frame_ms.push_back(1e3 * seconds_since(tf));
     if (observer && observer->on_frame) observer->on_frame(d);
   }
   r.result.final_state = r.state;

@@ -47,19 +47,19 @@ struct StreamEvent {
 
 struct StreamStats {
   int64_t frames = 0;
-  int64_t refreshes = 0;          // context refreshes or middle drops
-  int64_t dst_updates = 0;        // DST_UPDATE messages emitted
+  int64_t refreshes = 0;    // context refreshes or middle drops
+  int64_t dst_updates = 0;  // DST_UPDATE messages emitted
   int64_t dst_items_applied = 0;
   int64_t dst_items_invalid = 0;  // unparsable or not valid from the tracked state (ignored)
   int64_t dst_skipped = 0;        // head fired but no update came out (nothing valid, or cut off empty)
   int64_t utterances = 0;
   int64_t generated_tokens = 0;
-  int64_t retokenized = 0;        // messages re-fed in their canonical tokenization
+  int64_t retokenized = 0;  // messages re-fed in their canonical tokenization
   int64_t max_cache_tokens = 0;
-  int64_t fed_tokens = 0;         // every token pushed through the decoder (re-feeds included)
-  double seconds = 0;             // wall time of the run
-  double image_seconds = 0;       // of which reading and encoding frames
-  std::vector<double> frame_ms;   // per visited frame: its inputs, decision and any generation
+  int64_t fed_tokens = 0;        // every token pushed through the decoder (re-feeds included)
+  double seconds = 0;            // wall time of the run
+  double image_seconds = 0;      // of which reading and encoding frames
+  std::vector<double> frame_ms;  // per visited frame: its inputs, decision and any generation
 };
 
 struct ClipStreamResult {
@@ -67,7 +67,7 @@ struct ClipStreamResult {
   std::vector<StreamEvent> events;
   std::vector<FrameDecision> decisions;
   data::TaskState final_state;
-  std::vector<std::string> log;  // invalid DST items, skipped updates, refreshes
+  std::vector<std::string> log;      // invalid DST items, skipped updates, refreshes
   std::vector<int32_t> context_ids;  // the cache's tokens at the end, with StreamOptions::keep_context_ids
   StreamStats stats;
 };
@@ -86,7 +86,8 @@ class StreamEngine {
  public:
   // Holds model, heads and tokenizer by reference: they must outlive the engine. Throws prospect::Error when
   // the tokenizer lacks a token the rendering needs or an option is out of range.
-  StreamEngine(model::SmolVLM& model, model::DecisionHeads& heads, const text::Tokenizer& tok, StreamOptions opt);
+  StreamEngine(model::SmolVLM& model, model::DecisionHeads& heads, const text::Tokenizer& tok,
+               StreamOptions opt);
 
   // Streams one clip (at position `clip_position` in its data file) from its initial state. Throws
   // prospect::Error naming the clip when one frame with its turns cannot fit in max_context.
@@ -104,9 +105,10 @@ class StreamEngine {
   void rewind(Run& r, int64_t length);
   void start_context(Run& r, const data::TaskState& state);
   void make_room(Run& r, int64_t need);
-  std::vector<int32_t> generate(Run& r, const at::Tensor& last_hidden, int max_tokens, const DstGrammar* grammar,
-                                std::string* text, bool* finished);
-  std::string finish_message(Run& r, int64_t body_start, const std::vector<int32_t>& generated, std::string text);
+  std::vector<int32_t> generate(Run& r, const at::Tensor& last_hidden, int max_tokens,
+                                const DstGrammar* grammar, std::string* text, bool* finished);
+  std::string finish_message(Run& r, int64_t body_start, const std::vector<int32_t>& generated,
+                             std::string text);
   void decide_dst(Run& r, int64_t frame, double p);
   void decide_speak(Run& r, int64_t frame, double p);
   void emit(Run& r, int64_t frame, eval::EventType type, const std::string& text, double p);
@@ -118,7 +120,8 @@ class StreamEngine {
   int32_t eou_id_ = -1;
   int64_t block_len_ = 0;
   std::vector<int32_t> block_ids_, newline_ids_, dst_prefix_ids_, assistant_prefix_ids_;
-  std::vector<bool> banned_;  // ids free generation never emits (special tokens other than <end_of_utterance>)
+  std::vector<bool>
+      banned_;  // ids free generation never emits (special tokens other than <end_of_utterance>)
   std::unique_ptr<DstTokenFilter> dst_filter_;
 };
 

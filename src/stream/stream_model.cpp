@@ -21,35 +21,42 @@ StreamModel load_stream_model(const ModelRunOptions& o) {
          "streaming needs the decision heads: pass a folder written by `prospect train`");
   model::ModelOptions mo;
   mo.device = at::Device(o.device);
-  if (o.dtype == "bf16") mo.dtype = at::kBFloat16;
-  else if (o.dtype == "fp16") mo.dtype = at::kHalf;
-  else if (o.dtype != "fp32") fail("unknown dtype '" + o.dtype + "'", "use fp32, bf16 or fp16");
+  if (o.dtype == "bf16")
+    mo.dtype = at::kBFloat16;
+  else if (o.dtype == "fp16")
+    mo.dtype = at::kHalf;
+  else if (o.dtype != "fp32")
+    fail("unknown dtype '" + o.dtype + "'", "use fp32, bf16 or fp16");
   StreamModel m;
   m.model = model::load_pretrained(o.model_dir, mo);
   m.model->eval();
   m.heads = model::load_heads(o.model_dir, mo.device);
   m.heads->eval();
-  std::string tok_path = o.tokenizer.empty() ? (std::filesystem::path(o.model_dir) / "tokenizer.json").string() : o.tokenizer;
+  std::string tok_path =
+      o.tokenizer.empty() ? (std::filesystem::path(o.model_dir) / "tokenizer.json").string() : o.tokenizer;
   if (!std::filesystem::exists(tok_path)) {
     ErrorContext t;
     t.file = tok_path;
-    fail(t, "no tokenizer", "put the tokenizer.json the model was trained with beside it, or pass --tokenizer");
+    fail(t, "no tokenizer",
+         "put the tokenizer.json the model was trained with beside it, or pass --tokenizer");
   }
   m.tokenizer = std::make_shared<text::Tokenizer>(text::Tokenizer::load(tok_path));
   int32_t image_id = m.tokenizer->token_to_id(text::kImageToken);
   if (image_id != m.model->config.image_token_id) {
     ErrorContext t;
     t.file = tok_path;
-    fail(t, "<image> is id " + std::to_string(image_id) + " here but the model's image_token_id is " +
-                std::to_string(m.model->config.image_token_id),
+    fail(t,
+         "<image> is id " + std::to_string(image_id) + " here but the model's image_token_id is " +
+             std::to_string(m.model->config.image_token_id),
          "use the tokenizer the checkpoint was trained with");
   }
   int32_t eou = text::end_of_utterance_id(*m.tokenizer);
   if (eou < 0 || eou >= m.model->config.text.vocab_size) {
     ErrorContext t;
     t.file = tok_path;
-    fail(t, "<end_of_utterance> (id " + std::to_string(eou) + ") is outside the model's vocabulary of " +
-                std::to_string(m.model->config.text.vocab_size),
+    fail(t,
+         "<end_of_utterance> (id " + std::to_string(eou) + ") is outside the model's vocabulary of " +
+             std::to_string(m.model->config.text.vocab_size),
          "use the tokenizer the checkpoint was trained with");
   }
   return m;
@@ -71,10 +78,11 @@ std::vector<std::string> resolve_trained_stream_options(const ModelRunOptions& r
     const std::string what = std::string("data.") + key + " " + std::to_string(*t);
     if (!given) {
       value = static_cast<std::remove_reference_t<decltype(value)>>(*t);
-      lines.push_back(std::string(flag + 2) + " " + std::to_string(*t) + " (the checkpoint's trained " + what + ")");
+      lines.push_back(std::string(flag + 2) + " " + std::to_string(*t) + " (the checkpoint's trained " +
+                      what + ")");
     } else if (static_cast<int64_t>(value) != *t) {
-      lines.push_back(std::string("note: ") + flag + " " + std::to_string(value) + " overrides the checkpoint's trained " +
-                      what);
+      lines.push_back(std::string("note: ") + flag + " " + std::to_string(value) +
+                      " overrides the checkpoint's trained " + what);
     }
   };
   take("max_seq_len", "--max-context", run.max_context_given, so.max_context);
@@ -88,10 +96,13 @@ std::string frames_root_for(const ModelRunOptions& o, const std::string& data_fi
   return parent.empty() ? "." : parent;
 }
 
-ClipStreamResult stream_clip(StreamModel& m, StreamEngine& engine, const data::Clip& clip, int64_t clip_position,
-                             const std::string& frames_root, int encode_batch, const StreamObserver* observer) {
-  auto features = std::make_shared<FrameFeatures>(*m.model, clip, frames_root, engine.planned_frames(clip), encode_batch);
-  return engine.run(clip, clip_position, [features](int64_t f) { return features->get(f); }, observer);
+ClipStreamResult stream_clip(StreamModel& m, StreamEngine& engine, const data::Clip& clip,
+                             int64_t clip_position, const std::string& frames_root, int encode_batch,
+                             const StreamObserver* observer) {
+  auto features =
+      std::make_shared<FrameFeatures>(*m.model, clip, frames_root, engine.planned_frames(clip), encode_batch);
+  return engine.run(
+      clip, clip_position, [features](int64_t f) { return features->get(f); }, observer);
 }
 
 }  // namespace prospect::stream

@@ -12,17 +12,17 @@ const char* context_policy_name(ContextPolicy p);
 ContextPolicy parse_context_policy(const std::string& name);
 
 struct StreamOptions {
-  double threshold_dst = 0.5;    // a head fires when p > threshold (0 fires on every frame, 1 never)
+  double threshold_dst = 0.5;  // a head fires when p > threshold (0 fires on every frame, 1 never)
   double threshold_speak = 0.5;
-  bool constrain_dst = true;     // grammar-constrained DST decoding
-  int max_dst_tokens = 32;       // generated tokens per update, <end_of_utterance> included
+  bool constrain_dst = true;  // grammar-constrained DST decoding
+  int max_dst_tokens = 32;    // generated tokens per update, <end_of_utterance> included
   int max_speak_tokens = 128;
   int64_t max_context = 4096;    // tokens the cache may hold (the model's max_seq_len)
   int64_t refresh_margin = 512;  // act when fewer than this many would remain (capped at max_context / 4)
   ContextPolicy policy = ContextPolicy::Refresh;
-  bool teacher_forced = false;   // append the reference turns instead of generating; thresholds unused
-  int frame_stride = 1;          // visit every s-th frame (anchor frames always), as the renderer does
-  bool keep_context_ids = false; // return the final context's token ids (tests, debugging)
+  bool teacher_forced = false;    // append the reference turns instead of generating; thresholds unused
+  int frame_stride = 1;           // visit every s-th frame (anchor frames always), as the renderer does
+  bool keep_context_ids = false;  // return the final context's token ids (tests, debugging)
 };
 
 // Where the model, its tokenizer and the frames are, and how to run it.

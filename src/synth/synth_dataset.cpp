@@ -21,8 +21,7 @@ void write_frames(const SynthGenerator& gen, const SynthVideo& v, const fs::path
   std::vector<data::ArrowField> fields(1);
   fields[0].name = "frame";
   fields[0].type_id = static_cast<int>(data::ArrowType::Utf8);
-  const std::string features =
-      R"({"info": {"features": {"frame": {"dtype": "string", "_type": "Value"}}}})";
+  const std::string features = R"({"info": {"features": {"frame": {"dtype": "string", "_type": "Value"}}}})";
   data::ArrowWriter w(path.string(), fields, {{"huggingface", features}});
   std::vector<std::vector<std::string>> cols(1);
   for (int f = 0; f < v.num_frames; f++) {

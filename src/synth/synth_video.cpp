@@ -15,8 +15,9 @@ struct Palette {
   const char* name;
   uint8_t rgb[3];
 };
-const Palette kColors[] = {{"red", {220, 40, 40}},   {"blue", {40, 70, 220}},    {"green", {40, 170, 60}},
-                           {"yellow", {230, 200, 30}}, {"purple", {150, 60, 190}}, {"orange", {240, 130, 20}}};
+const Palette kColors[] = {{"red", {220, 40, 40}},     {"blue", {40, 70, 220}},
+                           {"green", {40, 170, 60}},   {"yellow", {230, 200, 30}},
+                           {"purple", {150, 60, 190}}, {"orange", {240, 130, 20}}};
 const char* kObjects[] = {"toy car", "toy crane", "toy tractor", "robot", "birdhouse", "toy boat"};
 const char* kParts[] = {"base", "wheel", "cabin", "arm", "roof", "door", "panel", "axle"};
 const char* kVerbs[] = {"Attach", "Mount", "Fix", "Place"};
@@ -36,13 +37,13 @@ struct Event {
   int frame;
   int order;  // within a frame: user 0, DST_UPDATE 1, assistant 2 (file order)
   std::string role;
-  std::string content;                // user / assistant
-  std::string step_id, transition;    // DST_UPDATE
+  std::string content;              // user / assistant
+  std::string step_id, transition;  // DST_UPDATE
   std::string labels;
 };
 
-// The `n` steps of a video: names, colours, frame timing and board positions. Sets `goal_frame` (an idle frame
-// before the first step) and returns the last step's complete frame.
+// The `n` steps of a video: names, colours, frame timing and board positions. Sets `goal_frame` (an idle
+// frame before the first step) and returns the last step's complete frame.
 int make_steps(const SynthOptions& opt, Rng& rng, int n, int& goal_frame, SynthVideo& v) {
   const int S = opt.image_size;
   // Distinct colours and parts per step.
@@ -58,7 +59,8 @@ int make_steps(const SynthOptions& opt, Rng& rng, int n, int& goal_frame, SynthV
     SynthStep st;
     st.id = "S" + std::to_string(k + 1);
     const Palette& c = kColors[color_order[k % 6]];
-    st.name = std::string(kVerbs[rng.uniform_int(0, 3)]) + " the " + c.name + " " + kParts[part_order[k % 8]] + ".";
+    st.name =
+        std::string(kVerbs[rng.uniform_int(0, 3)]) + " the " + c.name + " " + kParts[part_order[k % 8]] + ".";
     std::copy(c.rgb, c.rgb + 3, st.color);
     if (k > 0) f += rng.uniform_int(0, 3);  // gap after the previous step (0: same frame)
     st.start_frame = f;
@@ -87,17 +89,19 @@ std::vector<Event> make_events(const SynthOptions& opt, Rng& rng, const SynthVid
   std::vector<Event> ev;
   const std::string first = lower_first(v.steps[0].name);
   ev.push_back({goal_frame, 0, "user", "I want to " + v.goal + ".", "", "", "user|goal"});
-  ev.push_back({goal_frame, 2, "assistant", "Sure, let's " + v.goal + ". First, " + first, "", "",
-                "assistant|plan"});
+  ev.push_back(
+      {goal_frame, 2, "assistant", "Sure, let's " + v.goal + ". First, " + first, "", "", "assistant|plan"});
   for (const SynthStep& st : v.steps) {
     ev.push_back({st.start_frame, 1, "DST_UPDATE", "", st.id, "start", "initiative|dst_update,dst_start"});
-    ev.push_back({st.start_frame, 2, "assistant", "Now " + lower_first(st.name), "", "",
-                  "initiative|instruction"});
+    ev.push_back(
+        {st.start_frame, 2, "assistant", "Now " + lower_first(st.name), "", "", "initiative|instruction"});
     if (st.pause_frame >= 0) {
       ev.push_back({st.pause_frame, 1, "DST_UPDATE", "", st.id, "pause", "initiative|dst_update,dst_pause"});
-      ev.push_back({st.resume_frame, 1, "DST_UPDATE", "", st.id, "resume", "initiative|dst_update,dst_resume"});
+      ev.push_back(
+          {st.resume_frame, 1, "DST_UPDATE", "", st.id, "resume", "initiative|dst_update,dst_resume"});
     }
-    ev.push_back({st.complete_frame, 1, "DST_UPDATE", "", st.id, "complete", "initiative|dst_update,dst_complete"});
+    ev.push_back(
+        {st.complete_frame, 1, "DST_UPDATE", "", st.id, "complete", "initiative|dst_update,dst_complete"});
     // A question somewhere inside the step, away from its transitions: the words never reveal them.
     if (st.complete_frame - st.start_frame >= 4 && rng.uniform() < opt.question_probability) {
       int q = rng.uniform_int(st.start_frame + 1, st.complete_frame - 2);
@@ -166,12 +170,14 @@ void make_clips(const SynthOptions& opt, const std::vector<Event>& ev, const std
       nlohmann::json ds = nlohmann::json::object();
       for (const auto& id : touched) ds[id] = state[id];
       double t = (x.frame + 0.5) / opt.fps;  // centred window [f-1, f+1): anchor f
-      nlohmann::json turn = {{"role", x.role}, {"time", t}, {"start_frame", x.frame - 1},
+      nlohmann::json turn = {{"role", x.role},           {"time", t},       {"start_frame", x.frame - 1},
                              {"end_frame", x.frame + 1}, {"dst_state", ds}, {"labels", x.labels}};
       if (x.role == "DST_UPDATE") {
         turn["content"] = nlohmann::json::array({{{"id", x.step_id}, {"transition", x.transition}}});
-        static const std::map<std::string, std::string> to = {
-            {"start", "in_progress"}, {"complete", "completed"}, {"pause", "paused"}, {"resume", "in_progress"}};
+        static const std::map<std::string, std::string> to = {{"start", "in_progress"},
+                                                              {"complete", "completed"},
+                                                              {"pause", "paused"},
+                                                              {"resume", "in_progress"}};
         state[x.step_id] = to.at(x.transition);
       } else {
         turn["content"] = x.content;
@@ -261,10 +267,11 @@ vision::Image SynthGenerator::render_frame(const SynthVideo& v, int f) const {
     }
     // In progress or paused: the part travels from where it appeared towards its slot, never reaching it.
     bool paused = st.pause_frame >= 0 && f >= st.pause_frame && f < st.resume_frame;
-    int active_total = st.complete_frame - st.start_frame -
-                       (st.pause_frame >= 0 ? st.resume_frame - st.pause_frame : 0);
+    int active_total =
+        st.complete_frame - st.start_frame - (st.pause_frame >= 0 ? st.resume_frame - st.pause_frame : 0);
     int active_done = f - st.start_frame;
-    if (st.pause_frame >= 0 && f >= st.pause_frame) active_done -= std::min(f, st.resume_frame) - st.pause_frame;
+    if (st.pause_frame >= 0 && f >= st.pause_frame)
+      active_done -= std::min(f, st.resume_frame) - st.pause_frame;
     double frac = 0.8 * double(active_done) / double(std::max(1, active_total));
     int px = int(std::lround(st.from_x + frac * (st.slot_x - st.from_x)));
     int py = int(std::lround(st.from_y + frac * (st.slot_y - st.from_y)));

@@ -6,10 +6,9 @@
 // DST clip schema of spec/data.md. No file I/O here: synth_dataset.h writes frames and splits.
 #pragma once
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "core/splitmix.h"
 #include "vision/image.h"
@@ -17,20 +16,20 @@
 namespace prospect::synth {
 
 struct SynthOptions {
-  int image_size = 32;         // frames are image_size x image_size RGB
+  int image_size = 32;  // frames are image_size x image_size RGB
   double fps = 2.0;
   int min_steps = 3, max_steps = 5;
-  int max_clip_frames = 32;    // longer videos are split into several clips (clip_idx 0, 1, ...)
-  double pause_probability = 0.2;   // per step of 5+ active frames: pause and later resume
+  int max_clip_frames = 32;           // longer videos are split into several clips (clip_idx 0, 1, ...)
+  double pause_probability = 0.2;     // per step of 5+ active frames: pause and later resume
   double question_probability = 0.5;  // per idle stretch: the user asks what to do
 };
 
 // One step of the generated task, in frames of the video.
 struct SynthStep {
-  std::string id;        // "S1"
-  std::string name;      // "Attach the red wheel."
-  int start_frame = 0;   // the part appears (transition `start`)
-  int complete_frame = 0;  // the part snaps into its slot (transition `complete`)
+  std::string id;                           // "S1"
+  std::string name;                         // "Attach the red wheel."
+  int start_frame = 0;                      // the part appears (transition `start`)
+  int complete_frame = 0;                   // the part snaps into its slot (transition `complete`)
   int pause_frame = -1, resume_frame = -1;  // optional pause/resume, inside (start, complete)
   uint8_t color[3] = {0, 0, 0};
   int from_x = 0, from_y = 0;  // where the part appears
@@ -39,8 +38,8 @@ struct SynthStep {
 
 struct SynthVideo {
   std::string video_uid;
-  uint64_t seed = 0;                  // drives the per-frame noise, jitter and distractor
-  std::string goal;                   // "build the toy car"
+  uint64_t seed = 0;  // drives the per-frame noise, jitter and distractor
+  std::string goal;   // "build the toy car"
   int num_frames = 0;
   std::vector<SynthStep> steps;
   std::vector<nlohmann::json> clips;  // DST clip records (spec/data.md §1), clip_idx 0, 1, ...

@@ -9,38 +9,38 @@
 
 namespace prospect::synth {
 
-int64_t write_tiny_model(const std::string& dir, const std::string& tokenizer_path, const TinyModelOptions& opt) {
+int64_t write_tiny_model(const std::string& dir, const std::string& tokenizer_path,
+                         const TinyModelOptions& opt) {
   auto tok = text::Tokenizer::load(tokenizer_path);
   const int32_t image_id = tok.token_to_id("<image>");
   const int32_t pad_id = tok.token_to_id("<|im_end|>");
   if (image_id < 0 || pad_id < 0)
     fail(tokenizer_path + ": the tokenizer needs <image> and <|im_end|> tokens for a SmolVLM model");
 
-  nlohmann::json cfg = {
-      {"architectures", {"SmolVLMForConditionalGeneration"}},
-      {"model_type", "smolvlm"},
-      {"image_token_id", image_id},
-      {"scale_factor", 2},
-      {"tie_word_embeddings", false},
-      {"vision_config",
-       {{"model_type", "smolvlm_vision"},
-        {"hidden_size", opt.vision_hidden},
-        {"intermediate_size", 2 * opt.vision_hidden},
-        {"num_hidden_layers", opt.vision_layers},
-        {"num_attention_heads", opt.vision_heads},
-        {"image_size", opt.image_size},
-        {"patch_size", opt.patch_size}}},
-      {"text_config",
-       {{"model_type", "llama"},
-        {"vocab_size", tok.vocab_size()},
-        {"hidden_size", opt.text_hidden},
-        {"intermediate_size", 2 * opt.text_hidden},
-        {"num_hidden_layers", opt.text_layers},
-        {"num_attention_heads", opt.text_heads},
-        {"num_key_value_heads", opt.text_kv_heads},
-        {"max_position_embeddings", 8192},
-        {"rope_theta", 10000.0},
-        {"pad_token_id", pad_id}}}};
+  nlohmann::json cfg = {{"architectures", {"SmolVLMForConditionalGeneration"}},
+                        {"model_type", "smolvlm"},
+                        {"image_token_id", image_id},
+                        {"scale_factor", 2},
+                        {"tie_word_embeddings", false},
+                        {"vision_config",
+                         {{"model_type", "smolvlm_vision"},
+                          {"hidden_size", opt.vision_hidden},
+                          {"intermediate_size", 2 * opt.vision_hidden},
+                          {"num_hidden_layers", opt.vision_layers},
+                          {"num_attention_heads", opt.vision_heads},
+                          {"image_size", opt.image_size},
+                          {"patch_size", opt.patch_size}}},
+                        {"text_config",
+                         {{"model_type", "llama"},
+                          {"vocab_size", tok.vocab_size()},
+                          {"hidden_size", opt.text_hidden},
+                          {"intermediate_size", 2 * opt.text_hidden},
+                          {"num_hidden_layers", opt.text_layers},
+                          {"num_attention_heads", opt.text_heads},
+                          {"num_key_value_heads", opt.text_kv_heads},
+                          {"max_position_embeddings", 8192},
+                          {"rope_theta", 10000.0},
+                          {"pad_token_id", pad_id}}}};
   auto config = model::SmolVLMConfig::from_json(cfg, dir + "/config.json");
   model::ModelOptions mo;
   mo.frame_pool = opt.frame_pool;

@@ -119,8 +119,9 @@ void PairMergeMap::insert(int32_t a, int32_t b, int32_t rank, int32_t merged) {
     std::vector<Slot> old = std::move(slots_);
     reserve(std::max<size_t>(count_ + 1, old.size()));
     for (const Slot& s : old) {
-      if (s.key != kEmpty) insert(static_cast<int32_t>(s.key >> 32), static_cast<int32_t>(s.key & 0xFFFFFFFFu),
-                                  s.rank, s.merged);
+      if (s.key != kEmpty)
+        insert(static_cast<int32_t>(s.key >> 32), static_cast<int32_t>(s.key & 0xFFFFFFFFu), s.rank,
+               s.merged);
     }
   }
   uint64_t key = (uint64_t(uint32_t(a)) << 32) | uint32_t(b);
@@ -150,8 +151,8 @@ bool PairMergeMap::find(int32_t a, int32_t b, int32_t* rank, int32_t* merged) co
 
 struct BpeModel::Cache {
   static constexpr int kShards = 16;
-  static constexpr size_t kMaxWordBytes = 256;     // longer pre-tokens are rare and not worth keeping
-  static constexpr size_t kMaxPerShard = 8192;     // a full shard is cleared: simple and bounded
+  static constexpr size_t kMaxWordBytes = 256;  // longer pre-tokens are rare and not worth keeping
+  static constexpr size_t kMaxPerShard = 8192;  // a full shard is cleared: simple and bounded
   struct Shard {
     std::mutex mu;
     std::unordered_map<CacheKey, std::vector<BpeToken>, CacheKeyHash> map;
@@ -312,7 +313,8 @@ void BpeModel::tokenize_uncached(std::string_view bytes, std::vector<BpeToken>& 
   std::vector<int32_t> nstart(n + 1, 0);  // byte-level offset where input byte k begins
   for (int32_t k = 0; k < n; ++k) nstart[k + 1] = nstart[k] + byte_level_len(p[k]);
   auto byte_at = [&nstart, n](int32_t off) {
-    int32_t k = static_cast<int32_t>(std::upper_bound(nstart.begin(), nstart.end(), off) - nstart.begin()) - 1;
+    int32_t k =
+        static_cast<int32_t>(std::upper_bound(nstart.begin(), nstart.end(), off) - nstart.begin()) - 1;
     return std::min(std::max(k, 0), n - 1);
   };
   int32_t pos = 0;

@@ -1,4 +1,5 @@
-// Byte-level BPE training (see bpe_trainer.h): count pre-tokenized words, merge the most frequent pair until the vocabulary is full.
+// Byte-level BPE training (see bpe_trainer.h): count pre-tokenized words, merge the most frequent pair until
+// the vocabulary is full.
 #include "text/bpe_trainer.h"
 
 #include <algorithm>
@@ -30,8 +31,8 @@ struct Word {
   int64_t count = 0;
 };
 
-// Word counts: each text minus special-token strings, split by the pre-tokenizer; each word as byte symbols, in
-// sorted word order.
+// Word counts: each text minus special-token strings, split by the pre-tokenizer; each word as byte symbols,
+// in sorted word order.
 std::vector<Word> count_words(const std::vector<std::string>& texts, const BpeTrainOptions& opt,
                               const int32_t (&byte_id)[256]) {
   PreTokenizerConfig cfg;
@@ -73,9 +74,11 @@ std::vector<Word> count_words(const std::vector<std::string>& texts, const BpeTr
   return words;
 }
 
-// Merge the most frequent symbol pair (ties: the smallest pair) until `vocab` holds all but the trailing specials
-// or no pair reaches min_frequency. Appends new tokens to `vocab`, rewrites `words`, returns the merges in order.
-std::vector<std::pair<int32_t, int32_t>> learn_merges(std::vector<Word>& words, std::vector<std::string>& vocab,
+// Merge the most frequent symbol pair (ties: the smallest pair) until `vocab` holds all but the trailing
+// specials or no pair reaches min_frequency. Appends new tokens to `vocab`, rewrites `words`, returns the
+// merges in order.
+std::vector<std::pair<int32_t, int32_t>> learn_merges(std::vector<Word>& words,
+                                                      std::vector<std::string>& vocab,
                                                       const BpeTrainOptions& opt) {
   std::map<std::string, int32_t> index;
   for (size_t i = 0; i < vocab.size(); i++) index[vocab[i]] = int32_t(i);
@@ -84,7 +87,8 @@ std::vector<std::pair<int32_t, int32_t>> learn_merges(std::vector<Word>& words, 
   while (int(vocab.size()) < target) {
     std::map<std::pair<int32_t, int32_t>, int64_t> pair_counts;
     for (const auto& w : words)
-      for (size_t i = 0; i + 1 < w.symbols.size(); i++) pair_counts[{w.symbols[i], w.symbols[i + 1]}] += w.count;
+      for (size_t i = 0; i + 1 < w.symbols.size(); i++)
+        pair_counts[{w.symbols[i], w.symbols[i + 1]}] += w.count;
     std::pair<int32_t, int32_t> best{-1, -1};
     int64_t best_count = 0;
     for (const auto& [pair, c] : pair_counts)  // ascending pair order: the first maximum wins ties
@@ -121,8 +125,8 @@ std::vector<std::pair<int32_t, int32_t>> learn_merges(std::vector<Word>& words, 
   return merges;
 }
 
-// The tokenizer.json document (HF tokenizers layout) for the learned vocabulary and merges; appends the trailing
-// specials to `vocab`.
+// The tokenizer.json document (HF tokenizers layout) for the learned vocabulary and merges; appends the
+// trailing specials to `vocab`.
 nlohmann::ordered_json tokenizer_document(std::vector<std::string>& vocab,
                                           const std::vector<std::pair<int32_t, int32_t>>& merges,
                                           const BpeTrainOptions& opt) {
@@ -158,7 +162,8 @@ nlohmann::ordered_json tokenizer_document(std::vector<std::string>& vocab,
   doc["pre_tokenizer"] = {{"type", "Sequence"},
                           {"pretokenizers", {{{"type", "Digits"}, {"individual_digits", true}}, byte_level}}};
   doc["post_processor"] = nullptr;
-  doc["decoder"] = {{"type", "ByteLevel"}, {"add_prefix_space", true}, {"trim_offsets", true}, {"use_regex", true}};
+  doc["decoder"] = {
+      {"type", "ByteLevel"}, {"add_prefix_space", true}, {"trim_offsets", true}, {"use_regex", true}};
   doc["model"] = {{"type", "BPE"},
                   {"dropout", nullptr},
                   {"unk_token", nullptr},
@@ -174,11 +179,12 @@ nlohmann::ordered_json tokenizer_document(std::vector<std::string>& vocab,
 
 }  // namespace
 
-nlohmann::ordered_json train_bpe_tokenizer(const std::vector<std::string>& texts, const BpeTrainOptions& opt) {
+nlohmann::ordered_json train_bpe_tokenizer(const std::vector<std::string>& texts,
+                                           const BpeTrainOptions& opt) {
   const int specials = int(opt.leading_special.size() + opt.trailing_special.size());
   if (opt.vocab_size < 256 + specials)
-    fail("BPE training: vocab_size " + std::to_string(opt.vocab_size) + " cannot hold the 256-symbol byte alphabet and " +
-         std::to_string(specials) + " special tokens");
+    fail("BPE training: vocab_size " + std::to_string(opt.vocab_size) +
+         " cannot hold the 256-symbol byte alphabet and " + std::to_string(specials) + " special tokens");
 
   // Vocabulary: leading specials, then the byte alphabet in byte order, then merges.
   std::vector<std::string> vocab(opt.leading_special.begin(), opt.leading_special.end());

@@ -4,16 +4,15 @@
 // synth` to give the demo a vocabulary fitted to its text. Not a general trainer: no normalizers, no
 // dropout, no unk token, no continuing-subword prefixes.
 #pragma once
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 namespace prospect::text {
 
 struct BpeTrainOptions {
-  int vocab_size = 1000;   // target size including the byte alphabet and every special token
-  int min_frequency = 2;   // a pair seen fewer times is never merged
+  int vocab_size = 1000;  // target size including the byte alphabet and every special token
+  int min_frequency = 2;  // a pair seen fewer times is never merged
   // Special tokens at ids 0.. (in the vocabulary and added tokens), as SmolLM2 has <|endoftext|> etc.
   std::vector<std::string> leading_special = {"<|endoftext|>", "<|im_start|>", "<|im_end|>"};
   // Added tokens after the learned vocabulary, as SmolVLM2 adds its image and utterance tokens.

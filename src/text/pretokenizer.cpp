@@ -44,7 +44,9 @@ inline size_t run_end(std::string_view s, size_t pos, CodepointClass cls) {
 }
 
 // End of the run of characters that are neither letter, number nor space.
-inline size_t other_run_end(std::string_view s, size_t pos) { return run_end(s, pos, CodepointClass::kOther); }
+inline size_t other_run_end(std::string_view s, size_t pos) {
+  return run_end(s, pos, CodepointClass::kOther);
+}
 
 // End of the GPT-2 match that starts at i (i < s.size()).
 size_t match_gpt2(std::string_view s, size_t i) {
@@ -125,9 +127,9 @@ void pre_tokenize(std::string_view text, uint32_t begin, uint32_t end, const Pre
     if (cfg.digits) {
       Cp c = cp_at(text, pos);
       if (c.cls == CodepointClass::kNumber) {
-        piece_end = cfg.individual_digits ? pos + c.len
-                                          : static_cast<uint32_t>(run_end(text.substr(0, end), pos,
-                                                                          CodepointClass::kNumber));
+        piece_end = cfg.individual_digits
+                        ? pos + c.len
+                        : static_cast<uint32_t>(run_end(text.substr(0, end), pos, CodepointClass::kNumber));
       } else {
         uint32_t q = pos;
         while (q < end) {

@@ -166,7 +166,8 @@ std::string type_of(const json& j) {
   return "";
 }
 
-bool get_bool(const json& obj, const char* key, bool fallback, const std::string& origin, const std::string& path) {
+bool get_bool(const json& obj, const char* key, bool fallback, const std::string& origin,
+              const std::string& path) {
   if (!obj.contains(key) || obj[key].is_null()) return fallback;
   if (!obj[key].is_boolean()) bad(origin, path + "." + key, "expected true or false, got " + obj[key].dump());
   return obj[key].get<bool>();
@@ -181,9 +182,9 @@ struct Tokenizer::Impl {
   std::vector<AddedToken> added;
   std::vector<std::string> added_contents;  // parallel to `added`, for the string index
   StringIdIndex added_index;
-  AddedMatcher match_raw;   // added tokens with normalized=false: matched on the raw input first
-  AddedMatcher match_norm;  // normalized=true: matched on what is left (no normalizer, so the same text)
-  bool trim_offsets = false;          // ByteLevel post-processor trims whitespace from offsets
+  AddedMatcher match_raw;     // added tokens with normalized=false: matched on the raw input first
+  AddedMatcher match_norm;    // normalized=true: matched on what is left (no normalizer, so the same text)
+  bool trim_offsets = false;  // ByteLevel post-processor trims whitespace from offsets
   bool trim_add_prefix_space = false;
   int32_t vocab_size = 0;
   std::vector<std::string> id_bytes;  // what each id decodes to
@@ -272,9 +273,9 @@ void Tokenizer::Impl::finish() {
     lead_spaces.assign(size, 0);
     trail_spaces.assign(size, 0);
     for (int32_t id = 0; id < size; ++id) {
-      std::string tok = id_added[id] >= 0 ? added[id_added[id]].content
+      std::string tok = id_added[id] >= 0                               ? added[id_added[id]].content
                         : id < static_cast<int32_t>(bpe.vocab().size()) ? bpe.vocab()[id]
-                                                                         : std::string();
+                                                                        : std::string();
       // Count characters that are 'Ġ' (the byte-level space) or whitespace, from each end.
       std::vector<bool> space;
       size_t pos = 0;
@@ -301,7 +302,8 @@ Tokenizer::Tokenizer(Tokenizer&&) noexcept = default;
 Tokenizer& Tokenizer::operator=(Tokenizer&&) noexcept = default;
 
 Tokenizer Tokenizer::load(const std::string& path) {
-  return from_json(read_text_file(path, "cannot open the tokenizer file", "pass the path of a Hugging Face tokenizer.json"),
+  return from_json(read_text_file(path, "cannot open the tokenizer file",
+                                  "pass the path of a Hugging Face tokenizer.json"),
                    path);
 }
 
@@ -372,16 +374,19 @@ void parse_post_processor(const json& root, const std::string& origin, bool* tri
   }
 }
 
-// Pipeline parts this tokenizer does not implement: truncation, padding and a normalizer must be absent or null.
+// Pipeline parts this tokenizer does not implement: truncation, padding and a normalizer must be absent or
+// null.
 void check_unsupported_parts(const json& root, const std::string& origin) {
   for (const char* key : {"truncation", "padding"}) {
     if (root.contains(key) && !root[key].is_null()) {
-      bad(origin, key, "is set, which is not supported", "set it to null; Prospect truncates and pads itself");
+      bad(origin, key, "is set, which is not supported",
+          "set it to null; Prospect truncates and pads itself");
     }
   }
   if (root.contains("normalizer") && !root["normalizer"].is_null()) {
     std::string t = type_of(root["normalizer"]);
-    bad(origin, "normalizer", "normalizer '" + (t.empty() ? root["normalizer"].dump() : t) + "' is not supported",
+    bad(origin, "normalizer",
+        "normalizer '" + (t.empty() ? root["normalizer"].dump() : t) + "' is not supported",
         "only tokenizers without a normalizer (byte-level BPE) are supported");
   }
 }
@@ -389,7 +394,8 @@ void check_unsupported_parts(const json& root, const std::string& origin) {
 // The "model" object, checked to be a plain BPE model with a vocab object and a merges array.
 const json& checked_model(const json& root, const std::string& origin) {
   if (!root.contains("model") || !root["model"].is_object()) {
-    bad(origin, "model", root.contains("model") ? "expected an object" : "missing", "a tokenizer.json has a BPE model");
+    bad(origin, "model", root.contains("model") ? "expected an object" : "missing",
+        "a tokenizer.json has a BPE model");
   }
   const json& model = root["model"];
   std::string mtype = type_of(model);
@@ -424,7 +430,8 @@ std::vector<std::string> parse_vocab(const json& model, const std::string& origi
   std::vector<std::string> vocab;
   for (auto it = model["vocab"].begin(); it != model["vocab"].end(); ++it) {
     const std::string path = "model.vocab[\"" + it.key() + "\"]";
-    if (!it.value().is_number_integer()) bad(origin, path, "expected an integer id, got " + it.value().dump());
+    if (!it.value().is_number_integer())
+      bad(origin, path, "expected an integer id, got " + it.value().dump());
     long long id = it.value().get<long long>();
     if (id < 0 || id >= kMaxId) bad(origin, path, "id " + std::to_string(id) + " is out of range");
     if (it.key().empty()) bad(origin, path, "empty token string");
@@ -438,7 +445,8 @@ std::vector<std::string> parse_vocab(const json& model, const std::string& origi
   return vocab;
 }
 
-// model.merges as id pairs, in either form ("a b" or ["a", "b"]); both parts and their join must be in `vindex`.
+// model.merges as id pairs, in either form ("a b" or ["a", "b"]); both parts and their join must be in
+// `vindex`.
 std::vector<std::pair<int32_t, int32_t>> parse_merges(const json& model, const StringIdIndex& vindex,
                                                       const std::string& origin) {
   const json& jmerges = model["merges"];
@@ -454,7 +462,8 @@ std::vector<std::pair<int32_t, int32_t>> parse_merges(const json& model, const S
       // Legacy form "a b": tokens never hold a plain space in a byte-level vocabulary.
       const std::string& s = m.get_ref<const std::string&>();
       size_t sp = s.find(' ');
-      if (sp == std::string::npos || sp == 0 || sp + 1 == s.size() || s.find(' ', sp + 1) != std::string::npos) {
+      if (sp == std::string::npos || sp == 0 || sp + 1 == s.size() ||
+          s.find(' ', sp + 1) != std::string::npos) {
         bad(origin, path, "merge \"" + s + "\" is not two tokens separated by one space");
       }
       a = s.substr(0, sp);
@@ -471,7 +480,8 @@ std::vector<std::pair<int32_t, int32_t>> parse_merges(const json& model, const S
       bad(origin, path, "merge token \"" + (ia < 0 ? a : b) + "\" is not in the vocabulary");
     }
     joined = a + b;
-    if (vindex.find(joined) < 0) bad(origin, path, "merged token \"" + joined + "\" is not in the vocabulary");
+    if (vindex.find(joined) < 0)
+      bad(origin, path, "merged token \"" + joined + "\" is not in the vocabulary");
     merges.emplace_back(ia, ib);
   }
   return merges;
@@ -486,7 +496,8 @@ void parse_added_tokens(const json& root, const std::string& origin, std::vector
     const json& t = at[i];
     const std::string path = "added_tokens[" + std::to_string(i) + "]";
     if (!t.is_object()) bad(origin, path, "expected an object");
-    if (!t.contains("id") || !t["id"].is_number_integer()) bad(origin, path + ".id", "missing or not an integer");
+    if (!t.contains("id") || !t["id"].is_number_integer())
+      bad(origin, path + ".id", "missing or not an integer");
     if (!t.contains("content") || !t["content"].is_string()) {
       bad(origin, path + ".content", "missing or not a string");
     }
@@ -525,7 +536,8 @@ Tokenizer Tokenizer::from_json(const std::string& json_text, const std::string& 
   } catch (const json::exception& e) {  // parse_error, or out_of_range for a number like 1e999
     bad(origin, "", std::string("not valid JSON: ") + e.what(), "expected a Hugging Face tokenizer.json");
   }
-  if (!root.is_object()) bad(origin, "", "expected a JSON object at the top level, got " + std::string(root.type_name()));
+  if (!root.is_object())
+    bad(origin, "", "expected a JSON object at the top level, got " + std::string(root.type_name()));
 
   Tokenizer tok;
   Impl& im = *tok.impl_;

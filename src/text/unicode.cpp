@@ -12,8 +12,8 @@ namespace {
 
 // Table 3-7: for a lead byte, how long the character is and the allowed range of its second byte.
 struct Lead {
-  int len;        // 0: not a lead byte
-  uint8_t lo, hi; // allowed range of the second byte
+  int len;         // 0: not a lead byte
+  uint8_t lo, hi;  // allowed range of the second byte
 };
 
 Lead lead_info(uint8_t b) {
@@ -77,9 +77,15 @@ int utf8_decode(std::string_view s, size_t pos, uint32_t* cp) {
   if (len == 0 || valid < len) return 0;
   const auto* p = reinterpret_cast<const uint8_t*>(s.data()) + pos;
   switch (len) {
-    case 1: *cp = p[0]; break;
-    case 2: *cp = (uint32_t(p[0] & 0x1F) << 6) | (p[1] & 0x3F); break;
-    case 3: *cp = (uint32_t(p[0] & 0x0F) << 12) | (uint32_t(p[1] & 0x3F) << 6) | (p[2] & 0x3F); break;
+    case 1:
+      *cp = p[0];
+      break;
+    case 2:
+      *cp = (uint32_t(p[0] & 0x1F) << 6) | (p[1] & 0x3F);
+      break;
+    case 3:
+      *cp = (uint32_t(p[0] & 0x0F) << 12) | (uint32_t(p[1] & 0x3F) << 6) | (p[2] & 0x3F);
+      break;
     default:
       *cp = (uint32_t(p[0] & 0x07) << 18) | (uint32_t(p[1] & 0x3F) << 12) | (uint32_t(p[2] & 0x3F) << 6) |
             (p[3] & 0x3F);
@@ -167,8 +173,9 @@ void utf8_append(std::string& out, uint32_t cp) {
 namespace {
 
 bool in_ranges(const uint32_t (*ranges)[2], int count, uint32_t cp) {
-  const uint32_t (*end)[2] = ranges + count;
-  const uint32_t (*r)[2] = std::lower_bound(ranges, end, cp, [](const uint32_t (&a)[2], uint32_t c) { return a[1] < c; });
+  const uint32_t(*end)[2] = ranges + count;
+  const uint32_t(*r)[2] =
+      std::lower_bound(ranges, end, cp, [](const uint32_t(&a)[2], uint32_t c) { return a[1] < c; });
   return r != end && (*r)[0] <= cp;
 }
 
@@ -238,8 +245,7 @@ std::vector<std::string> python_split(std::string_view s) {
   for (size_t pos = 0; pos < s.size();) {
     uint32_t cp = 0;
     int len = utf8_decode(s, pos, &cp);
-    const bool space =
-        len > 0 && std::binary_search(kPythonSpaces, kPythonSpaces + kPythonSpaceCount, cp);
+    const bool space = len > 0 && std::binary_search(kPythonSpaces, kPythonSpaces + kPythonSpaceCount, cp);
     const size_t n = len > 0 ? static_cast<size_t>(len) : 1;
     if (space) {
       if (!cur.empty()) out.push_back(std::move(cur));

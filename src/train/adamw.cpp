@@ -23,10 +23,14 @@ AdamWImpl parse_adamw_impl(const std::string& name) {
 
 const char* adamw_impl_name(AdamWImpl impl) {
   switch (impl) {
-    case AdamWImpl::Auto: return "auto";
-    case AdamWImpl::Single: return "single";
-    case AdamWImpl::ForEach: return "foreach";
-    case AdamWImpl::Fused: return "fused";
+    case AdamWImpl::Auto:
+      return "auto";
+    case AdamWImpl::Single:
+      return "single";
+    case AdamWImpl::ForEach:
+      return "foreach";
+    case AdamWImpl::Fused:
+      return "fused";
   }
   return "?";
 }
@@ -45,12 +49,15 @@ AdamW::AdamW(std::vector<NamedTensor> params, AdamWOptions options)
     auto fp32 = p.options().dtype(at::kFloat);
     s.exp_avg = at::zeros(p.sizes(), fp32);
     s.exp_avg_sq = at::zeros(p.sizes(), fp32);
-    if (p.scalar_type() != at::kFloat && options_.master_weights) s.master = p.detach().to(at::kFloat).clone();
+    if (p.scalar_type() != at::kFloat && options_.master_weights)
+      s.master = p.detach().to(at::kFloat).clone();
   }
   const at::Device dev = params_.empty() ? at::Device(at::kCPU) : params_[0].second.device();
   impl_ = options_.impl;
   if (impl_ == AdamWImpl::Auto)
-    impl_ = !dev.is_cuda() ? AdamWImpl::Single : compat::has_fused_adamw(dev) ? AdamWImpl::Fused : AdamWImpl::ForEach;
+    impl_ = !dev.is_cuda()                 ? AdamWImpl::Single
+            : compat::has_fused_adamw(dev) ? AdamWImpl::Fused
+                                           : AdamWImpl::ForEach;
   if (impl_ == AdamWImpl::Fused && !compat::has_fused_adamw(dev))
     fail(std::string("AdamW: the fused kernel is not in this libtorch for ") + dev.str() + " tensors",
          "use foreach (multi-tensor) or auto");
@@ -139,8 +146,10 @@ at::Tensor AdamW::clip_grad_norm_tensor(double max_norm) {
 }
 
 void AdamW::step(double lr) {
-  if (impl_ == AdamWImpl::Single) step_single(lr);
-  else step_multi(lr, impl_ == AdamWImpl::Fused);
+  if (impl_ == AdamWImpl::Single)
+    step_single(lr);
+  else
+    step_multi(lr, impl_ == AdamWImpl::Fused);
   steps_taken_ += 1;
 }
 
@@ -232,10 +241,11 @@ void AdamW::load_state(const std::map<std::string, at::Tensor>& state) {
   auto get = [&](const std::string& key, at::IntArrayRef shape) -> const at::Tensor& {
     auto it = state.find(key);
     if (it == state.end())
-      fail("optimizer state: entry '" + key + "' is missing", "was the checkpoint made with another train_mode?");
+      fail("optimizer state: entry '" + key + "' is missing",
+           "was the checkpoint made with another train_mode?");
     if (it->second.sizes() != shape)
-      fail("optimizer state: entry '" + key + "' has shape " + c10::str(it->second.sizes()) + ", the model needs " +
-           c10::str(shape));
+      fail("optimizer state: entry '" + key + "' has shape " + c10::str(it->second.sizes()) +
+           ", the model needs " + c10::str(shape));
     return it->second;
   };
   std::set<std::string> used{"__steps_taken__"};

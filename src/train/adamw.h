@@ -1,11 +1,12 @@
 // AdamW over named parameters, written out rather than taken from torch::optim so that its state is a flat
-// list of named tensors: it saves to safetensors beside a checkpoint and loads back bit for bit, and a resumed
-// run continues exactly. Decoupled weight decay (Loshchilov & Hutter) as torch.optim.AdamW computes it, with a
-// decay / no-decay split by parameter name. Parameters held in bf16 or fp16 get fp32 master copies, and the
-// moments are always fp32 ("bf16 compute, fp32 master weights"). Also: global-norm gradient clipping, as a
-// host value or kept on the device. Three implementations of the same update: one tensor at a time (the
-// reference), multi-tensor (_foreach_ ops: a few kernels per group of tensors), and torch's fused AdamW kernel
-// where the libtorch has it (core/torch_compat.h). Not here: the learning-rate schedule (lr_schedule.h), AMSGrad.
+// list of named tensors: it saves to safetensors beside a checkpoint and loads back bit for bit, and a
+// resumed run continues exactly. Decoupled weight decay (Loshchilov & Hutter) as torch.optim.AdamW computes
+// it, with a decay / no-decay split by parameter name. Parameters held in bf16 or fp16 get fp32 master
+// copies, and the moments are always fp32 ("bf16 compute, fp32 master weights"). Also: global-norm gradient
+// clipping, as a host value or kept on the device. Three implementations of the same update: one tensor at a
+// time (the reference), multi-tensor (_foreach_ ops: a few kernels per group of tensors), and torch's fused
+// AdamW kernel where the libtorch has it (core/torch_compat.h). Not here: the learning-rate schedule
+// (lr_schedule.h), AMSGrad.
 #pragma once
 #include <ATen/ATen.h>
 
@@ -33,7 +34,8 @@ struct AdamWOptions {
   double weight_decay = 0.0;
   // A parameter whose name contains one of these substrings gets no weight decay (norms, biases, embeddings).
   std::vector<std::string> no_decay = {"bias", "norm", "embed"};
-  // Keep fp32 master copies of bf16/fp16 parameters (false: "pure bf16", each update rounds into the parameter).
+  // Keep fp32 master copies of bf16/fp16 parameters (false: "pure bf16", each update rounds into the
+  // parameter).
   bool master_weights = true;
   // Which kernels run the update (same arithmetic; ForEach and Fused round differently in the last bits).
   AdamWImpl impl = AdamWImpl::Auto;

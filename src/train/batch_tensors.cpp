@@ -18,7 +18,8 @@ at::Tensor grid(const std::vector<int32_t>& v, int64_t rows, int64_t cols) {
 
 }  // namespace
 
-BatchTensors to_batch_tensors(const data::Batch& b, int64_t image_size, at::Device device, at::ScalarType dtype) {
+BatchTensors to_batch_tensors(const data::Batch& b, int64_t image_size, at::Device device,
+                              at::ScalarType dtype) {
   BatchTensors t;
   const int64_t B = b.batch_size, T = b.seq_len;
   t.input_ids = grid(b.input_ids, B, T);
@@ -33,7 +34,8 @@ BatchTensors to_batch_tensors(const data::Batch& b, int64_t image_size, at::Devi
     const int64_t h = b.frame_height, w = b.frame_width;
     if (b.pixels.size() != static_cast<size_t>(t.frames * h * w * 3) || h <= 0 || w <= 0)
       fail("batch " + std::to_string(b.index) + " of epoch " + std::to_string(b.epoch) + ": " +
-           std::to_string(t.frames) + " frame blocks but " + std::to_string(b.pixels.size()) + " pixel bytes");
+           std::to_string(t.frames) + " frame blocks but " + std::to_string(b.pixels.size()) +
+           " pixel bytes");
     at::Tensor px;
     if (h == image_size && w == image_size) {
       // Same float32 ops as vision::normalize_chw (and torch's reference), vectorised.
@@ -64,8 +66,9 @@ BatchTensors to_batch_tensors(const data::Batch& b, int64_t image_size, at::Devi
   t.dst_labelled = model::count_labelled_tokens(t.dst_labels);
   t.speak_pos = static_cast<int64_t>(t.speak_targets.sum().item<double>());
   t.dst_pos = static_cast<int64_t>(t.dst_targets.sum().item<double>());
-  for (at::Tensor* x : {&t.input_ids, &t.attention_mask, &t.lm_labels, &t.dst_labels, &t.speak_labels,
-                        &t.dst_update_labels, &t.speak_positions, &t.speak_targets, &t.dst_positions, &t.dst_targets})
+  for (at::Tensor* x :
+       {&t.input_ids, &t.attention_mask, &t.lm_labels, &t.dst_labels, &t.speak_labels, &t.dst_update_labels,
+        &t.speak_positions, &t.speak_targets, &t.dst_positions, &t.dst_targets})
     *x = to_device_async(*x, device);
   return t;
 }

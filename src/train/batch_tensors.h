@@ -11,13 +11,13 @@
 namespace prospect::train {
 
 struct BatchTensors {
-  at::Tensor input_ids, attention_mask;                            // [B, T] int64
+  at::Tensor input_ids, attention_mask;                               // [B, T] int64
   at::Tensor lm_labels, dst_labels, speak_labels, dst_update_labels;  // [B, T] int64, -100 ignored
-  at::Tensor pixel_values;                                         // [N, 3, S, S] in the compute dtype; undefined without frames
-  at::Tensor speak_positions, speak_targets;                       // [Ns, 2] (row, t) and [Ns] float 0/1
-  at::Tensor dst_positions, dst_targets;                           // [Nd, 2] and [Nd]
-  int64_t tokens = 0;  // real (unpadded) tokens
-  int64_t frames = 0;  // frame blocks
+  at::Tensor pixel_values;                    // [N, 3, S, S] in the compute dtype; undefined without frames
+  at::Tensor speak_positions, speak_targets;  // [Ns, 2] (row, t) and [Ns] float 0/1
+  at::Tensor dst_positions, dst_targets;      // [Nd, 2] and [Nd]
+  int64_t tokens = 0;                         // real (unpadded) tokens
+  int64_t frames = 0;                         // frame blocks
   // Counted on the host while building (reading them from device tensors would synchronise each step).
   int64_t lm_labelled = 0, dst_labelled = 0;  // count_labelled_tokens of lm_labels / dst_labels
   int64_t speak_pos = 0, dst_pos = 0;         // positive decision points
@@ -25,8 +25,9 @@ struct BatchTensors {
 
 // Converts `b` for a model whose vision tower takes `image_size` square frames (resized when the batch's
 // frames differ in size; normalised (x/255 - 0.5)/0.5). Everything is built on the CPU, then copied to
-// `device` (on CUDA through pinned memory, asynchronously: core/device_copy.h). Throws prospect::Error when the
-// batch has frame blocks but no pixels.
-BatchTensors to_batch_tensors(const data::Batch& b, int64_t image_size, at::Device device, at::ScalarType dtype);
+// `device` (on CUDA through pinned memory, asynchronously: core/device_copy.h). Throws prospect::Error when
+// the batch has frame blocks but no pixels.
+BatchTensors to_batch_tensors(const data::Batch& b, int64_t image_size, at::Device device,
+                              at::ScalarType dtype);
 
 }  // namespace prospect::train

@@ -5,10 +5,9 @@
 #include <stdio.h>  // renameat2 (glibc 2.28+)
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
-
-#include <algorithm>
 #include <filesystem>
 
 #include "core/error.h"
@@ -32,7 +31,8 @@ std::vector<CheckpointEntry> list_checkpoints(const std::string& checkpoints_dir
     if (!fs::exists(e.path() / kTrainerStateFile)) continue;
     out.push_back({std::stoll(digits), e.path().string()});
   }
-  std::sort(out.begin(), out.end(), [](const CheckpointEntry& a, const CheckpointEntry& b) { return a.step < b.step; });
+  std::sort(out.begin(), out.end(),
+            [](const CheckpointEntry& a, const CheckpointEntry& b) { return a.step < b.step; });
   return out;
 }
 
@@ -69,7 +69,8 @@ std::string commit_checkpoint(const std::string& checkpoints_dir, int64_t step,
   fs::create_directories(checkpoints_dir, ec);
   if (ec) fail(checkpoints_dir + ": cannot create the checkpoints directory: " + ec.message());
   const fs::path final_path = fs::path(checkpoints_dir) / checkpoint_name(step);
-  const fs::path tmp = fs::path(checkpoints_dir) / (".tmp-" + checkpoint_name(step) + "-" + std::to_string(getpid()));
+  const fs::path tmp =
+      fs::path(checkpoints_dir) / (".tmp-" + checkpoint_name(step) + "-" + std::to_string(getpid()));
   fs::remove_all(tmp, ec);
   fs::create_directories(tmp, ec);
   if (ec) fail(tmp.string() + ": cannot create: " + ec.message());
@@ -81,7 +82,8 @@ std::string commit_checkpoint(const std::string& checkpoints_dir, int64_t step,
   }
   if (!fs::exists(tmp / kTrainerStateFile)) {
     fs::remove_all(tmp, ec);
-    fail(tmp.string() + ": checkpoint writer left no " + std::string(kTrainerStateFile) + " (internal error)");
+    fail(tmp.string() + ": checkpoint writer left no " + std::string(kTrainerStateFile) +
+         " (internal error)");
   }
   // Same step saved again (e.g. the final save right after a periodic one): rename() cannot replace a
   // non-empty directory, so exchange the two names atomically -- at every moment checkpoint-N is one complete
@@ -92,7 +94,8 @@ std::string commit_checkpoint(const std::string& checkpoints_dir, int64_t step,
       return final_path.string();
     }
     if (errno != EINVAL && errno != ENOSYS)
-      fail(final_path.string() + ": cannot exchange the new checkpoint with the previous one: " + std::strerror(errno));
+      fail(final_path.string() +
+           ": cannot exchange the new checkpoint with the previous one: " + std::strerror(errno));
     // No atomic exchange on this file system: move the old copy aside under a name that
     // remove_stale_temporaries puts back if the process dies before the new copy is in place.
     fs::path old = fs::path(checkpoints_dir) / (".tmp-old-" + checkpoint_name(step));

@@ -31,7 +31,8 @@ int remove_stale_temporaries(const std::string& checkpoints_dir);
 
 // Writes checkpoint `step`: `write(tmp_dir)` fills a fresh temporary directory (and must write
 // kTrainerStateFile last), then it is renamed to checkpoints_dir/checkpoint-<step>, replacing an older one of
-// the same step. Returns the final path. Throws prospect::Error (and removes the temporary) when writing fails.
+// the same step. Returns the final path. Throws prospect::Error (and removes the temporary) when writing
+// fails.
 std::string commit_checkpoint(const std::string& checkpoints_dir, int64_t step,
                               const std::function<void(const std::string& tmp_dir)>& write);
 

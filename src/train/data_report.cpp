@@ -1,10 +1,9 @@
 // The data report of a training run (see data_report.h).
 #include "train/data_report.h"
 
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 
 #include "core/text_file.h"
 
@@ -13,8 +12,12 @@ namespace prospect::train {
 namespace {
 
 nlohmann::json report_json(const data::LoaderReport& r) {
-  return {{"clips", r.clips},         {"samples", r.samples}, {"split_clips", r.split_clips},
-          {"split_pieces", r.split_pieces}, {"batches", r.batches}, {"skipped", r.skipped},
+  return {{"clips", r.clips},
+          {"samples", r.samples},
+          {"split_clips", r.split_clips},
+          {"split_pieces", r.split_pieces},
+          {"batches", r.batches},
+          {"skipped", r.skipped},
           {"skip_reasons", r.skip_reasons}};
 }
 
@@ -40,9 +43,10 @@ std::string describe_render_report(const std::string& split, const data::LoaderR
 
 std::string describe_loaded_report(const DataReport& d) {
   const data::LoaderReport& t = d.train_loaded;
-  return "data: this run loaded " + std::to_string(t.clips) + " training clips (" + std::to_string(t.samples) +
-         " samples, " + std::to_string(t.split_clips) + " split, " + std::to_string(t.skipped) + " skipped); " +
-         std::to_string(d.read_skipped.size()) + " clips skipped by the readers; see data_report.json";
+  return "data: this run loaded " + std::to_string(t.clips) + " training clips (" +
+         std::to_string(t.samples) + " samples, " + std::to_string(t.split_clips) + " split, " +
+         std::to_string(t.skipped) + " skipped); " + std::to_string(d.read_skipped.size()) +
+         " clips skipped by the readers; see data_report.json";
 }
 
 void write_data_report(const std::string& run_dir, const std::string& when, const DataReport& d) {

@@ -10,10 +10,11 @@
 namespace prospect::train {
 
 struct DataReport {
-  std::vector<std::string> read_skipped;  // whole clips the readers skipped (data.skip_bad_clips), with reasons
-  data::LoaderReport train_render;        // one pass over the training split before training
-  data::LoaderReport train_loaded;        // summed over every epoch's loader during this run
-  data::LoaderReport val_loaded;          // summed over every validation's loader
+  std::vector<std::string>
+      read_skipped;                 // whole clips the readers skipped (data.skip_bad_clips), with reasons
+  data::LoaderReport train_render;  // one pass over the training split before training
+  data::LoaderReport train_loaded;  // summed over every epoch's loader during this run
+  data::LoaderReport val_loaded;    // summed over every validation's loader
 };
 
 // Adds the counts of `r` to `into`; skip reasons are kept once each.

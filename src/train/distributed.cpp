@@ -46,9 +46,10 @@ void guarded(int rank, int world, const std::string& backend, const char* what, 
   } catch (const std::exception& e) {
     std::string msg = e.what();
     if (size_t nl = msg.find('\n'); nl != std::string::npos) msg = msg.substr(0, nl);  // drop c10's backtrace
-    fail("distributed: rank " + std::to_string(rank) + " of " + std::to_string(world) + " (" + backend + "): " +
-             what + " failed: " + msg,
-         "another rank probably stopped or was killed (see its output), or took longer than train.dist_timeout_s");
+    fail("distributed: rank " + std::to_string(rank) + " of " + std::to_string(world) + " (" + backend +
+             "): " + what + " failed: " + msg,
+         "another rank probably stopped or was killed (see its output), or took longer than "
+         "train.dist_timeout_s");
   }
 }
 
@@ -104,7 +105,9 @@ class StoreCommunicator : public Communicator {
   }
 
  private:
-  std::string next_key(const char* kind) { return std::string("prospect/") + kind + "/" + std::to_string(seq_++); }
+  std::string next_key(const char* kind) {
+    return std::string("prospect/") + kind + "/" + std::to_string(seq_++);
+  }
   static std::vector<uint8_t> bytes_of(const at::Tensor& t) {
     const auto* p = static_cast<const uint8_t*>(t.data_ptr());
     return std::vector<uint8_t>(p, p + t.numel() * t.element_size());
@@ -112,7 +115,8 @@ class StoreCommunicator : public Communicator {
   static at::Tensor tensor_of(const std::vector<uint8_t>& bytes, const at::Tensor& like) {
     if (bytes.size() != static_cast<size_t>(like.numel() * like.element_size()))
       throw std::runtime_error("a peer sent " + std::to_string(bytes.size()) + " bytes, expected " +
-                               std::to_string(like.numel() * like.element_size()) + " (shapes differ across ranks)");
+                               std::to_string(like.numel() * like.element_size()) +
+                               " (shapes differ across ranks)");
     at::Tensor t = at::empty_like(like);
     std::memcpy(t.data_ptr(), bytes.data(), bytes.size());
     return t;
@@ -140,8 +144,8 @@ class StoreCommunicator : public Communicator {
 template <typename Group>
 class C10dCommunicator : public Communicator {
  public:
-  C10dCommunicator(c10::intrusive_ptr<c10d::Store> store, c10::intrusive_ptr<Group> group, int rank, int world,
-                   std::string backend, std::chrono::milliseconds timeout)
+  C10dCommunicator(c10::intrusive_ptr<c10d::Store> store, c10::intrusive_ptr<Group> group, int rank,
+                   int world, std::string backend, std::chrono::milliseconds timeout)
       : store_(std::move(store)), group_(std::move(group)), timeout_(timeout) {
     rank_ = rank;
     world_ = world;
@@ -175,7 +179,8 @@ class C10dCommunicator : public Communicator {
   }
 
  private:
-  c10::intrusive_ptr<c10d::Store> store_;  // the group holds it too; kept so rank 0's server outlives the group
+  c10::intrusive_ptr<c10d::Store>
+      store_;  // the group holds it too; kept so rank 0's server outlives the group
   c10::intrusive_ptr<Group> group_;
   std::chrono::milliseconds timeout_;
 };
@@ -211,7 +216,8 @@ std::string built_dist_backends() {
 }
 
 std::unique_ptr<Communicator> connect_process_group(const DistEnv& env, const std::string& backend,
-                                                    const at::Device& device, std::chrono::milliseconds timeout) {
+                                                    const at::Device& device,
+                                                    std::chrono::milliseconds timeout) {
   std::string which = backend;
 #ifdef PROSPECT_HAVE_GLOO
   const char* cpu_default = "gloo";
@@ -256,8 +262,8 @@ std::unique_ptr<Communicator> connect_process_group(const DistEnv& env, const st
       opts->devices.push_back(local ? c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1")
                                     : c10d::ProcessGroupGloo::createDefaultDevice());
       auto group = c10::make_intrusive<c10d::ProcessGroupGloo>(store, env.rank, env.world_size, opts);
-      return std::make_unique<C10dCommunicator<c10d::ProcessGroupGloo>>(store, group, env.rank, env.world_size,
-                                                                        "gloo", timeout);
+      return std::make_unique<C10dCommunicator<c10d::ProcessGroupGloo>>(store, group, env.rank,
+                                                                        env.world_size, "gloo", timeout);
     }
 #endif
 #ifdef PROSPECT_HAVE_NCCL
@@ -265,8 +271,8 @@ std::unique_ptr<Communicator> connect_process_group(const DistEnv& env, const st
       auto opts = c10d::ProcessGroupNCCL::Options::create();
       opts->timeout = timeout;
       auto group = c10::make_intrusive<c10d::ProcessGroupNCCL>(store, env.rank, env.world_size, opts);
-      return std::make_unique<C10dCommunicator<c10d::ProcessGroupNCCL>>(store, group, env.rank, env.world_size,
-                                                                        "nccl", timeout);
+      return std::make_unique<C10dCommunicator<c10d::ProcessGroupNCCL>>(store, group, env.rank,
+                                                                        env.world_size, "nccl", timeout);
     }
 #endif
   } catch (const Error&) {
@@ -292,7 +298,8 @@ void all_reduce_gradients(Communicator& comm, const std::vector<std::pair<std::s
   std::vector<float> defined(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; i++) defined[i] = params[i].second.grad().defined() ? 1.0f : 0.0f;
   at::Device dev = n > 0 ? params[0].second.device() : at::Device(at::kCPU);
-  at::Tensor flags = at::from_blob(defined.data(), {n}, at::kFloat).to(dev, /*non_blocking=*/false, /*copy=*/true);
+  at::Tensor flags =
+      at::from_blob(defined.data(), {n}, at::kFloat).to(dev, /*non_blocking=*/false, /*copy=*/true);
   comm.all_reduce_sum(flags);
   at::Tensor anywhere_t = flags.to(at::kCPU).contiguous();
   const float* anywhere = anywhere_t.data_ptr<float>();

@@ -54,10 +54,11 @@ class Communicator {
 };
 
 // Joins the process group of `env` (rank 0 hosts the TCPStore at MASTER_ADDR:MASTER_PORT). `backend`:
-// "auto" (NCCL for a CUDA device, else Gloo where built, else store), "store", "gloo" or "nccl". Throws prospect::Error when the backend is
-// not built, or the rendezvous does not complete within `timeout`.
+// "auto" (NCCL for a CUDA device, else Gloo where built, else store), "store", "gloo" or "nccl". Throws
+// prospect::Error when the backend is not built, or the rendezvous does not complete within `timeout`.
 std::unique_ptr<Communicator> connect_process_group(const DistEnv& env, const std::string& backend,
-                                                    const at::Device& device, std::chrono::milliseconds timeout);
+                                                    const at::Device& device,
+                                                    std::chrono::milliseconds timeout);
 
 // Sums the gradients of `params` over all ranks, in buckets of about `bucket_bytes` flattened per dtype and
 // device. A gradient that is undefined on one rank counts as zeros there; one undefined on every rank stays

@@ -44,7 +44,8 @@ GradCheckpointing::GradCheckpointing(model::TextModel& text) : text_(&text) {
     closures_.push_back([&layer, saved](const at::Tensor& in) { return layer.forward(in, saved); });
     // Frozen embeddings (LoRA) give an input without grad; the output must still carry the layer's gradients.
     at::Tensor in = x.requires_grad() ? x : x.detach().requires_grad_(true);
-    return CheckpointedLayer::apply(in, reinterpret_cast<int64_t>(this), static_cast<int64_t>(closures_.size() - 1))[0];
+    return CheckpointedLayer::apply(in, reinterpret_cast<int64_t>(this),
+                                    static_cast<int64_t>(closures_.size() - 1))[0];
   };
 }
 

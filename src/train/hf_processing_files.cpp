@@ -2,7 +2,6 @@
 #include "train/hf_processing_files.h"
 
 #include <filesystem>
-
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
@@ -15,10 +14,11 @@ using nlohmann::json;
 namespace prospect::train {
 
 const std::vector<std::string>& hf_processing_file_names() {
-  static const std::vector<std::string> names = {
-      "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json",  "chat_template.json",
-      "chat_template.jinja",   "preprocessor_config.json", "processor_config.json", "video_preprocessor_config.json",
-      "generation_config.json"};
+  static const std::vector<std::string> names = {"tokenizer_config.json", "special_tokens_map.json",
+                                                 "added_tokens.json",     "chat_template.json",
+                                                 "chat_template.jinja",   "preprocessor_config.json",
+                                                 "processor_config.json", "video_preprocessor_config.json",
+                                                 "generation_config.json"};
   return names;
 }
 
@@ -67,14 +67,16 @@ void write_hf_processing_files(const std::string& base_dir, const std::string& o
     if (base_dir.empty() || !fs::exists(from) || fs::exists(out / name)) continue;
     std::error_code ec;
     fs::copy_file(from, out / name, fs::copy_options::overwrite_existing, ec);
-    if (ec) fail(ErrorContext{(out / name).string()}, "cannot copy from " + from.string() + ": " + ec.message());
+    if (ec)
+      fail(file_context((out / name).string()), "cannot copy from " + from.string() + ": " + ec.message());
   }
   auto generate = [&](const char* name, const json& j) {
     if (!fs::exists(out / name)) write_text_file((out / name).string(), j.dump(2) + "\n");
   };
   generate("tokenizer_config.json", tokenizer_config(config, tok));
   generate("preprocessor_config.json", preprocessor_config(config));
-  generate("processor_config.json", {{"processor_class", "SmolVLMProcessor"}, {"image_seq_len", config.tokens_per_frame()}});
+  generate("processor_config.json",
+           {{"processor_class", "SmolVLMProcessor"}, {"image_seq_len", config.tokens_per_frame()}});
 }
 
 }  // namespace prospect::train

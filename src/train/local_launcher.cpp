@@ -46,7 +46,8 @@ int launch_local_ranks(int n, const std::vector<std::string>& argv) {
   const std::string addr = addr_env && *addr_env ? addr_env : "127.0.0.1";
   const char* port_env = std::getenv("MASTER_PORT");
   const std::string port = port_env && *port_env ? port_env : std::to_string(free_local_port());
-  std::cerr << "prospect train: starting " << n << " ranks (c10d rendezvous at " << addr << ":" << port << ")\n";
+  std::cerr << "prospect train: starting " << n << " ranks (c10d rendezvous at " << addr << ":" << port
+            << ")\n";
   std::vector<pid_t> pids;
   for (int r = 0; r < n; r++) {
     pid_t pid = fork();

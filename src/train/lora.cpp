@@ -10,11 +10,12 @@
 namespace prospect::train {
 
 LoraSet::LoraSet(model::SmolVLM& m, const LoraOptions& o) {
-  static const std::vector<std::string> known = {"q_proj", "k_proj", "v_proj", "o_proj",
+  static const std::vector<std::string> known = {"q_proj",    "k_proj",  "v_proj",   "o_proj",
                                                  "gate_proj", "up_proj", "down_proj"};
   for (const auto& t : o.targets)
     if (std::find(known.begin(), known.end(), t) == known.end())
-      fail("option 'lora.targets': unknown projection '" + t + "' (expected q_proj, k_proj, v_proj, o_proj, "
+      fail("option 'lora.targets': unknown projection '" + t +
+           "' (expected q_proj, k_proj, v_proj, o_proj, "
            "gate_proj, up_proj, down_proj)");
   if (o.rank <= 0) fail("option 'lora.rank' must be positive");
   scale_ = o.alpha / static_cast<double>(o.rank);
@@ -26,15 +27,15 @@ LoraSet::LoraSet(model::SmolVLM& m, const LoraOptions& o) {
     std::vector<std::pair<std::string, model::Linear*>> found = {
         {"self_attn.q_proj", L.self_attn->q_proj.get()}, {"self_attn.k_proj", L.self_attn->k_proj.get()},
         {"self_attn.v_proj", L.self_attn->v_proj.get()}, {"self_attn.o_proj", L.self_attn->o_proj.get()},
-        {"mlp.gate_proj", L.mlp->gate_proj.get()},        {"mlp.up_proj", L.mlp->up_proj.get()},
+        {"mlp.gate_proj", L.mlp->gate_proj.get()},       {"mlp.up_proj", L.mlp->up_proj.get()},
         {"mlp.down_proj", L.mlp->down_proj.get()}};
     for (auto& [suffix, lin] : found) {
       std::string short_name = suffix.substr(suffix.find('.') + 1);
       if (std::find(o.targets.begin(), o.targets.end(), short_name) == o.targets.end()) continue;
       const int64_t out = lin->weight.size(0), in = lin->weight.size(1);
       if (o.rank > std::min(in, out))
-        fail("option 'lora.rank' = " + std::to_string(o.rank) + " exceeds the dimensions of " + suffix + " [" +
-             std::to_string(out) + ", " + std::to_string(in) + "]");
+        fail("option 'lora.rank' = " + std::to_string(o.rank) + " exceeds the dimensions of " + suffix +
+             " [" + std::to_string(out) + ", " + std::to_string(in) + "]");
       Target t;
       t.linear = lin;
       t.base = lin->weight;
@@ -86,7 +87,8 @@ void LoraSet::load(const std::string& path) {
   at::NoGradGuard no_grad;
   for (auto& [name, p] : params_) {
     auto it = saved.find(name);
-    if (it == saved.end()) fail(path + ": adapter '" + name + "' is missing", "lora.rank or lora.targets changed?");
+    if (it == saved.end())
+      fail(path + ": adapter '" + name + "' is missing", "lora.rank or lora.targets changed?");
     if (it->second.sizes() != p.sizes())
       fail(path + ": adapter '" + name + "' has shape " + c10::str(it->second.sizes()) + ", expected " +
            c10::str(p.sizes()));

@@ -22,7 +22,8 @@ constexpr const char* kLoraFile = "lora_adapters.safetensors";
 struct LoraOptions {
   int64_t rank = 16;
   double alpha = 32;
-  std::vector<std::string> targets = {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"};
+  std::vector<std::string> targets = {"q_proj",    "k_proj",  "v_proj",   "o_proj",
+                                      "gate_proj", "up_proj", "down_proj"};
   uint64_t seed = 0;
 };
 
@@ -38,7 +39,8 @@ class LoraSet {
   // W0 += scale * B A in every target (for export); unmerge_from_base() restores the saved W0 exactly.
   void merge_into_base();
   void unmerge_from_base();
-  // Adapters to / from a safetensors file (exact). load() throws prospect::Error for missing or misshapen ones.
+  // Adapters to / from a safetensors file (exact). load() throws prospect::Error for missing or misshapen
+  // ones.
   void save(const std::string& path) const;
   void load(const std::string& path);
   double scale() const { return scale_; }

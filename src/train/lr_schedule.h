@@ -1,7 +1,7 @@
 // Learning-rate schedules: linear warmup from 0 to the peak, then cosine, linear or constant, as HF's
-// get_{cosine,linear,constant}_schedule_with_warmup define them (the multiplier for optimizer update number s,
-// counted from 0, so the very first update of a warmup runs at lr 0). Pure arithmetic: the scheduler's only
-// state is the update count, which the trainer saves. Not here: per-group learning rates, restarts.
+// get_{cosine,linear,constant}_schedule_with_warmup define them (the multiplier for optimizer update number
+// s, counted from 0, so the very first update of a warmup runs at lr 0). Pure arithmetic: the scheduler's
+// only state is the update count, which the trainer saves. Not here: per-group learning rates, restarts.
 #pragma once
 #include <cstdint>
 #include <string>

@@ -3,11 +3,10 @@
 // On resume the JSONL lines of steps after the checkpoint are dropped: that part of the run is redone.
 // Not here: the console (progress.h), choosing what to log (trainer.cpp).
 #pragma once
-#include <nlohmann/json.hpp>
-
 #include <cstdint>
 #include <cstdio>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "core/tensorboard_writer.h"

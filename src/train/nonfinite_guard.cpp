@@ -16,7 +16,8 @@ bool NonFiniteGuard::check(bool finite, int64_t step, const std::string& what) {
     fail("training stopped at step " + std::to_string(step) + ": " + std::to_string(in_row_) +
              " updates in a row had a non-finite loss or gradient (last: " + what + "; " +
              std::to_string(skipped_total_) + " skipped in total)",
-         "lower optim.lr, keep optim.grad_clip on, check the data, or try train.dtype=fp32; resume from the last "
+         "lower optim.lr, keep optim.grad_clip on, check the data, or try train.dtype=fp32; resume from the "
+         "last "
          "checkpoint with --resume");
   return true;
 }

@@ -26,10 +26,12 @@ std::string format_progress(const ProgressFields& f, int bar_width) {
     bar = "[" + std::string(filled, '#') + std::string(bar_width - filled, '.') + "] ";
   }
   std::string line =
-      bar + strformat("%lld/%lld ep %.2f loss %.4f (lm %.4f dst_gen %.4f speak %.4f dst %.4f) lr %.2e %.0f tok/s "
-                      "%.1f fr/s ETA %s",
-                      (long long)f.step, (long long)f.total_steps, f.epoch, f.loss, f.lm_loss, f.dst_gen_loss,
-                      f.speak_loss, f.dst_loss, f.lr, f.tokens_per_s, f.frames_per_s, format_duration(f.eta_s).c_str());
+      bar + strformat(
+                "%lld/%lld ep %.2f loss %.4f (lm %.4f dst_gen %.4f speak %.4f dst %.4f) lr %.2e %.0f tok/s "
+                "%.1f fr/s ETA %s",
+                (long long)f.step, (long long)f.total_steps, f.epoch, f.loss, f.lm_loss, f.dst_gen_loss,
+                f.speak_loss, f.dst_loss, f.lr, f.tokens_per_s, f.frames_per_s,
+                format_duration(f.eta_s).c_str());
   if (f.skipped > 0) line += " skipped " + std::to_string(f.skipped);
   return line;
 }

@@ -21,8 +21,8 @@ struct ProgressFields {
 // "1h02m", "3m07s", "12s"; "?" for a negative value.
 std::string format_duration(double seconds);
 
-// The whole line, without a newline: "[####....] 120/1000 ep 0.48 loss 1.234 (lm .. dst_gen .. speak .. dst ..)
-// lr 1.0e-05 1234 tok/s 5.6 fr/s ETA 3m07s".
+// The whole line, without a newline: "[####....] 120/1000 ep 0.48 loss 1.234 (lm .. dst_gen .. speak .. dst
+// ..) lr 1.0e-05 1234 tok/s 5.6 fr/s ETA 3m07s".
 std::string format_progress(const ProgressFields& f, int bar_width = 20);
 
 class ProgressBar {

@@ -2,8 +2,9 @@
 #include "train/rng_state.h"
 
 #include <ATen/CPUGeneratorImpl.h>
-#include <ATen/core/Generator.h>
 #include <ATen/Context.h>
+#include <ATen/core/Generator.h>
+
 #include <mutex>
 
 #include "core/error.h"

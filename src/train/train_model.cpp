@@ -12,7 +12,8 @@ namespace prospect::train {
 namespace {
 
 // Sets requires_grad by train.mode and returns the trainable tensors by name (LoRA adapters created here).
-std::vector<NamedTensor> trainable_parameters(const TrainOptions& o, const std::string& resume_dir, TrainModel& m) {
+std::vector<NamedTensor> trainable_parameters(const TrainOptions& o, const std::string& resume_dir,
+                                              TrainModel& m) {
   std::vector<NamedTensor> params;
   if (o.train_mode == TrainMode::Full || o.train_mode == TrainMode::FreezeVision) {
     m.model->set_vision_trainable(o.train_mode == TrainMode::Full);
@@ -51,8 +52,9 @@ std::string describe_model(const TrainOptions& o, const std::string& weights_dir
 
 }  // namespace
 
-TrainModel load_train_model(const TrainOptions& o, const std::string& weights_dir, const std::string& resume_dir,
-                            at::Device device, at::ScalarType dtype, Communicator* dist, std::string& summary) {
+TrainModel load_train_model(const TrainOptions& o, const std::string& weights_dir,
+                            const std::string& resume_dir, at::Device device, at::ScalarType dtype,
+                            Communicator* dist, std::string& summary) {
   TrainModel m;
   m.device = device;
   m.dtype = dtype;
@@ -73,13 +75,15 @@ TrainModel load_train_model(const TrainOptions& o, const std::string& weights_di
   }
   std::vector<NamedTensor> params = trainable_parameters(o, resume_dir, m);
   if (dist) {
-    // Every rank starts from rank 0's trainable weights (equal already when all load the same files and seed).
+    // Every rank starts from rank 0's trainable weights (equal already when all load the same files and
+    // seed).
     for (auto& [n, p] : params) {
       at::Tensor value = p.detach();
       dist->broadcast(value, 0);
     }
   }
-  if (o.grad_checkpointing) m.checkpointing = std::make_unique<GradCheckpointing>(*m.model->model->text_model);
+  if (o.grad_checkpointing)
+    m.checkpointing = std::make_unique<GradCheckpointing>(*m.model->model->text_model);
   m.opt = std::make_unique<AdamW>(params, o.adamw);
   summary = describe_model(o, weights_dir, m, params);
   return m;

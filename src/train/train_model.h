@@ -28,11 +28,13 @@ struct TrainModel {
   std::unique_ptr<AdamW> opt;
 };
 
-// Loads the model from `weights_dir` onto `device` in `dtype`, the heads from `resume_dir` (else `weights_dir`,
-// else fresh ones seeded by train.seed) and, for LoRA, the adapters from `resume_dir` when given; marks what
-// train.mode trains and builds the optimizer over it. With `dist`, every rank takes rank 0's trainable weights.
-// `summary` gets the "model: ..." line (parameter counts, mode). Throws prospect::Error for unreadable files.
-TrainModel load_train_model(const TrainOptions& o, const std::string& weights_dir, const std::string& resume_dir,
-                            at::Device device, at::ScalarType dtype, Communicator* dist, std::string& summary);
+// Loads the model from `weights_dir` onto `device` in `dtype`, the heads from `resume_dir` (else
+// `weights_dir`, else fresh ones seeded by train.seed) and, for LoRA, the adapters from `resume_dir` when
+// given; marks what train.mode trains and builds the optimizer over it. With `dist`, every rank takes rank
+// 0's trainable weights. `summary` gets the "model: ..." line (parameter counts, mode). Throws
+// prospect::Error for unreadable files.
+TrainModel load_train_model(const TrainOptions& o, const std::string& weights_dir,
+                            const std::string& resume_dir, at::Device device, at::ScalarType dtype,
+                            Communicator* dist, std::string& summary);
 
 }  // namespace prospect::train

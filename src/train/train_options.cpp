@@ -16,14 +16,18 @@ const std::vector<OptionDoc>& train_option_docs() {
       {"model.head_type", "linear", "decision heads: linear | mlp (Linear(H,H/2) -> GELU -> Linear(H/2,1))"},
       {"model.frame_pooling", 0, "pool each frame's tokens to k x k (0: off, K from the model)"},
       {"data.root", ".", "data root: split files and frames_file paths are relative to it"},
-      {"data.train", "train.json", "training split file (DST clips or ProAssist samples; JSON array or JSONL)"},
+      {"data.train", "train.json",
+       "training split file (DST clips or ProAssist samples; JSON array or JSONL)"},
       {"data.val", "", "validation split file (empty: no validation)"},
       {"data.max_seq_len", 4096, "longer clips are split at frame boundaries into sub-clips"},
       {"data.neg_frame_sampling_rate", 0.5, "rho: probability a silent frame is a training decision point"},
-      {"data.neg_frame_sampling_rate_end", 0.5, "rho at the last optimizer update when neg_rate_schedule is linear"},
-      {"data.neg_rate_schedule", "constant", "constant | linear (rho moves linearly over the optimizer updates to _end)"},
+      {"data.neg_frame_sampling_rate_end", 0.5,
+       "rho at the last optimizer update when neg_rate_schedule is linear"},
+      {"data.neg_rate_schedule", "constant",
+       "constant | linear (rho moves linearly over the optimizer updates to _end)"},
       {"data.eval_neg_frame_sampling_rate", 1.0, "rho for validation"},
-      {"data.anchor_jitter", 0.0, "training only: probability an output frame's turns move one frame earlier/later"},
+      {"data.anchor_jitter", 0.0,
+       "training only: probability an output frame's turns move one frame earlier/later"},
       {"data.frame_stride", 1, "keep every s-th frame (anchor frames always kept)"},
       {"data.context_frames", 0, "bare frame blocks repeated before each sub-clip cut"},
       {"data.workers", 2, "data-loader threads (decode frames, render sequences)"},
@@ -36,10 +40,12 @@ const std::vector<OptionDoc>& train_option_docs() {
       {"loss.bce", "balanced", "balanced (mean over positives and negatives, halved) | pos_weight"},
       {"loss.pos_weight", 1.0, "weight of positive decision points when loss.bce = pos_weight"},
       {"train.mode", "full", "full | freeze_vision | heads_only | lora"},
-      {"train.grad_checkpointing", false, "recompute each decoder layer in backward (less memory, ~30% slower)"},
+      {"train.grad_checkpointing", false,
+       "recompute each decoder layer in backward (less memory, ~30% slower)"},
       {"lora.rank", 16, "LoRA rank r (train.mode = lora)"},
       {"lora.alpha", 32.0, "LoRA alpha (scale alpha / r)"},
-      {"lora.targets", json::array({"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}),
+      {"lora.targets",
+       json::array({"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}),
        "text-model projections that get adapters"},
       {"optim.lr", 1e-5, "peak learning rate"},
       {"optim.weight_decay", 0.0, "decoupled weight decay (AdamW)"},
@@ -47,7 +53,8 @@ const std::vector<OptionDoc>& train_option_docs() {
       {"optim.beta2", 0.999, "AdamW beta2"},
       {"optim.eps", 1e-8, "AdamW epsilon"},
       {"optim.grad_clip", 1.0, "global gradient-norm clip (0: off)"},
-      {"optim.no_decay", json::array({"bias", "norm", "embed"}), "parameter-name substrings without weight decay"},
+      {"optim.no_decay", json::array({"bias", "norm", "embed"}),
+       "parameter-name substrings without weight decay"},
       {"schedule.name", "cosine", "cosine | linear | constant (after warmup)"},
       {"schedule.warmup_steps", 0, "warmup updates (overrides warmup_ratio when > 0)"},
       {"schedule.warmup_ratio", 0.0, "warmup as a fraction of all updates"},
@@ -67,10 +74,15 @@ const std::vector<OptionDoc>& train_option_docs() {
       {"train.seed", 42, "seed of shuffling, negative subsampling and initialisation"},
       {"train.threads", 0, "compute threads (0: --threads / PROSPECT_THREADS / all cores)"},
       {"train.device", "auto", "auto | cpu | cuda"},
-      {"train.dist_backend", "auto", "several processes (torchrun env): auto (nccl on CUDA; on CPU gloo where built, else store) | store | gloo | nccl"},
-      {"train.dist_timeout_s", 1800, "seconds a rank waits for the others (a dead rank fails the rest after this)"},
-      {"train.dtype", "auto", "auto (fp32 on CPU, bf16 on CUDA) | fp32 | bf16 (fp32 master weights) | bf16_pure"},
-      {"train.adamw_impl", "auto", "AdamW kernels: auto (fused/multi-tensor on CUDA, single on CPU) | single | foreach | fused"},
+      {"train.dist_backend", "auto",
+       "several processes (torchrun env): auto (nccl on CUDA; on CPU gloo where built, else store) | store | "
+       "gloo | nccl"},
+      {"train.dist_timeout_s", 1800,
+       "seconds a rank waits for the others (a dead rank fails the rest after this)"},
+      {"train.dtype", "auto",
+       "auto (fp32 on CPU, bf16 on CUDA) | fp32 | bf16 (fp32 master weights) | bf16_pure"},
+      {"train.adamw_impl", "auto",
+       "AdamW kernels: auto (fused/multi-tensor on CUDA, single on CPU) | single | foreach | fused"},
       {"train.run_dir", "runs/train", "run directory: config, checkpoints/, metrics.jsonl, TensorBoard, log"},
       {"train.quiet", false, "no progress bar: one plain line per logged step"},
   };
@@ -109,11 +121,13 @@ void one_of(const std::string& key, const std::string& value, const std::vector<
 }
 
 void at_least(const std::string& key, double value, double min) {
-  if (!(value >= min)) fail("option '" + key + "' must be >= " + json(min).dump() + ", got " + json(value).dump());
+  if (!(value >= min))
+    fail("option '" + key + "' must be >= " + json(min).dump() + ", got " + json(value).dump());
 }
 
 void in_unit(const std::string& key, double value) {
-  if (!(value >= 0.0 && value <= 1.0)) fail("option '" + key + "' must be in [0, 1], got " + json(value).dump());
+  if (!(value >= 0.0 && value <= 1.0))
+    fail("option '" + key + "' must be in [0, 1], got " + json(value).dump());
 }
 
 // An option word and the enum value it stands for.
@@ -127,9 +141,12 @@ const Word<TrainMode> kTrainModes[] = {{"full", TrainMode::Full},
                                        {"freeze_vision", TrainMode::FreezeVision},
                                        {"heads_only", TrainMode::HeadsOnly},
                                        {"lora", TrainMode::Lora}};
-const Word<TrainDevice> kDevices[] = {{"auto", TrainDevice::Auto}, {"cpu", TrainDevice::Cpu}, {"cuda", TrainDevice::Cuda}};
-const Word<TrainDtype> kDtypes[] = {
-    {"auto", TrainDtype::Auto}, {"fp32", TrainDtype::Fp32}, {"bf16", TrainDtype::Bf16}, {"bf16_pure", TrainDtype::Bf16Pure}};
+const Word<TrainDevice> kDevices[] = {
+    {"auto", TrainDevice::Auto}, {"cpu", TrainDevice::Cpu}, {"cuda", TrainDevice::Cuda}};
+const Word<TrainDtype> kDtypes[] = {{"auto", TrainDtype::Auto},
+                                    {"fp32", TrainDtype::Fp32},
+                                    {"bf16", TrainDtype::Bf16},
+                                    {"bf16_pure", TrainDtype::Bf16Pure}};
 const Word<NegRateSchedule> kNegRateSchedules[] = {{"constant", NegRateSchedule::Constant},
                                                    {"linear", NegRateSchedule::Linear}};
 const Word<model::BceMode> kBceModes[] = {{"balanced", model::BceMode::Balanced},
@@ -156,7 +173,8 @@ const char* word_of(E value, const Word<E> (&words)[N]) {
 }
 
 // A word that an existing parse_* function turns into its enum, after the check that names the option.
-std::string checked_word(const json& config, const std::string& key, const std::vector<std::string>& allowed) {
+std::string checked_word(const json& config, const std::string& key,
+                         const std::vector<std::string>& allowed) {
   std::string value = get<std::string>(config, key);
   one_of(key, value, allowed);
   return value;
@@ -204,7 +222,8 @@ void parse_loss_and_mode(const json& c, TrainOptions& o) {
   o.loss.w_dst_gen = get<double>(c, "loss.dst_gen");
   o.loss.w_speak = get<double>(c, "loss.speak");
   o.loss.w_dst = get<double>(c, "loss.dst");
-  for (const char* k : {"loss.lm", "loss.dst_gen", "loss.speak", "loss.dst"}) at_least(k, get<double>(c, k), 0.0);
+  for (const char* k : {"loss.lm", "loss.dst_gen", "loss.speak", "loss.dst"})
+    at_least(k, get<double>(c, k), 0.0);
   o.loss.bce_mode = pick(c, "loss.bce", kBceModes);
   o.loss.pos_weight = get<double>(c, "loss.pos_weight");
   at_least("loss.pos_weight", o.loss.pos_weight, 0.0);
@@ -271,7 +290,8 @@ void parse_loop(const json& c, TrainOptions& o) {
   at_least("train.dist_timeout_s", double(o.dist_timeout_s), 1);
   o.dtype = pick(c, "train.dtype", kDtypes);
   o.adamw.master_weights = o.dtype != TrainDtype::Bf16Pure;
-  o.adamw.impl = parse_adamw_impl(checked_word(c, "train.adamw_impl", {"auto", "single", "foreach", "fused"}));
+  o.adamw.impl =
+      parse_adamw_impl(checked_word(c, "train.adamw_impl", {"auto", "single", "foreach", "fused"}));
   o.run_dir = get<std::string>(c, "train.run_dir");
   if (o.run_dir.empty()) fail("option 'train.run_dir' must not be empty");
   o.quiet = get<bool>(c, "train.quiet");

@@ -4,9 +4,8 @@
 // struct (loss, AdamW, LoRA, renderer, loader) and every mode word as an enum, parsed here and nowhere else.
 // Defaults per spec/training.md. Not here: reading the files (core/config.h), anything the options drive.
 #pragma once
-#include <nlohmann/json.hpp>
-
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -46,11 +45,12 @@ struct TrainOptions {
   int64_t frame_pooling = 0;  // k for k x k pooling of each frame's tokens; 0 = off
   // data
   std::string data_root, train_file, val_file;
-  // frame_stride, max_seq_len, context_frames, seed. Left at their defaults for the trainer to set: image_seq_len
-  // (from the model), rho (1.0; each loader sets its own) and anchor_jitter (0; training loaders only).
+  // frame_stride, max_seq_len, context_frames, seed. Left at their defaults for the trainer to set:
+  // image_seq_len (from the model), rho (1.0; each loader sets its own) and anchor_jitter (0; training
+  // loaders only).
   data::RenderOptions render;
-  // num_threads (data.workers, at least 1), prefetch_batches, shuffle, seed, skip_bad_clips. Set by the trainer:
-  // batch_size (the global batch, train.batch_size x ranks), pad_id (the model's) and the shard.
+  // num_threads (data.workers, at least 1), prefetch_batches, shuffle, seed, skip_bad_clips. Set by the
+  // trainer: batch_size (the global batch, train.batch_size x ranks), pad_id (the model's) and the shard.
   data::LoaderOptions loader;
   double neg_rate = 0.5, neg_rate_end = 0.5, eval_neg_rate = 1.0;
   double anchor_jitter = 0.0;  // training samples only (RenderOptions::anchor_jitter)
@@ -76,7 +76,8 @@ struct TrainOptions {
   int64_t seed = 42, threads = 0;
   TrainDevice device = TrainDevice::Auto;
   TrainDtype dtype = TrainDtype::Auto;
-  std::string dist_backend;  // auto | store | gloo | nccl (only with WORLD_SIZE > 1; train/distributed.h parses it)
+  std::string
+      dist_backend;  // auto | store | gloo | nccl (only with WORLD_SIZE > 1; train/distributed.h parses it)
   int64_t dist_timeout_s = 1800;
   // output
   std::string run_dir;

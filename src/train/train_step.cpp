@@ -20,8 +20,8 @@ void all_reduce_counts(Communicator& dist, at::Device device, model::LossCounts&
 }
 
 void all_reduce_stats(Communicator& dist, at::Device device, WindowStats& w) {
-  std::vector<double> v{w.loss, w.lm, w.dst_gen, w.speak, w.dst, double(w.tokens), double(w.frames),
-                        double(w.decisions)};
+  std::vector<double> v{
+      w.loss, w.lm, w.dst_gen, w.speak, w.dst, double(w.tokens), double(w.frames), double(w.decisions)};
   at::Tensor t = at::tensor(v, at::kDouble).to(device);
   dist.all_reduce_sum(t);
   at::Tensor c = t.to(at::kCPU).contiguous();
@@ -91,8 +91,9 @@ void micro_batch_step(TrainModel& m, const BatchTensors& t, const model::LossOpt
   // One read of the five terms (one synchronisation on a GPU, not five).
   const at::Device loss_dev = terms.total.device();
   auto term = [&](const at::Tensor& x) { return x.detach().to(loss_dev, at::kFloat).reshape({}); };
-  at::Tensor vals = at::stack({term(terms.total), term(terms.lm), term(terms.dst_gen), term(terms.speak), term(terms.dst)})
-                        .to(at::kCPU, at::kDouble);
+  at::Tensor vals =
+      at::stack({term(terms.total), term(terms.lm), term(terms.dst_gen), term(terms.speak), term(terms.dst)})
+          .to(at::kCPU, at::kDouble);
   const double* tv = vals.data_ptr<double>();
   w.loss += tv[0];
   w.lm += tv[1];
@@ -118,12 +119,14 @@ void accumulate(WindowStats& into, const WindowStats& w) {
   into.decisions += w.decisions;
 }
 
-WindowStats train_window(TrainModel& m, const std::vector<data::Batch>& window, const model::LossOptions& loss,
-                         bool model_frozen, Communicator* dist) {
+WindowStats train_window(TrainModel& m, const std::vector<data::Batch>& window,
+                         const model::LossOptions& loss, bool model_frozen, Communicator* dist) {
   WindowStats w;
   model::LossCounts totals;
   std::vector<BatchTensors> tensors = window_tensors(m, window, totals);
-  if (dist) all_reduce_counts(*dist, m.device, totals);  // model.md §3: the global batch's counts normalise every term
+  if (dist)
+    all_reduce_counts(*dist, m.device,
+                      totals);  // model.md §3: the global batch's counts normalise every term
   for (const auto& t : tensors) micro_batch_step(m, t, loss, totals, model_frozen, w);
   if (m.checkpointing) m.checkpointing->release();
   if (dist) {

@@ -23,10 +23,10 @@ struct WindowStats {
 // Adds the losses and counts of `w` to `into` (the running sums between two logged lines).
 void accumulate(WindowStats& into, const WindowStats& w);
 
-// Runs forward and backward over `window` (gradients add to those already there). `model_frozen`: nothing below
-// the heads needs a graph (train.mode = heads_only). With `dist`, counts, gradients and the returned stats are
-// sums over all ranks.
-WindowStats train_window(TrainModel& m, const std::vector<data::Batch>& window, const model::LossOptions& loss,
-                         bool model_frozen, Communicator* dist);
+// Runs forward and backward over `window` (gradients add to those already there). `model_frozen`: nothing
+// below the heads needs a graph (train.mode = heads_only). With `dist`, counts, gradients and the returned
+// stats are sums over all ranks.
+WindowStats train_window(TrainModel& m, const std::vector<data::Batch>& window,
+                         const model::LossOptions& loss, bool model_frozen, Communicator* dist);
 
 }  // namespace prospect::train

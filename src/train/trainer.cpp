@@ -1,21 +1,21 @@
 // The training loop (see trainer.h). A run is: open the run directory, set up (device, model, data, plan,
-// resume), then per update the steps next window -> train step -> log -> validate -> save -> maybe stop, and an
-// end that validates and saves what the loop did not. The pieces live beside it: the options (train_options.h),
-// the model and optimizer (train_model.h), one window's forward/backward (train_step.h), checkpoint files
-// (trainer_checkpoint.h), the data report (data_report.h).
+// resume), then per update the steps next window -> train step -> log -> validate -> save -> maybe stop, and
+// an end that validates and saves what the loop did not. The pieces live beside it: the options
+// (train_options.h), the model and optimizer (train_model.h), one window's forward/backward (train_step.h),
+// checkpoint files (trainer_checkpoint.h), the data report (data_report.h).
 #include "train/trainer.h"
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <filesystem>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <optional>
 #include <set>
 
-#include "core/config.h"
 #include "core/clock.h"
+#include "core/config.h"
 #include "core/error.h"
 #include "core/strformat.h"
 #include "core/text_file.h"
@@ -51,12 +51,13 @@ struct StepResult {
   double lr = 0, grad_norm = 0;
 };
 
-// "validation at step N: loss ... (lm ... dst_gen ... speak ... dst ...) speak_f1 ..." for the console and log.
+// "validation at step N: loss ... (lm ... dst_gen ... speak ... dst ...) speak_f1 ..." for the console and
+// log.
 std::string describe_validation(int64_t step, const json& v) {
-  std::string msg = strformat("validation at step %lld: loss %.4f (lm %.4f dst_gen %.4f speak %.4f dst %.4f)",
-                              (long long)step, v["loss"].get<double>(), v["lm_loss"].get<double>(),
-                              v["dst_gen_loss"].get<double>(), v["speak_loss"].get<double>(),
-                              v["dst_loss"].get<double>());
+  std::string msg =
+      strformat("validation at step %lld: loss %.4f (lm %.4f dst_gen %.4f speak %.4f dst %.4f)",
+                (long long)step, v["loss"].get<double>(), v["lm_loss"].get<double>(),
+                v["dst_gen_loss"].get<double>(), v["speak_loss"].get<double>(), v["dst_loss"].get<double>());
   for (const char* k : {"speak_f1", "speak_auroc", "dst_f1", "dst_auroc", "dst_exact_match"})
     if (v.contains(k)) msg += std::string(" ") + k + " " + std::to_string(v[k].get<double>());
   return msg;
@@ -167,8 +168,8 @@ void Trainer::say(const std::string& line) {
 
 // ---- setup ------------------------------------------------------------------------------------------------
 
-// Creates the run directory and its log, clears what an interrupted run left; returns the checkpoint to resume
-// from (empty for a fresh run).
+// Creates the run directory and its log, clears what an interrupted run left; returns the checkpoint to
+// resume from (empty for a fresh run).
 std::string Trainer::open_run_dir() {
   run_dir_ = o_.run_dir;
   checkpoints_dir_ = (fs::path(run_dir_) / "checkpoints").string();
@@ -180,7 +181,8 @@ std::string Trainer::open_run_dir() {
   if (stale) say("removed " + std::to_string(stale) + " incomplete checkpoint(s) left by an interrupted run");
 
   std::string resume_dir;
-  if (!resume_arg_.empty()) resume_dir = resume_arg_ == "latest" ? latest_checkpoint(checkpoints_dir_) : resume_arg_;
+  if (!resume_arg_.empty())
+    resume_dir = resume_arg_ == "latest" ? latest_checkpoint(checkpoints_dir_) : resume_arg_;
   if (!resume_dir.empty() && !fs::exists(fs::path(resume_dir) / kTrainerStateFile))
     fail(resume_dir + ": not a complete checkpoint (no " + std::string(kTrainerStateFile) + ")",
          "pass a checkpoints/checkpoint-N directory of a run");
@@ -194,7 +196,8 @@ void Trainer::setup(const std::string& resume_dir) {
   seed_everything(static_cast<uint64_t>(o_.seed));
   guard_ = NonFiniteGuard(o_.max_nonfinite_in_row);
 
-  // LoRA resumes from the frozen base plus the checkpoint's adapters; other modes from the checkpoint's weights.
+  // LoRA resumes from the frozen base plus the checkpoint's adapters; other modes from the checkpoint's
+  // weights.
   const bool weights_from_resume = !resume_dir.empty() && o_.train_mode != TrainMode::Lora;
   std::string model_line;
   m_ = load_train_model(o_, weights_from_resume ? resume_dir : o_.model_path, resume_dir, m_.device, m_.dtype,
@@ -207,7 +210,8 @@ void Trainer::setup(const std::string& resume_dir) {
   plan_steps();
 
   if (!resume_dir.empty()) {
-    for (const auto& note : restore_train_checkpoint(resume_dir, o_, config_, env_.world_size, pos_, guard_, *m_.opt))
+    for (const auto& note :
+         restore_train_checkpoint(resume_dir, o_, config_, env_.world_size, pos_, guard_, *m_.opt))
       say(note);
     say("resumed from " + resume_dir + " at step " + std::to_string(pos_.step) + " (epoch " +
         std::to_string(pos_.epoch) + ", micro-batch " + std::to_string(pos_.batch_in_epoch) + ")");
@@ -218,11 +222,15 @@ void Trainer::setup(const std::string& resume_dir) {
 void Trainer::setup_device() {
   if (o_.device == TrainDevice::Cuda || (o_.device == TrainDevice::Auto && at::hasCUDA())) {
     if (!at::hasCUDA()) fail("option 'train.device' is cuda but this build or machine has no CUDA device");
-    m_.device = at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(env_.world_size > 1 ? env_.local_rank : 0));
+    m_.device =
+        at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(env_.world_size > 1 ? env_.local_rank : 0));
   }
-  if (o_.dtype == TrainDtype::Fp32) m_.dtype = at::kFloat;
-  else if (o_.dtype == TrainDtype::Auto) m_.dtype = m_.device.is_cuda() ? at::kBFloat16 : at::kFloat;
-  else m_.dtype = at::kBFloat16;
+  if (o_.dtype == TrainDtype::Fp32)
+    m_.dtype = at::kFloat;
+  else if (o_.dtype == TrainDtype::Auto)
+    m_.dtype = m_.device.is_cuda() ? at::kBFloat16 : at::kFloat;
+  else
+    m_.dtype = at::kBFloat16;
   set_compute_threads(o_.threads > 0 ? static_cast<int>(o_.threads) : hooks_.default_threads);
   if (env_.world_size > 1) {
     dist_ = connect_process_group(env_, o_.dist_backend, m_.device, std::chrono::seconds(o_.dist_timeout_s));
@@ -246,7 +254,8 @@ void Trainer::read_split(const std::string& file, std::vector<data::Clip>& out) 
 }
 
 void Trainer::setup_data() {
-  tokenizer_path_ = o_.tokenizer.empty() ? (fs::path(o_.model_path) / "tokenizer.json").string() : o_.tokenizer;
+  tokenizer_path_ =
+      o_.tokenizer.empty() ? (fs::path(o_.model_path) / "tokenizer.json").string() : o_.tokenizer;
   tok_ = std::make_unique<text::Tokenizer>(text::Tokenizer::load(tokenizer_path_));
   read_split(o_.train_file, train_clips_);
   if (!o_.val_file.empty()) read_split(o_.val_file, val_clips_);
@@ -262,7 +271,8 @@ void Trainer::setup_data() {
 }
 
 int64_t Trainer::count_batches_per_epoch() {
-  // Sub-clip counts do not depend on the epoch (labels never change the text), so one pass gives every epoch's.
+  // Sub-clip counts do not depend on the epoch (labels never change the text), so one pass gives every
+  // epoch's.
   data::ClipRenderer renderer(*tok_, render_);
   int64_t samples = 0;
   data::LoaderReport& rep = data_report_.train_render;
@@ -336,7 +346,8 @@ std::unique_ptr<data::BatchLoader> Trainer::make_loader(int64_t epoch) {
   return loader;
 }
 
-// ---- the loop -----------------------------------------------------------------------------------------------
+// ---- the loop
+// -----------------------------------------------------------------------------------------------
 
 TrainSummary Trainer::run() {
   t_start_ = Clock::now();
@@ -361,8 +372,8 @@ TrainSummary Trainer::run() {
   return finish();
 }
 
-// The next grad_accum micro-batches. At the end of an epoch the next one starts; a window cut short by it is a
-// (smaller) update of its own. Sets data_done_ when the last epoch ended.
+// The next grad_accum micro-batches. At the end of an epoch the next one starts; a window cut short by it is
+// a (smaller) update of its own. Sets data_done_ when the last epoch ended.
 std::vector<data::Batch> Trainer::next_window() {
   std::vector<data::Batch> window;
   while (static_cast<int64_t>(window.size()) < o_.grad_accum) {
@@ -385,7 +396,8 @@ std::vector<data::Batch> Trainer::next_window() {
   return window;
 }
 
-// Forward and backward over the window, clipping, then the AdamW step unless the loss or gradient is not finite.
+// Forward and backward over the window, clipping, then the AdamW step unless the loss or gradient is not
+// finite.
 StepResult Trainer::train_step(const std::vector<data::Batch>& window) {
   StepResult r;
   m_.opt->zero_grad();
@@ -421,7 +433,9 @@ void Trainer::log_step(const StepResult& r, bool last) {
   pf.speak_loss = w.speak;
   pf.dst_loss = w.dst;
   pf.lr = r.lr;
-  pf.eta_s = pos_.step > first_step_ ? elapsed / double(pos_.step - first_step_) * double(total_steps_ - pos_.step) : -1;
+  pf.eta_s = pos_.step > first_step_
+                 ? elapsed / double(pos_.step - first_step_) * double(total_steps_ - pos_.step)
+                 : -1;
   pf.skipped = guard_.skipped_total();
   if (main_ && (pos_.step % o_.log_every == 0 || last)) {
     const double dt = std::max(1e-9, seconds_since(t_log_));
@@ -456,7 +470,8 @@ void Trainer::log_step(const StepResult& r, bool last) {
 
 // Validates every eval_every updates and at the last; returns whether the best metric improved.
 bool Trainer::maybe_validate(bool last) {
-  if (!main_ || val_clips_.empty() || !((o_.eval_every > 0 && pos_.step % o_.eval_every == 0) || last)) return false;
+  if (!main_ || val_clips_.empty() || !((o_.eval_every > 0 && pos_.step % o_.eval_every == 0) || last))
+    return false;
   const json v = validate_and_write();
   say(describe_validation(pos_.step, v));
   return update_best(v);
@@ -481,7 +496,8 @@ TrainSummary Trainer::stop_early() {
 
 // Ran out of epochs before max_steps, or stopped at an epoch boundary: the end still validates and saves.
 TrainSummary Trainer::finish() {
-  if (main_ && !val_clips_.empty() && last_val_step_ != pos_.step && pos_.step > first_step_) validate_and_write();
+  if (main_ && !val_clips_.empty() && last_val_step_ != pos_.step && pos_.step > first_step_)
+    validate_and_write();
   if (main_ && last_save_step_ != pos_.step && pos_.step > first_step_) say("saved " + save_checkpoint());
   if (dist_) dist_->barrier();  // the others wait while rank 0 validates and saves, then all end together
   if (main_) bar_.finish();
@@ -494,7 +510,8 @@ TrainSummary Trainer::finish() {
   return s;
 }
 
-// ---- shared by the loop and both ends -------------------------------------------------------------------------
+// ---- shared by the loop and both ends
+// -------------------------------------------------------------------------
 
 // Epochs done, with the consumed part of the current one as the fraction.
 double Trainer::epoch_progress() const {
@@ -524,8 +541,9 @@ json Trainer::validate() {
   r.neg_frame_sampling_rate = o_.eval_neg_rate;
   data::LoaderOptions lo = loader_opts_;
   lo.shuffle = false;
-  // Rank 0 validates the whole split in global batches (no grads: the memory of a training micro-batch), as one
-  // process holding the whole batch would: the metrics (and the best checkpoint) do not depend on the ranks.
+  // Rank 0 validates the whole split in global batches (no grads: the memory of a training micro-batch), as
+  // one process holding the whole batch would: the metrics (and the best checkpoint) do not depend on the
+  // ranks.
   lo.shard_index = 0;
   lo.num_shards = 1;
   data::BatchLoader loader(val_clips_, *tok_, r, lo, pixels_);
@@ -538,18 +556,20 @@ json Trainer::validate() {
     at::NoGradGuard no_grad;
     m_.lora->refresh();
   }
-  json v = run_validation(*m_.model, *m_.heads, [&] { return loader.next(); }, vo);
+  json v = run_validation(
+      *m_.model, *m_.heads, [&] { return loader.next(); }, vo);
   v["seconds"] = seconds_since(t0);
   add_report(data_report_.val_loaded, loader.report());
   return v;
 }
 
-// Whether record `v` improves train.best_metric (recording the value and the checkpoint to keep when it does).
+// Whether record `v` improves train.best_metric (recording the value and the checkpoint to keep when it
+// does).
 bool Trainer::update_best(const json& v) {
   if (o_.best_metric.empty()) return false;
   const double value = best_metric_value(o_.best_metric, v);
-  const bool improved = !pos_.best_value || (o_.best_mode == BestMode::Min ? value < *pos_.best_value
-                                                                           : value > *pos_.best_value);
+  const bool improved = !pos_.best_value ||
+                        (o_.best_mode == BestMode::Min ? value < *pos_.best_value : value > *pos_.best_value);
   if (improved) {
     pos_.best_value = value;
     pos_.best_checkpoint = checkpoint_name(pos_.step);
@@ -562,7 +582,8 @@ std::string Trainer::save_checkpoint() {
   const CheckpointSource src{o_, config_, env_.world_size, m_, *tok_, tokenizer_path_};
   std::string path = save_train_checkpoint(checkpoints_dir_, src, pos_, total_steps_, guard_);
   std::set<std::string> protect;
-  if (!pos_.best_checkpoint.empty()) protect.insert((fs::path(checkpoints_dir_) / pos_.best_checkpoint).string());
+  if (!pos_.best_checkpoint.empty())
+    protect.insert((fs::path(checkpoints_dir_) / pos_.best_checkpoint).string());
   for (const auto& gone : rotate_checkpoints(checkpoints_dir_, o_.save_total_limit, protect))
     if (log_) log_ << "removed old checkpoint " << gone << "\n";
   last_checkpoint_ = path;
@@ -575,7 +596,8 @@ TrainSummary Trainer::summary() const {
   s.steps = pos_.step;
   s.skipped = guard_.skipped_total();
   s.last_checkpoint = last_checkpoint_;
-  if (!pos_.best_checkpoint.empty()) s.best_checkpoint = (fs::path(checkpoints_dir_) / pos_.best_checkpoint).string();
+  if (!pos_.best_checkpoint.empty())
+    s.best_checkpoint = (fs::path(checkpoints_dir_) / pos_.best_checkpoint).string();
   s.last_train_record = last_train_record_;
   s.last_val_record = last_val_record_;
   s.seconds = seconds_since(t_start_);

@@ -7,11 +7,10 @@
 // with counts and gradients all-reduced (train/distributed.h); rank 0 alone logs, validates and saves.
 // Not here: the command line and its --nproc launcher (tools/cmd_train_torch.cpp).
 #pragma once
-#include <nlohmann/json.hpp>
-
 #include <cstdint>
 #include <cstdio>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "data/batch.h"
@@ -32,9 +31,9 @@ struct TrainerHooks {
 // What a run did, the same on the normal end and on a hooks.stop_after_step stop.
 struct TrainSummary {
   std::string run_dir;
-  int64_t steps = 0;          // optimizer updates done (including skipped ones), counted from 0
-  int64_t skipped = 0;        // non-finite updates skipped
-  std::string last_checkpoint, best_checkpoint;  // best: empty without train.best_metric or a validation
+  int64_t steps = 0;    // optimizer updates done (including skipped ones), counted from 0
+  int64_t skipped = 0;  // non-finite updates skipped
+  std::string last_checkpoint, best_checkpoint;       // best: empty without train.best_metric or a validation
   nlohmann::json last_train_record, last_val_record;  // the last metrics.jsonl records (null: none yet)
   double seconds = 0;                                 // wall time of run_training
 };
@@ -42,6 +41,7 @@ struct TrainSummary {
 // Runs training with `config` (defaults already overlaid: build_train_config). `resume`: empty for a fresh
 // run, "latest" for the newest checkpoint of the run directory, or a checkpoint directory. Throws
 // prospect::Error for bad options, unreadable data or model, too many non-finite steps, or I/O failures.
-TrainSummary run_training(const nlohmann::json& config, const std::string& resume, const TrainerHooks& hooks = {});
+TrainSummary run_training(const nlohmann::json& config, const std::string& resume,
+                          const TrainerHooks& hooks = {});
 
 }  // namespace prospect::train

@@ -17,8 +17,8 @@ using nlohmann::json;
 
 namespace prospect::train {
 
-std::string save_train_checkpoint(const std::string& checkpoints_dir, const CheckpointSource& src, const Position& pos,
-                                  int64_t total_steps, const NonFiniteGuard& guard) {
+std::string save_train_checkpoint(const std::string& checkpoints_dir, const CheckpointSource& src,
+                                  const Position& pos, int64_t total_steps, const NonFiniteGuard& guard) {
   const TrainOptions& o = src.options;
   TrainModel& m = src.model;
   json state = {{"step", pos.step},
@@ -36,7 +36,8 @@ std::string save_train_checkpoint(const std::string& checkpoints_dir, const Chec
   return commit_checkpoint(checkpoints_dir, pos.step, [&](const std::string& tmp) {
     fs::path d(tmp);
     if (m.lora) {
-      // Exported weights have the adapters merged (a plain HF model); the adapters themselves are kept for resume.
+      // Exported weights have the adapters merged (a plain HF model); the adapters themselves are kept for
+      // resume.
       m.lora->save((d / kLoraFile).string());
       m.lora->merge_into_base();
       model::save_pretrained(*m.model, tmp);
@@ -62,8 +63,9 @@ std::string save_train_checkpoint(const std::string& checkpoints_dir, const Chec
   });
 }
 
-std::vector<std::string> restore_train_checkpoint(const std::string& dir, const TrainOptions& o, const json& config,
-                                                  int world_size, Position& pos, NonFiniteGuard& guard, AdamW& opt) {
+std::vector<std::string> restore_train_checkpoint(const std::string& dir, const TrainOptions& o,
+                                                  const json& config, int world_size, Position& pos,
+                                                  NonFiniteGuard& guard, AdamW& opt) {
   json state = read_json_file((fs::path(dir) / kTrainerStateFile).string());
   pos.step = state.at("step").get<int64_t>();
   pos.epoch = state.at("epoch").get<int64_t>();
@@ -79,7 +81,8 @@ std::vector<std::string> restore_train_checkpoint(const std::string& dir, const 
   if (saved_world != world_size)
     fail(dir + ": checkpoint was trained with " + std::to_string(saved_world) + " rank(s), this run has " +
              std::to_string(world_size),
-         "resume with the same world size (WORLD_SIZE / --nproc): the global batch and data position depend on it");
+         "resume with the same world size (WORLD_SIZE / --nproc): the global batch and data position depend "
+         "on it");
   opt.load_state(model::load_tensors((fs::path(dir) / "optimizer.safetensors").string()));
   restore_rng_state(model::load_tensors((fs::path(dir) / "rng.safetensors").string()));
   // Options that change the computation make the continuation differ from an uninterrupted run: say so.
@@ -87,7 +90,8 @@ std::vector<std::string> restore_train_checkpoint(const std::string& dir, const 
   fs::path saved_cfg = fs::path(dir) / "train_config.json";
   if (fs::exists(saved_cfg)) {
     json diff = json::diff(read_json_file(saved_cfg.string()), config);
-    for (const auto& d : diff) notes.push_back("note: option " + d.value("path", std::string()) + " differs from the checkpoint's");
+    for (const auto& d : diff)
+      notes.push_back("note: option " + d.value("path", std::string()) + " differs from the checkpoint's");
   }
   return notes;
 }

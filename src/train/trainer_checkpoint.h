@@ -1,11 +1,11 @@
-// What a training checkpoint holds and how a run continues from one: the HF-layout model (LoRA merged), heads,
-// tokenizer and processor files, the effective config, optimizer moments, RNG states and trainer_state.json
-// (the position in the data, the schedule, the non-finite count, the best checkpoint), written atomically
-// (checkpoint_dir.h). Not here: when to save, rotation (the trainer), the model's own save code.
+// What a training checkpoint holds and how a run continues from one: the HF-layout model (LoRA merged),
+// heads, tokenizer and processor files, the effective config, optimizer moments, RNG states and
+// trainer_state.json (the position in the data, the schedule, the non-finite count, the best checkpoint),
+// written atomically (checkpoint_dir.h). Not here: when to save, rotation (the trainer), the model's own save
+// code.
 #pragma once
-#include <nlohmann/json.hpp>
-
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -38,12 +38,13 @@ struct CheckpointSource {
 
 // Writes checkpoints_dir/checkpoint-<pos.step> (replacing one of the same step). Returns its path. Throws
 // prospect::Error when writing fails (the previous checkpoints stay intact).
-std::string save_train_checkpoint(const std::string& checkpoints_dir, const CheckpointSource& src, const Position& pos,
-                                  int64_t total_steps, const NonFiniteGuard& guard);
+std::string save_train_checkpoint(const std::string& checkpoints_dir, const CheckpointSource& src,
+                                  const Position& pos, int64_t total_steps, const NonFiniteGuard& guard);
 
-// Restores position, non-finite counts, optimizer moments and RNG states from checkpoint `dir` (the weights are
-// loaded with the model: train_model.h). Returns the notes to print: options that differ from the checkpoint's.
-// Throws prospect::Error when the checkpoint has another train.mode or world size, or a file is unreadable.
+// Restores position, non-finite counts, optimizer moments and RNG states from checkpoint `dir` (the weights
+// are loaded with the model: train_model.h). Returns the notes to print: options that differ from the
+// checkpoint's. Throws prospect::Error when the checkpoint has another train.mode or world size, or a file is
+// unreadable.
 std::vector<std::string> restore_train_checkpoint(const std::string& dir, const TrainOptions& o,
                                                   const nlohmann::json& config, int world_size, Position& pos,
                                                   NonFiniteGuard& guard, AdamW& opt);

@@ -105,11 +105,11 @@ nlohmann::json run_validation(model::SmolVLM& m, model::DecisionHeads& heads,
     add_stream(m, hidden, t.lm_labels, lm);
     add_stream(m, hidden, t.dst_labels, dst);
     if (t.speak_targets.numel() > 0)
-      add_head(heads.forward(model::gather_positions(hidden, t.speak_positions)).speak, t.speak_targets, options.loss,
-               speak_sums, speak_points);
+      add_head(heads.forward(model::gather_positions(hidden, t.speak_positions)).speak, t.speak_targets,
+               options.loss, speak_sums, speak_points);
     if (t.dst_targets.numel() > 0)
-      add_head(heads.forward(model::gather_positions(hidden, t.dst_positions)).dst, t.dst_targets, options.loss,
-               dst_sums, dst_points);
+      add_head(heads.forward(model::gather_positions(hidden, t.dst_positions)).dst, t.dst_targets,
+               options.loss, dst_sums, dst_points);
     batches++;
     tokens += t.tokens;
   }

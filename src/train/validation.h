@@ -4,9 +4,8 @@
 // labelled tokens is the argmax), and per head precision / recall / F1 / AUROC / positive rates at p > 0.5.
 // Not here: streaming evaluation with generation (src/stream, src/eval).
 #pragma once
-#include <nlohmann/json.hpp>
-
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <optional>
 
 #include "data/batch.h"
@@ -24,8 +23,9 @@ struct ValidationOptions {
 
 // Runs the model without gradients over every batch `next` yields (until nullopt or max_batches). Returns a
 // flat object: loss, lm_loss, dst_gen_loss, speak_loss, dst_loss, lm_ppl, dst_gen_ppl, lm_token_acc,
-// dst_token_acc, dst_exact_match, dst_messages, speak_{precision,recall,f1,auroc,pred_pos_rate,label_pos_rate},
-// the same for dst_, batches, tokens. Metrics without data (no DST steps, one class only) are left out.
+// dst_token_acc, dst_exact_match, dst_messages,
+// speak_{precision,recall,f1,auroc,pred_pos_rate,label_pos_rate}, the same for dst_, batches, tokens. Metrics
+// without data (no DST steps, one class only) are left out.
 nlohmann::json run_validation(model::SmolVLM& m, model::DecisionHeads& heads,
                               const std::function<std::optional<data::Batch>()>& next,
                               const ValidationOptions& options);

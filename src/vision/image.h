@@ -1,5 +1,6 @@
-// A decoded picture in memory: 8-bit RGB, rows top to bottom, pixels interleaved (HWC). Shared by the JPEG/PNG
-// codecs, the frame stores and the preprocessing; it carries no colour-space or EXIF information on purpose.
+// A decoded picture in memory: 8-bit RGB, rows top to bottom, pixels interleaved (HWC). Shared by the
+// JPEG/PNG codecs, the frame stores and the preprocessing; it carries no colour-space or EXIF information on
+// purpose.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -19,7 +20,8 @@ struct Image {
 };
 
 // Decodes a JPEG or PNG (told apart by their magic bytes) to RGB. `ctx` and `what` ("frame 7") name the
-// source in errors: a prospect::Error for corrupt data, an unknown format, or a codec missing from this build.
+// source in errors: a prospect::Error for corrupt data, an unknown format, or a codec missing from this
+// build.
 Image decode_image(const uint8_t* data, size_t size, const ErrorContext& ctx, const std::string& what);
 
 }  // namespace prospect::vision

@@ -1,5 +1,6 @@
 // JPEG through TurboJPEG (see jpeg.h). One decompressor and one compressor handle per thread, made on first
-// use: handles are not thread-safe, and making one per frame would cost more than small frames take to decode.
+// use: handles are not thread-safe, and making one per frame would cost more than small frames take to
+// decode.
 #include "vision/jpeg.h"
 
 #include <memory>
@@ -33,8 +34,9 @@ struct Handle {
   }
   tjhandle get() {
     if (!h) h = compress ? tjInitCompress() : tjInitDecompress();
-    if (!h) fail(std::string("libjpeg-turbo: cannot create a ") + (compress ? "compressor" : "decompressor") +
-                 ": " + tjGetErrorStr2(nullptr));
+    if (!h)
+      fail(std::string("libjpeg-turbo: cannot create a ") + (compress ? "compressor" : "decompressor") +
+           ": " + tjGetErrorStr2(nullptr));
     return h;
   }
 };
@@ -53,13 +55,15 @@ Image decode_jpeg(const uint8_t* data, size_t size, const ErrorContext& ctx, con
   Handle& handle = thread_handle(false);
   tjhandle h = handle.get();
   int width = 0, height = 0, subsamp = 0, colorspace = 0;
-  if (tjDecompressHeader3(h, data, static_cast<unsigned long>(size), &width, &height, &subsamp, &colorspace) != 0) {
+  if (tjDecompressHeader3(h, data, static_cast<unsigned long>(size), &width, &height, &subsamp,
+                          &colorspace) != 0) {
     std::string msg = tjGetErrorStr2(h);
     handle.reset();
     fail(ctx, what + ": corrupt JPEG (" + std::to_string(size) + " bytes): " + msg);
   }
   if (width <= 0 || height <= 0 || width > kMaxSide || height > kMaxSide)
-    fail(ctx, what + ": JPEG of " + std::to_string(width) + "x" + std::to_string(height) + " pixels is out of range");
+    fail(ctx, what + ": JPEG of " + std::to_string(width) + "x" + std::to_string(height) +
+                  " pixels is out of range");
   Image img;
   img.width = width;
   img.height = height;
@@ -72,8 +76,8 @@ Image decode_jpeg(const uint8_t* data, size_t size, const ErrorContext& ctx, con
     bool warning = tjGetErrorCode(h) == TJERR_WARNING;
     std::string msg = tjGetErrorStr2(h);
     handle.reset();
-    fail(ctx, what + ": corrupt JPEG (" + std::to_string(size) + " bytes" + (warning ? ", libjpeg warning" : "") +
-                  "): " + msg);
+    fail(ctx, what + ": corrupt JPEG (" + std::to_string(size) + " bytes" +
+                  (warning ? ", libjpeg warning" : "") + "): " + msg);
   }
   return img;
 }
@@ -81,9 +85,10 @@ Image decode_jpeg(const uint8_t* data, size_t size, const ErrorContext& ctx, con
 std::string encode_jpeg(const Image& image, int quality) {
   if (image.width <= 0 || image.height <= 0 || image.width > kMaxSide || image.height > kMaxSide ||
       image.rgb.size() != size_t(image.width) * size_t(image.height) * 3)
-    fail("encode_jpeg: image of " + std::to_string(image.width) + "x" + std::to_string(image.height) + " with " +
-         std::to_string(image.rgb.size()) + " bytes is not a valid RGB image");
-  if (quality < 1 || quality > 100) fail("encode_jpeg: quality " + std::to_string(quality) + " outside 1..100");
+    fail("encode_jpeg: image of " + std::to_string(image.width) + "x" + std::to_string(image.height) +
+         " with " + std::to_string(image.rgb.size()) + " bytes is not a valid RGB image");
+  if (quality < 1 || quality > 100)
+    fail("encode_jpeg: quality " + std::to_string(quality) + " outside 1..100");
   Handle& handle = thread_handle(true);
   tjhandle h = handle.get();
   unsigned char* buf = nullptr;

@@ -1,6 +1,7 @@
-// JPEG decoding and encoding through libjpeg-turbo's TurboJPEG API. Decoding uses the library defaults (accurate
-// integer DCT, fancy upsampling), which is what PIL uses, so pixels match PIL's byte for byte. Built without
-// libjpeg-turbo, every call throws a prospect::Error saying so. Not here: resizing (preprocess.h).
+// JPEG decoding and encoding through libjpeg-turbo's TurboJPEG API. Decoding uses the library defaults
+// (accurate integer DCT, fancy upsampling), which is what PIL uses, so pixels match PIL's byte for byte.
+// Built without libjpeg-turbo, every call throws a prospect::Error saying so. Not here: resizing
+// (preprocess.h).
 #pragma once
 #include <cstddef>
 #include <cstdint>

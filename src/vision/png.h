@@ -1,5 +1,6 @@
 // PNG decoding through libpng's simplified API, for image-folder frame stores. Built without libpng, decoding
-// throws a prospect::Error saying PNG is unsupported in this build. Not here: PNG encoding (nothing needs it).
+// throws a prospect::Error saying PNG is unsupported in this build. Not here: PNG encoding (nothing needs
+// it).
 #pragma once
 #include <cstddef>
 #include <cstdint>

@@ -27,9 +27,9 @@ double bicubic(double x) {
 // For each output pixel, the first input pixel of its window and its fixed-point weights.
 struct Coeffs {
   int ksize = 0;
-  std::vector<int> first;    // out_size
-  std::vector<int> count;    // out_size
-  std::vector<int32_t> k;    // out_size * ksize
+  std::vector<int> first;  // out_size
+  std::vector<int> count;  // out_size
+  std::vector<int32_t> k;  // out_size * ksize
 };
 
 Coeffs make_coeffs(int in_size, int out_size) {
@@ -117,8 +117,8 @@ void resample_cols(const uint8_t* in, int w, uint8_t* out, int out_h, const Coef
 
 void check_image(const Image& in, const char* what) {
   if (in.width <= 0 || in.height <= 0 || in.rgb.size() != size_t(in.width) * size_t(in.height) * 3)
-    fail(std::string(what) + ": image of " + std::to_string(in.width) + "x" + std::to_string(in.height) + " with " +
-         std::to_string(in.rgb.size()) + " bytes is not a valid RGB image");
+    fail(std::string(what) + ": image of " + std::to_string(in.width) + "x" + std::to_string(in.height) +
+         " with " + std::to_string(in.rgb.size()) + " bytes is not a valid RGB image");
 }
 
 // torch's float32 arithmetic for x.float() / 255 then (x - 0.5) / 0.5, one entry per byte value.
@@ -139,8 +139,8 @@ Image crop(const Image& in, int y0, int x0, int h, int w) {
   out.width = w;
   out.rgb.resize(size_t(h) * size_t(w) * 3);
   for (int y = 0; y < h; y++)
-    std::memcpy(&out.rgb[size_t(y) * size_t(w) * 3], &in.rgb[(size_t(y0 + y) * size_t(in.width) + size_t(x0)) * 3],
-                size_t(w) * 3);
+    std::memcpy(&out.rgb[size_t(y) * size_t(w) * 3],
+                &in.rgb[(size_t(y0 + y) * size_t(in.width) + size_t(x0)) * 3], size_t(w) * 3);
   return out;
 }
 
@@ -190,7 +190,8 @@ void normalize_chw(const Image& in, float* out) {
 
 std::vector<float> frame_pixel_values(const Image& in, int image_size) {
   check_image(in, "frame_pixel_values");
-  if (image_size <= 0) fail("frame_pixel_values: image_size " + std::to_string(image_size) + " is not positive");
+  if (image_size <= 0)
+    fail("frame_pixel_values: image_size " + std::to_string(image_size) + " is not positive");
   std::vector<float> out(size_t(3) * size_t(image_size) * size_t(image_size));
   if (in.height == image_size && in.width == image_size) {
     normalize_chw(in, out.data());
@@ -255,7 +256,8 @@ SmolvlmImages smolvlm_preprocess(const Image& in, int longest_edge, int max_size
       out.rows = eh / max_size;
       out.cols = ew / max_size;
       for (int r = 0; r < out.rows; r++)
-        for (int c = 0; c < out.cols; c++) parts.push_back(crop(img, r * max_size, c * max_size, max_size, max_size));
+        for (int c = 0; c < out.cols; c++)
+          parts.push_back(crop(img, r * max_size, c * max_size, max_size, max_size));
     }
   }
   // The global image (or the only one): squared to max_size.

@@ -1,7 +1,7 @@
 // From a decoded frame to the vision tower's input: resize (antialiased bicubic, as PIL and the HF SmolVLM
-// image processor do it), rescale by 1/255, normalise (x - 0.5) / 0.5, channels first, float32. Also a port of
-// SmolVLMImageProcessor's resizing and optional splitting into tiles for still images.
-// Not here: decoding (jpeg.h), tensors (the model side copies these floats into a tensor).
+// image processor do it), rescale by 1/255, normalise (x - 0.5) / 0.5, channels first, float32. Also a port
+// of SmolVLMImageProcessor's resizing and optional splitting into tiles for still images. Not here: decoding
+// (jpeg.h), tensors (the model side copies these floats into a tensor).
 #pragma once
 #include <vector>
 

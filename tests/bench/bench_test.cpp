@@ -1,32 +1,44 @@
 // `prospect bench` pieces: the analytic FLOP count (model/flops.h) against a count by hand, the benchmark on
-// the tiny shape (finite, positive figures; the CLI's JSON line, with decoding), the bf16-vs-fp32 loss check, and SDPA's causal fast path
-// against eager attention. PROSPECT_TEST_DEVICE=cuda runs the device-dependent ones on the GPU.
+// the tiny shape (finite, positive figures; the CLI's JSON line, with decoding), the bf16-vs-fp32 loss check,
+// and SDPA's causal fast path against eager attention. PROSPECT_TEST_DEVICE=cuda runs the device-dependent
+// ones on the GPU.
 #include <gtest/gtest.h>
 
 #include <cmath>
 
+#include "bench/benchmark.h"
 #include "core/torch_threads.h"
 #include "model/smolvlm.h"
 #include "test_util.h"
 #include "torch_test_util.h"
-#include "bench/benchmark.h"
 
 using namespace prospect::bench;
-using prospect::model::ForwardFlops;
 using prospect::model::forward_flops;
-using prospect::model::train_step_flops;
+using prospect::model::ForwardFlops;
 using prospect::model::SmolVLMConfig;
+using prospect::model::train_step_flops;
 
 namespace {
 
 // vision: 8-px images, 4-px patches (4 patches), width 8, MLP 16, 1 layer; scale 2 (1 token per image);
 // text: width 8, 2 heads of 4, 1 KV head, MLP 16, 1 layer, vocabulary 32.
 SmolVLMConfig hand_config() {
-  nlohmann::json j = {{"image_token_id", 31}, {"scale_factor", 2},
-                      {"text_config", {{"vocab_size", 32}, {"hidden_size", 8}, {"intermediate_size", 16},
-                                       {"num_hidden_layers", 1}, {"num_attention_heads", 2}, {"num_key_value_heads", 1}}},
-                      {"vision_config", {{"hidden_size", 8}, {"intermediate_size", 16}, {"num_hidden_layers", 1},
-                                         {"num_attention_heads", 2}, {"image_size", 8}, {"patch_size", 4}}}};
+  nlohmann::json j = {{"image_token_id", 31},
+                      {"scale_factor", 2},
+                      {"text_config",
+                       {{"vocab_size", 32},
+                        {"hidden_size", 8},
+                        {"intermediate_size", 16},
+                        {"num_hidden_layers", 1},
+                        {"num_attention_heads", 2},
+                        {"num_key_value_heads", 1}}},
+                      {"vision_config",
+                       {{"hidden_size", 8},
+                        {"intermediate_size", 16},
+                        {"num_hidden_layers", 1},
+                        {"num_attention_heads", 2},
+                        {"image_size", 8},
+                        {"patch_size", 4}}}};
   return SmolVLMConfig::from_json(j, "hand config");
 }
 
@@ -53,10 +65,12 @@ TEST(BenchFlops, MatchesAHandCount) {
   // 10 tokens, 1 image, logits at 5 positions. Vision, per image: patch conv 2*4*(3*4*4)*8 = 3072; one layer:
   // projections 4*2*4*8*8 = 2048, MLP 2*2*4*8*16 = 2048, attention 2*2*4*4*8 = 512 -> 4608; total 7680.
   // Connector: 2 * 1 token * (8*4) * 8 = 512. Text layer: q 2*10*8*8 = 1280, k+v 2*2*10*8*4 = 1280,
-  // o 2*10*8*8 = 1280, MLP 3*2*10*8*16 = 7680, attention 2*2*10*10*8 = 3200 -> 14720. lm_head 2*5*8*32 = 2560.
+  // o 2*10*8*8 = 1280, MLP 3*2*10*8*16 = 7680, attention 2*2*10*10*8 = 3200 -> 14720. lm_head 2*5*8*32 =
+  // 2560.
   ForwardFlops f = forward_flops(c, 10, 1, 5);
-  std::printf("vision %.0f connector %.0f text %.0f lm_head %.0f total %.0f (hand: 7680 512 14720 2560 25472)\n",
-              f.vision, f.connector, f.text, f.lm_head, f.total());
+  std::printf(
+      "vision %.0f connector %.0f text %.0f lm_head %.0f total %.0f (hand: 7680 512 14720 2560 25472)\n",
+      f.vision, f.connector, f.text, f.lm_head, f.total());
   EXPECT_EQ(f.vision, 7680);
   EXPECT_EQ(f.connector, 512);
   EXPECT_EQ(f.text, 14720);
@@ -139,8 +153,8 @@ TEST(BenchDtypes, Bf16LossWithin2PercentOfFp32) {
   BenchOptions o = tiny_options();
   DtypeCheck d = compare_bf16_fp32(o, 3);
   for (size_t i = 0; i < d.fp32.size(); i++)
-    std::printf("%s step %zu: loss fp32 %.6f bf16 %.6f rel %.3e\n", d.device.c_str(), i + 1, d.fp32[i], d.bf16[i],
-                std::abs(d.bf16[i] - d.fp32[i]) / std::abs(d.fp32[i]));
+    std::printf("%s step %zu: loss fp32 %.6f bf16 %.6f rel %.3e\n", d.device.c_str(), i + 1, d.fp32[i],
+                d.bf16[i], std::abs(d.bf16[i] - d.fp32[i]) / std::abs(d.fp32[i]));
   std::printf("max relative difference %.3e (bound 2e-2)\n", d.max_rel_diff);
   ASSERT_EQ(d.fp32.size(), 3u);
   EXPECT_LE(d.max_rel_diff, 0.02);
@@ -148,7 +162,8 @@ TEST(BenchDtypes, Bf16LossWithin2PercentOfFp32) {
 }
 
 TEST(BenchAttention, SdpaCausalPathEqualsEager) {
-  // No padding mask and no cache: the decoder lets SDPA take is_causal (flash attention on CUDA, libtorch 2.1+).
+  // No padding mask and no cache: the decoder lets SDPA take is_causal (flash attention on CUDA,
+  // libtorch 2.1+).
   PROSPECT_REQUIRE_TEST_DEVICE();
   prospect::set_compute_threads(1);
   BenchOptions o = tiny_options();

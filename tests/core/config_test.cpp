@@ -1,6 +1,7 @@
+#include "core/config.h"
+
 #include <gtest/gtest.h>
 
-#include "core/config.h"
 #include "core/error.h"
 
 using prospect::OptionDoc;
@@ -16,10 +17,11 @@ static std::vector<OptionDoc> docs() {
 TEST(Config, DefaultsOverlayAndOverrides) {
   auto cfg = prospect::defaults_from_docs(docs());
   EXPECT_EQ(cfg["optim"]["lr"].get<double>(), 1e-5);
-  prospect::overlay_config(cfg, nlohmann::json::parse(R"({"optim": {"lr": 3e-4}, "quiet": true})"), "user.json");
+  prospect::overlay_config(cfg, nlohmann::json::parse(R"({"optim": {"lr": 3e-4}, "quiet": true})"),
+                           "user.json");
   prospect::apply_override(cfg, "optim.warmup_steps=5");
   prospect::apply_override(cfg, "data.neg_rate=1");  // int accepted for a float option
-  prospect::apply_override(cfg, "model=runs/x");      // unquoted string
+  prospect::apply_override(cfg, "model=runs/x");     // unquoted string
   std::cout << "effective: " << cfg.dump() << "\n";
   EXPECT_EQ(cfg["optim"]["lr"].get<double>(), 3e-4);
   EXPECT_EQ(cfg["optim"]["warmup_steps"].get<int>(), 5);
@@ -40,5 +42,6 @@ TEST(Config, UnknownKeyAndTypeChangeAreErrors) {
   EXPECT_THROW(prospect::apply_override(cfg, "optim.warmup_steps=0.5"), prospect::Error);
   EXPECT_THROW(prospect::apply_override(cfg, "quiet=3"), prospect::Error);
   EXPECT_THROW(prospect::apply_override(cfg, "noequals"), prospect::Error);
-  EXPECT_THROW(prospect::overlay_config(cfg, nlohmann::json::parse(R"({"optim": 3})"), "f.json"), prospect::Error);
+  EXPECT_THROW(prospect::overlay_config(cfg, nlohmann::json::parse(R"({"optim": 3})"), "f.json"),
+               prospect::Error);
 }

@@ -1,6 +1,6 @@
-#include <gtest/gtest.h>
-
 #include "core/error.h"
+
+#include <gtest/gtest.h>
 
 using prospect::ErrorContext;
 using prospect::format_error;
@@ -9,7 +9,9 @@ TEST(Error, NamesFileClipTurnField) {
   ErrorContext ctx{"train.json", 3, "vid_a", 7, "content"};
   std::string got = format_error(ctx, "expected a string", "quote it");
   std::cout << "message: " << got << "\n";
-  EXPECT_EQ(got, "train.json: clip 3 (video_uid vid_a), turn 7, field 'content': expected a string (hint: quote it)");
+  EXPECT_EQ(
+      got,
+      "train.json: clip 3 (video_uid vid_a), turn 7, field 'content': expected a string (hint: quote it)");
 }
 
 TEST(Error, LeavesOutEmptyParts) {

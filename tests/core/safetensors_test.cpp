@@ -1,5 +1,7 @@
 // safetensors reader/writer: round trips for every dtype, sharded checkpoints, the golden fixture, and
 // files whose header lies (each must be a prospect::Error naming the file and the tensor, never a crash).
+#include "core/safetensors.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -7,12 +9,10 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <numeric>
 
-#include <nlohmann/json.hpp>
-
 #include "core/error.h"
-#include "core/safetensors.h"
 #include "fixtures.h"
 
 namespace st = prospect::safetensors;
@@ -21,7 +21,8 @@ namespace fs = std::filesystem;
 namespace {
 
 // A file with an arbitrary header and data section, for lying-header cases.
-void write_raw(const std::string& path, const std::string& header, size_t data_bytes, uint64_t claimed_len = 0) {
+void write_raw(const std::string& path, const std::string& header, size_t data_bytes,
+               uint64_t claimed_len = 0) {
   std::ofstream out(path, std::ios::binary);
   uint64_t n = claimed_len ? claimed_len : header.size();
   for (int i = 0; i < 8; ++i) out.put(static_cast<char>((n >> (8 * i)) & 0xff));
@@ -38,7 +39,8 @@ void expect_open_error(const std::string& path, const std::vector<std::string>& 
   } catch (const prospect::Error& e) {
     std::string msg = e.what();
     std::cout << "  error: " << msg << "\n";
-    for (const auto& n : needles) EXPECT_NE(msg.find(n), std::string::npos) << "missing '" << n << "' in: " << msg;
+    for (const auto& n : needles)
+      EXPECT_NE(msg.find(n), std::string::npos) << "missing '" << n << "' in: " << msg;
   }
 }
 
@@ -55,7 +57,8 @@ TEST(Safetensors, RoundTripEveryDtype) {
     std::vector<int64_t> shape = {2, 3 + k % 3};
     size_t n = static_cast<size_t>(shape[0] * shape[1]) * st::dtype_size(d);
     std::vector<uint8_t> buf(n);
-    for (size_t i = 0; i < n; ++i) buf[i] = static_cast<uint8_t>((i * 37 + k) & (d == st::DType::BOOL ? 1 : 0xff));
+    for (size_t i = 0; i < n; ++i)
+      buf[i] = static_cast<uint8_t>((i * 37 + k) & (d == st::DType::BOOL ? 1 : 0xff));
     buffers.push_back(buf);
     ts.push_back({std::string("t_") + st::dtype_name(d), d, shape, nullptr, n});
     ++k;
@@ -94,7 +97,8 @@ TEST(Safetensors, RoundTripEveryDtype) {
 }
 
 TEST(Safetensors, ConversionsBf16F16) {
-  const float vals[] = {0.f, -0.f, 1.f, -2.5f, 3.14159f, 65504.f, 1e-3f, 6.1e-5f, 5.96e-8f, 1e-8f, 1e30f, -7.25f};
+  const float vals[] = {0.f,   -0.f,    1.f,      -2.5f, 3.14159f, 65504.f,
+                        1e-3f, 6.1e-5f, 5.96e-8f, 1e-8f, 1e30f,    -7.25f};
   int checked = 0;
   for (float v : vals) {
     float b = st::bf16_to_float(st::float_to_bf16(v));
@@ -130,7 +134,8 @@ TEST(Safetensors, ReadsGoldenFixture) {
   std::string meta_path = prospect::test::tiny_fixture_dir() + "/tiny_meta.json";
   PROSPECT_REQUIRE_FIXTURE(meta_path);
   auto meta = nlohmann::json::parse(prospect::test::read_file_text(meta_path));
-  const int64_t T = meta["tiny"]["T"].get<int64_t>(), image_seq_len = meta["tiny"]["image_seq_len"].get<int64_t>();
+  const int64_t T = meta["tiny"]["T"].get<int64_t>(),
+                image_seq_len = meta["tiny"]["image_seq_len"].get<int64_t>();
   const int64_t image_token_id = meta["tokenizer"]["image_token_id"].get<int64_t>();
   const double meta_loss = meta["tiny"]["loss"].get<double>();
   int64_t n_images = 0, max_images = 0;
@@ -150,7 +155,8 @@ TEST(Safetensors, ReadsGoldenFixture) {
   auto v = st::to_int64(ids);
   int64_t image_tokens = 0;
   for (int64_t x : v) image_tokens += x == image_token_id;
-  std::cout << "image tokens " << image_tokens << " (expected " << n_images << " x " << image_seq_len << ")\n";
+  std::cout << "image tokens " << image_tokens << " (expected " << n_images << " x " << image_seq_len
+            << ")\n";
   EXPECT_EQ(image_tokens, n_images * image_seq_len);
   EXPECT_THROW(st::to_int64(pv), prospect::Error);
   EXPECT_THROW(f->get("no_such"), prospect::Error);
@@ -208,7 +214,10 @@ TEST(Safetensors, LyingHeadersAreErrors) {
   write_raw(p, hdr(R"("w":{"dtype":"F32","shape":[4],"data_offsets":[0,16]})"), 8);
   expect_open_error(p, {"bad.safetensors", "'w'", "past the data section"});
   ++cases;
-  write_raw(p, hdr(R"("a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]},"b":{"dtype":"F32","shape":[4],"data_offsets":[8,24]})"), 24);
+  write_raw(
+      p,
+      hdr(R"("a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]},"b":{"dtype":"F32","shape":[4],"data_offsets":[8,24]})"),
+      24);
   expect_open_error(p, {"bad.safetensors", "overlaps"});
   ++cases;
   write_raw(p, hdr(R"("w":{"dtype":"F32","shape":[3],"data_offsets":[0,16]})"), 16);
@@ -257,8 +266,9 @@ TEST(Safetensors, LyingHeadersAreErrors) {
   ++cases;
   // the writer refuses what the reader would refuse
   EXPECT_THROW(st::write_file(p, {{"w", st::DType::F32, {3}, v.data(), 16}}), prospect::Error);
-  EXPECT_THROW(st::write_file(p, {{"w", st::DType::F32, {1}, v.data(), 4}, {"w", st::DType::F32, {1}, v.data(), 4}}),
-               prospect::Error);
+  EXPECT_THROW(
+      st::write_file(p, {{"w", st::DType::F32, {1}, v.data(), 4}, {"w", st::DType::F32, {1}, v.data(), 4}}),
+      prospect::Error);
   std::cout << "lying headers: " << cases << " cases, each a prospect::Error\n";
   fs::remove_all(dir);
 }

@@ -1,5 +1,6 @@
-#include <gtest/gtest.h>
+#include "core/tensorboard_writer.h"
 
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <cmath>
@@ -8,7 +9,6 @@
 #include <fstream>
 
 #include "core/error.h"
-#include "core/tensorboard_writer.h"
 #include "fixtures.h"
 
 namespace fs = std::filesystem;

@@ -1,19 +1,19 @@
-// Arrow IPC reader/writer: the pyarrow-written fixtures (stream in 3 batches, file format in 1), random access
-// across batch boundaries, writer round trips, legacy framing, and truncated / corrupted bytes (every cut and
-// every flipped byte must give either good data or a prospect::Error, never a crash).
+// Arrow IPC reader/writer: the pyarrow-written fixtures (stream in 3 batches, file format in 1), random
+// access across batch boundaries, writer round trips, legacy framing, and truncated / corrupted bytes (every
+// cut and every flipped byte must give either good data or a prospect::Error, never a crash).
+#include "data/arrow_reader.h"
+
 #include <gtest/gtest.h>
 
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <sstream>
 
-#include <nlohmann/json.hpp>
-
 #include "core/error.h"
-#include "data/arrow_reader.h"
 #include "data/arrow_writer.h"
 #include "data/base64.h"
 #include "fixtures.h"
@@ -96,8 +96,9 @@ TEST(ArrowReader, FileFixtureMatchesStreamForAllFrames) {
   int same = 0;
   for (int64_t i = 0; i < s->num_rows(); i++) {
     bool eq = s->value(i, 0) == f->value(i, 0);
-    if (!eq) ADD_FAILURE() << "frame " << i << " differs: stream " << s->value(i, 0).size() << " bytes, file "
-                           << f->value(i, 0).size() << " bytes";
+    if (!eq)
+      ADD_FAILURE() << "frame " << i << " differs: stream " << s->value(i, 0).size() << " bytes, file "
+                    << f->value(i, 0).size() << " bytes";
     same += eq;
   }
   std::printf("stream vs file: %d of %lld frames identical\n", same, (long long)s->num_rows());
@@ -218,8 +219,8 @@ TEST(ArrowReader, LegacyFramingWithoutContinuationMarker) {
   int32_t l0;
   std::memcpy(&l0, b.data() + 4, 4);
   size_t second = 8 + size_t(l0);
-  std::string legacy = b.substr(4, size_t(l0) + 4) + b.substr(second + 4, b.size() - 8 - second - 4) +
-                       std::string(4, '\0');
+  std::string legacy =
+      b.substr(4, size_t(l0) + 4) + b.substr(second + 4, b.size() - 8 - second - 4) + std::string(4, '\0');
   auto r = ArrowReader::open_bytes(legacy, "legacy");
   ASSERT_EQ(r->num_rows(), 3);
   EXPECT_EQ(r->value(0, 0), "aGVsbG8=");
@@ -266,8 +267,10 @@ TEST(ArrowReader, TruncatedFileFormatAlwaysErrors) {
   for (size_t cut = 0; cut < b.size(); cut += (cut < 400 || cut + 800 > b.size()) ? 1 : 53) {
     std::string res = read_everything(b.substr(0, cut), "cut" + std::to_string(cut));
     cuts++;
-    if (res != "ok") errors++;
-    else ADD_FAILURE() << "cut at " << cut << " of " << b.size() << " read without error";
+    if (res != "ok")
+      errors++;
+    else
+      ADD_FAILURE() << "cut at " << cut << " of " << b.size() << " read without error";
   }
   std::printf("file format truncated at %d points: %d errors\n", cuts, errors);
   EXPECT_EQ(errors, cuts);
@@ -280,8 +283,8 @@ TEST(ArrowReader, CorruptedBytesGiveDataOrErrorNeverACrash) {
     std::string b = read_file_text(path);
     std::mt19937 rng(11);
     int ok = 0, errors = 0, trials = 0;
-    // Every byte of the metadata regions (the first 0x200 bytes and the last 0x200, where schema, batch headers
-    // and the footer live) set to each of a few nasty values, plus random positions in the body.
+    // Every byte of the metadata regions (the first 0x200 bytes and the last 0x200, where schema, batch
+    // headers and the footer live) set to each of a few nasty values, plus random positions in the body.
     std::vector<size_t> positions;
     for (size_t i = 0; i < 0x200 && i < b.size(); i++) positions.push_back(i);
     for (size_t i = b.size() > 0x200 ? b.size() - 0x200 : 0; i < b.size(); i++) positions.push_back(i);
@@ -292,8 +295,10 @@ TEST(ArrowReader, CorruptedBytesGiveDataOrErrorNeverACrash) {
         c[pos] = char(v);
         std::string res = read_everything(c, "corrupt");
         trials++;
-        if (res == "ok") ok++;
-        else errors++;
+        if (res == "ok")
+          ok++;
+        else
+          errors++;
       }
     }
     std::printf("%s: %d corrupted copies, %d read (damage in values or padding), %d errors, 0 crashes\n",
@@ -383,8 +388,10 @@ TEST(ArrowReader, RandomMultiByteDamageToWriterFilesGivesDataOrError) {
       std::string c = b;
       int hits = 1 + int(rng() % 4);
       for (int h = 0; h < hits; h++) c[rng() % c.size()] = char(rng() & 0xFF);
-      if (read_everything(c, "fuzz") == "ok") ok++;
-      else errors++;
+      if (read_everything(c, "fuzz") == "ok")
+        ok++;
+      else
+        errors++;
     }
     std::printf("%s (%zu bytes): 3000 damaged copies, %d read, %d errors, 0 crashes\n",
                 file_format ? "file format" : "stream", b.size(), ok, errors);

@@ -45,7 +45,8 @@ RenderOptions small_render() {
 // Everything a batch holds, flattened, to compare loaders.
 std::vector<int64_t> fingerprint(const Batch& b) {
   std::vector<int64_t> f = {b.batch_size, b.seq_len, b.index};
-  for (auto* v : {&b.input_ids, &b.attention_mask, &b.lm_labels, &b.dst_labels, &b.speak_labels, &b.dst_update_labels}) {
+  for (auto* v : {&b.input_ids, &b.attention_mask, &b.lm_labels, &b.dst_labels, &b.speak_labels,
+                  &b.dst_update_labels}) {
     f.insert(f.end(), v->begin(), v->end());
   }
   for (const auto& fr : b.frames) f.push_back(fr.frame);
@@ -66,11 +67,12 @@ TEST(Batch, PadsRightAndKeepsLabelsPerSample) {
   std::vector<Sample> samples = {r.render(clips[0]).at(0), r.render(clips[3]).at(0)};
   const int32_t pad = 2;
   Batch b = make_batch(samples, pad);
-  std::cout << "rows " << b.batch_size << " x " << b.seq_len << " (lengths " << samples[0].input_ids.size() << ", "
-            << samples[1].input_ids.size() << "), frames " << b.frames.size() << ", decisions " << b.decisions.size()
-            << "\n";
+  std::cout << "rows " << b.batch_size << " x " << b.seq_len << " (lengths " << samples[0].input_ids.size()
+            << ", " << samples[1].input_ids.size() << "), frames " << b.frames.size() << ", decisions "
+            << b.decisions.size() << "\n";
   ASSERT_EQ(b.batch_size, 2);
-  EXPECT_EQ(b.seq_len, static_cast<int64_t>(std::max(samples[0].input_ids.size(), samples[1].input_ids.size())));
+  EXPECT_EQ(b.seq_len,
+            static_cast<int64_t>(std::max(samples[0].input_ids.size(), samples[1].input_ids.size())));
   int64_t bad_pad = 0, bad_copy = 0;
   for (int r2 = 0; r2 < 2; ++r2) {
     const Sample& s = samples[static_cast<size_t>(r2)];
@@ -78,8 +80,9 @@ TEST(Batch, PadsRightAndKeepsLabelsPerSample) {
       size_t i = static_cast<size_t>(r2 * b.seq_len + t);
       if (t < static_cast<int64_t>(s.input_ids.size())) {
         size_t k = static_cast<size_t>(t);
-        bad_copy += b.input_ids[i] != s.input_ids[k] || b.attention_mask[i] != 1 || b.lm_labels[i] != s.lm_labels[k] ||
-                    b.speak_labels[i] != s.speak_labels[k] || b.dst_update_labels[i] != s.dst_update_labels[k];
+        bad_copy += b.input_ids[i] != s.input_ids[k] || b.attention_mask[i] != 1 ||
+                    b.lm_labels[i] != s.lm_labels[k] || b.speak_labels[i] != s.speak_labels[k] ||
+                    b.dst_update_labels[i] != s.dst_update_labels[k];
       } else {
         bad_pad += b.input_ids[i] != pad || b.attention_mask[i] != 0 || b.lm_labels[i] != kIgnoreIndex ||
                    b.dst_labels[i] != kIgnoreIndex || b.speak_labels[i] != kIgnoreIndex ||
@@ -107,14 +110,16 @@ TEST(Batch, PadsRightAndKeepsLabelsPerSample) {
     FramePixels px;
     px.height = 2;
     px.width = 3;
-    for (int64_t f : frames) px.rgb.insert(px.rgb.end(), 18, static_cast<uint8_t>((f + info.index_in_file) % 251));
+    for (int64_t f : frames)
+      px.rgb.insert(px.rgb.end(), 18, static_cast<uint8_t>((f + info.index_in_file) % 251));
     return px;
   };
   load_batch_pixels(b, fake);
   ASSERT_EQ(b.pixels.size(), b.frames.size() * 18);
   int64_t wrong = 0;
   for (size_t i = 0; i < b.frames.size(); ++i) {
-    uint8_t want = static_cast<uint8_t>((b.frames[i].frame + b.samples[static_cast<size_t>(b.frames[i].sample)].index_in_file) % 251);
+    uint8_t want = static_cast<uint8_t>(
+        (b.frames[i].frame + b.samples[static_cast<size_t>(b.frames[i].sample)].index_in_file) % 251);
     wrong += b.pixels[i * 18] != want;
   }
   EXPECT_EQ(wrong, 0);
@@ -145,8 +150,8 @@ TEST(Loader, SameBatchesWithOneOrTwoThreads) {
     reports[threads - 1] = loader.report();
   }
   const LoaderReport& rep = reports[1];
-  std::cout << "clips " << rep.clips << ", samples " << rep.samples << ", split " << rep.split_clips << " into "
-            << rep.split_pieces << ", batches " << rep.batches << "\n";
+  std::cout << "clips " << rep.clips << ", samples " << rep.samples << ", split " << rep.split_clips
+            << " into " << rep.split_pieces << ", batches " << rep.batches << "\n";
   EXPECT_EQ(rep.clips, 7);
   EXPECT_EQ(rep.batches, (rep.samples + 2) / 3);
   EXPECT_GT(rep.split_clips, 0);
@@ -212,7 +217,8 @@ TEST(Loader, SkipsOrThrowsOnClipsThatCannotRender) {
     int64_t batches = 0;
     while (loader.next()) ++batches;
     LoaderReport rep = loader.report();
-    std::cout << "skipped " << rep.skipped << " clips, rendered " << rep.clips << ", batches " << batches << "\n";
+    std::cout << "skipped " << rep.skipped << " clips, rendered " << rep.clips << ", batches " << batches
+              << "\n";
     for (const auto& why : rep.skip_reasons) std::cout << "  " << why << "\n";
     EXPECT_EQ(rep.skipped, 1);
     EXPECT_EQ(rep.clips, 7);

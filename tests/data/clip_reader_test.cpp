@@ -1,5 +1,7 @@
 // Readers on the real samples (both formats, as object, array and JSONL) and on bad input: each bad case must
 // give one error naming file, clip, video_uid, turn and field.
+#include "data/clip_reader.h"
+
 #include <gtest/gtest.h>
 
 #include <functional>
@@ -8,7 +10,6 @@
 
 #include "core/error.h"
 #include "data/clip_checks.h"
-#include "data/clip_reader.h"
 #include "fixtures.h"
 
 using namespace prospect::data;
@@ -42,7 +43,8 @@ void expect_error(const std::string& what, const std::function<void(json&)>& mut
   std::string msg = error_of(j.dump(), "bad.json");
   std::cout << "[" << what << "] " << msg << "\n";
   ASSERT_FALSE(msg.empty()) << what << ": no error";
-  for (const std::string& piece : expect) EXPECT_NE(msg.find(piece), std::string::npos) << what << ": expected '" << piece << "' in: " << msg;
+  for (const std::string& piece : expect)
+    EXPECT_NE(msg.find(piece), std::string::npos) << what << ": expected '" << piece << "' in: " << msg;
   // The collecting reader gives exactly one error for it.
   prospect::data::ClipReadResult r = read_clips_collect_from_string(j.dump(), "bad.json");
   EXPECT_EQ(r.errors.size(), 1u) << what;
@@ -65,9 +67,10 @@ TEST(ClipReader, DstSample) {
   EXPECT_EQ(c.steps.size(), 6u);
   EXPECT_EQ(c.steps[1].id, "S2");
   EXPECT_EQ(c.steps[1].name, "Attach wheels to the chassis.");
-  EXPECT_EQ(c.system_prompt,
-            "You are a helpful and proactive assistant. Always be ready to assist and provide useful information "
-            "ahead of time.");
+  EXPECT_EQ(
+      c.system_prompt,
+      "You are a helpful and proactive assistant. Always be ready to assist and provide useful information "
+      "ahead of time.");
   EXPECT_EQ(c.turns.size(), 21u);  // 22 turns minus the opening system turn
   EXPECT_TRUE(c.initial_state.all_not_started());
   std::set<int64_t> anchors;
@@ -137,7 +140,8 @@ TEST(ClipReader, ArrayAndJsonlLayouts) {
   // A single compact object with a trailing newline is one clip, not JSONL.
   EXPECT_EQ(read_clips_from_string(j.dump() + "\n", "one.json").size(), 1u);
   // Mixed formats in one array.
-  json p = json::parse(read_file_text(proassist_sample_path()).substr(0, read_file_text(proassist_sample_path()).find('\n')));
+  json p = json::parse(
+      read_file_text(proassist_sample_path()).substr(0, read_file_text(proassist_sample_path()).find('\n')));
   std::vector<Clip> mixed = read_clips_from_string(json::array({j, p}).dump(), "mixed.json");
   ASSERT_EQ(mixed.size(), 2u);
   EXPECT_EQ(mixed[0].format, ClipFormat::Dst);
@@ -147,7 +151,8 @@ TEST(ClipReader, ArrayAndJsonlLayouts) {
 TEST(ClipReader, BadInputNamesFileClipTurnField) {
   PROSPECT_REQUIRE_FIXTURE(dst_sample_path());
   std::string clip0 = "clip 0 (video_uid " + std::string(kUid) + ")";
-  expect_error("missing key", [](json& j) { j.erase("fps"); }, {"bad.json", clip0, "field 'fps'", "missing key"});
+  expect_error("missing key", [](json& j) { j.erase("fps"); },
+               {"bad.json", clip0, "field 'fps'", "missing key"});
   expect_error("missing turn key", [](json& j) { j["conversation"][3].erase("content"); },
                {"bad.json", clip0, "turn 3", "field 'content'", "missing key"});
   expect_error("wrong type", [](json& j) { j["start_frame_idx"] = "193"; },
@@ -158,7 +163,8 @@ TEST(ClipReader, BadInputNamesFileClipTurnField) {
                {clip0, "turn 2", "field 'role'", "unknown role 'narrator'"});
   expect_error("unknown step", [](json& j) { j["conversation"][4]["content"][0]["id"] = "S9"; },
                {clip0, "turn 4", "field 'content[0].id'", "'S9'"});
-  expect_error("unknown transition", [](json& j) { j["conversation"][4]["content"][0]["transition"] = "finish"; },
+  expect_error("unknown transition",
+               [](json& j) { j["conversation"][4]["content"][0]["transition"] = "finish"; },
                {clip0, "turn 4", "field 'content[0].transition'", "unknown transition 'finish'"});
   expect_error("anchor out of range", [](json& j) { j["conversation"][7]["end_frame"] = 999; },
                {clip0, "turn 7", "field 'end_frame'", "anchor frame 998", "[193, 451)"});
@@ -170,9 +176,11 @@ TEST(ClipReader, BadInputNamesFileClipTurnField) {
                {clip0, "turn 7", "field 'time'", "anchor frame 20"});
   expect_error("empty conversation", [](json& j) { j["conversation"] = json::array(); },
                {clip0, "field 'conversation'", "empty conversation"});
-  expect_error("end before start", [](json& j) { j["end_frame_idx"] = 193; }, {clip0, "field 'end_frame_idx'"});
+  expect_error("end before start", [](json& j) { j["end_frame_idx"] = 193; },
+               {clip0, "field 'end_frame_idx'"});
   expect_error("fps zero", [](json& j) { j["fps"] = 0; }, {clip0, "field 'fps'", "positive"});
-  expect_error("too long", [](json& j) { j["end_frame_idx"] = 193 + 100001; }, {clip0, "field 'end_frame_idx'", "100000"});
+  expect_error("too long", [](json& j) { j["end_frame_idx"] = 193 + 100001; },
+               {clip0, "field 'end_frame_idx'", "100000"});
   expect_error("huge time",
                [](json& j) {
                  j["conversation"][7].erase("end_frame");
@@ -182,9 +190,13 @@ TEST(ClipReader, BadInputNamesFileClipTurnField) {
   expect_error("neither format", [](json& j) { j.erase("dst"); }, {clip0, "neither a DST clip"});
   expect_error("bad dst_state", [](json& j) { j["conversation"][6]["dst_state"]["S1"] = "done"; },
                {clip0, "turn 6", "field 'dst_state.S1'", "unknown step state 'done'"});
-  expect_error("frames turn in DST clip", [](json& j) { j["conversation"][2] = {{"role", "frames"}, {"start", 1}, {"end", 2}}; },
+  expect_error("frames turn in DST clip",
+               [](json& j) {
+                 j["conversation"][2] = {{"role", "frames"}, {"start", 1}, {"end", 2}};
+               },
                {clip0, "turn 2", "field 'role'"});
-  expect_error("clip not an object", [](json& j) { j = json::array({1}); }, {"bad.json: clip 0", "expected a clip object"});
+  expect_error("clip not an object", [](json& j) { j = json::array({1}); },
+               {"bad.json: clip 0", "expected a clip object"});
 }
 
 TEST(ClipReader, MalformedJson) {

@@ -1,6 +1,8 @@
 // Rendering and labels (sequence.md): the worked example of §5 with every count, splitting at 4096, token ids
 // equal to tokenizing the whole string on both real samples, disjoint label streams, negative subsampling,
 // frame_stride and context_frames. Needs the SmolVLM2 tokenizer fixture.
+#include "data/clip_renderer.h"
+
 #include <gtest/gtest.h>
 
 #include <iostream>
@@ -10,7 +12,6 @@
 #include "core/error.h"
 #include "data/clip_checks.h"
 #include "data/clip_reader.h"
-#include "data/clip_renderer.h"
 #include "fixtures.h"
 #include "text/tokenizer.h"
 
@@ -26,11 +27,11 @@ const prospect::text::Tokenizer& tokenizer() {
   return tok;
 }
 
-#define REQUIRE_SAMPLES()                                  \
-  do {                                                     \
-    PROSPECT_REQUIRE_FIXTURE(tokenizer_path());            \
-    PROSPECT_REQUIRE_FIXTURE(dst_sample_path());           \
-    PROSPECT_REQUIRE_FIXTURE(proassist_sample_path());     \
+#define REQUIRE_SAMPLES()                              \
+  do {                                                 \
+    PROSPECT_REQUIRE_FIXTURE(tokenizer_path());        \
+    PROSPECT_REQUIRE_FIXTURE(dst_sample_path());       \
+    PROSPECT_REQUIRE_FIXTURE(proassist_sample_path()); \
   } while (0)
 
 // Compares the renderer's ids with tokenizing the sample's whole text; prints the first difference.
@@ -48,9 +49,10 @@ void expect_ids_equal_whole_string(const Sample& s, const std::string& what) {
             << " from the whole string, " << (equal ? "equal" : "DIFFERENT") << "\n";
   if (!equal && first_diff < std::max(whole.size(), s.input_ids.size())) {
     std::cout << "  first difference at " << first_diff << ": rendered "
-              << (first_diff < s.input_ids.size() ? tokenizer().id_to_token(s.input_ids[first_diff]) : "<end>")
-              << ", whole " << (first_diff < whole.size() ? tokenizer().id_to_token(whole[first_diff]) : "<end>")
-              << "\n";
+              << (first_diff < s.input_ids.size() ? tokenizer().id_to_token(s.input_ids[first_diff])
+                                                  : "<end>")
+              << ", whole "
+              << (first_diff < whole.size() ? tokenizer().id_to_token(whole[first_diff]) : "<end>") << "\n";
   }
   EXPECT_TRUE(equal) << what;
 }
@@ -70,8 +72,9 @@ void expect_streams_disjoint(const Sample& s, const std::string& what) {
     if (s.input_ids[t] == image && streams > 0) ++image_learned;
     if (s.speak_labels[t] != kIgnoreIndex && s.input_ids[t] != fake) ++decision_not_on_block;
   }
-  std::cout << what << ": overlaps " << overlaps << ", wrong label values " << wrong_values << ", <image> learned "
-            << image_learned << ", decisions off a block end " << decision_not_on_block << "\n";
+  std::cout << what << ": overlaps " << overlaps << ", wrong label values " << wrong_values
+            << ", <image> learned " << image_learned << ", decisions off a block end "
+            << decision_not_on_block << "\n";
   EXPECT_EQ(overlaps, 0);
   EXPECT_EQ(wrong_values, 0);
   EXPECT_EQ(image_learned, 0);
@@ -104,10 +107,12 @@ TEST(ClipLayout, WorkedExampleTextOrder) {
   EXPECT_EQ(text.rfind(sys + "\n", 0), 0u);
   const std::string block = frame_block_text(81);
   // Frame 193's block, then the user turn anchored at 194, frame 194's block, its update, its answer.
-  std::string expect194 = block + "User: I want to assemble a toy roller with chassis, wheels, and cabin.<end_of_utterance>\n" +
-                          block + "DST_UPDATE: S1->start<end_of_utterance>\nAssistant: Great! Let's get started.";
+  std::string expect194 =
+      block + "User: I want to assemble a toy roller with chassis, wheels, and cabin.<end_of_utterance>\n" +
+      block + "DST_UPDATE: S1->start<end_of_utterance>\nAssistant: Great! Let's get started.";
   EXPECT_NE(text.find(sys + "\n" + expect194), std::string::npos);
-  std::string expect213 = block + "DST_UPDATE: S1->complete, S2->start<end_of_utterance>\nAssistant: Now, let's screw";
+  std::string expect213 =
+      block + "DST_UPDATE: S1->complete, S2->start<end_of_utterance>\nAssistant: Now, let's screw";
   EXPECT_NE(text.find(expect213), std::string::npos);
   // 258 blocks.
   size_t blocks = 0;
@@ -133,8 +138,8 @@ TEST(ClipLayout, SubsamplingDeterministicKeepsPositives) {
   std::vector<bool> b = select_decision_units(c, layout, 0.5, 7, 0);
   std::vector<bool> e1 = select_decision_units(c, layout, 0.5, 7, 1);
   std::vector<bool> s2 = select_decision_units(c, layout, 0.5, 8, 0);
-  std::cout << "rho 0.5: positives " << count(a, true) << ", negatives kept " << count(a, false) << " of 249; epoch 1 "
-            << count(e1, false) << "; seed 8 " << count(s2, false) << "\n";
+  std::cout << "rho 0.5: positives " << count(a, true) << ", negatives kept " << count(a, false)
+            << " of 249; epoch 1 " << count(e1, false) << "; seed 8 " << count(s2, false) << "\n";
   EXPECT_EQ(a, b);
   EXPECT_NE(a, e1);
   EXPECT_NE(a, s2);
@@ -162,7 +167,8 @@ TEST(ClipRenderer, WorkedExampleCounts) {
   std::cout << "tokens " << s.input_ids.size() << ", decision points " << s.decisions.size() << ", speak "
             << s.speak_pos() << "/" << s.speak_neg() << ", dst " << s.dst_pos() << "/" << s.dst_neg()
             << ", lm " << s.lm_messages << " msgs " << s.lm_tokens() << " tokens, dst " << s.dst_messages
-            << " msgs " << s.dst_tokens() << " tokens, frames " << s.first_frame << ".." << s.last_frame << "\n";
+            << " msgs " << s.dst_tokens() << " tokens, frames " << s.first_frame << ".." << s.last_frame
+            << "\n";
   EXPECT_EQ(s.decisions.size(), 258u);
   EXPECT_EQ(s.speak_pos(), 8);
   EXPECT_EQ(s.speak_neg(), 250);
@@ -185,11 +191,15 @@ TEST(ClipRenderer, WorkedExampleCounts) {
   // The learned DST tokens at frame 213 decode to exactly " S1->complete, S2->start<end_of_utterance>".
   std::vector<int32_t> dst_run;
   const DecisionPoint* d213 = nullptr;
-  for (const auto& d : s.decisions) if (d.frame == 213) d213 = &d;
+  for (const auto& d : s.decisions)
+    if (d.frame == 213) d213 = &d;
   ASSERT_NE(d213, nullptr);
-  for (size_t t = static_cast<size_t>(d213->position) + 1; t < s.input_ids.size() && dst_run.size() < 64; ++t) {
-    if (s.dst_labels[t] != kIgnoreIndex) dst_run.push_back(s.dst_labels[t]);
-    else if (!dst_run.empty()) break;
+  for (size_t t = static_cast<size_t>(d213->position) + 1; t < s.input_ids.size() && dst_run.size() < 64;
+       ++t) {
+    if (s.dst_labels[t] != kIgnoreIndex)
+      dst_run.push_back(s.dst_labels[t]);
+    else if (!dst_run.empty())
+      break;
   }
   std::string learned = tokenizer().decode(dst_run);
   std::cout << "frame 213 learned DST: '" << learned << "'\n";
@@ -215,9 +225,9 @@ TEST(ClipRenderer, SplitsAt4096KeepingEveryLabelOnce) {
   int64_t expected_first = 193;
   for (size_t p = 0; p < parts.size(); ++p) {
     const Sample& s = parts[p];
-    std::cout << "  piece " << p << ": frames " << s.first_frame << ".." << s.last_frame << ", " << s.input_ids.size()
-              << " tokens, " << s.decisions.size() << " decisions, lm " << s.lm_messages << ", dst "
-              << s.dst_messages << ", state " << s.initial_state.format() << "\n";
+    std::cout << "  piece " << p << ": frames " << s.first_frame << ".." << s.last_frame << ", "
+              << s.input_ids.size() << " tokens, " << s.decisions.size() << " decisions, lm " << s.lm_messages
+              << ", dst " << s.dst_messages << ", state " << s.initial_state.format() << "\n";
     EXPECT_LE(s.input_ids.size(), 4096u);
     EXPECT_EQ(s.first_frame, expected_first);  // pieces tile the clip
     expected_first = s.last_frame + 1;
@@ -314,11 +324,14 @@ TEST(ClipRenderer, ProAssistSampleRendersAndLabels) {
     expect_ids_equal_whole_string(s, "ProAssist clip " + std::to_string(c.index_in_file));
     expect_streams_disjoint(s, "ProAssist clip " + std::to_string(c.index_in_file));
   }
-  // Clip 0: the user's goal (anchored at 14) comes right before frame 14's block, the answer right after 15's.
+  // Clip 0: the user's goal (anchored at 14) comes right before frame 14's block, the answer right after
+  // 15's.
   const std::string block = frame_block_text(81);
   Sample s0 = r.render(clips[0]).at(0);
-  std::string want = block + "User: I want to disassemble this toy water tanker truck into its component parts."
-                             "<end_of_utterance>\n" + block + block + "Assistant: Great goal!";
+  std::string want = block +
+                     "User: I want to disassemble this toy water tanker truck into its component parts."
+                     "<end_of_utterance>\n" +
+                     block + block + "Assistant: Great goal!";
   size_t p = s0.text.find(want);
   ASSERT_NE(p, std::string::npos);
   size_t blocks_before = 0;
@@ -331,9 +344,17 @@ TEST(ClipRenderer, IdsEqualWholeStringOnTrickyContents) {
   nlohmann::json j = nlohmann::json::parse(prospect::test::read_file_text(dst_sample_path()));
   // Contents chosen to sit badly at segment boundaries: leading/trailing whitespace, newlines, empty,
   // digits, non-ASCII, contractions, a literal special token.
-  const char* contents[] = {"  two leading spaces", "trailing newline\n", "", "\n\nUser: fake turn", "12345 digits",
-                            "'s contraction", "naïve café — ünïcödé 日本語 🙂", "ends with space ", "<image> literal",
-                            "tab\there", "x<end_of_utterance"};
+  const char* contents[] = {"  two leading spaces",
+                            "trailing newline\n",
+                            "",
+                            "\n\nUser: fake turn",
+                            "12345 digits",
+                            "'s contraction",
+                            "naïve café — ünïcödé 日本語 🙂",
+                            "ends with space ",
+                            "<image> literal",
+                            "tab\there",
+                            "x<end_of_utterance"};
   std::vector<size_t> assistant_turns = {3, 6, 7, 8, 11, 14, 17, 20};
   size_t k = 0;
   for (size_t t : assistant_turns) j["conversation"][t]["content"] = contents[k++ % 11];
@@ -345,7 +366,8 @@ TEST(ClipRenderer, IdsEqualWholeStringOnTrickyContents) {
     std::vector<Sample> parts = ClipRenderer(tokenizer(), opts(max_len)).render(c);
     int64_t lm_msgs = 0;
     for (size_t p = 0; p < parts.size(); ++p) {
-      expect_ids_equal_whole_string(parts[p], "tricky max " + std::to_string(max_len) + " piece " + std::to_string(p));
+      expect_ids_equal_whole_string(parts[p],
+                                    "tricky max " + std::to_string(max_len) + " piece " + std::to_string(p));
       lm_msgs += parts[p].lm_messages;
     }
     EXPECT_EQ(lm_msgs, 8);
@@ -366,7 +388,8 @@ TEST(ClipRenderer, FrameStrideKeepsAnchors) {
   for (int64_t a : {194, 213, 225, 261, 304, 370, 395, 424, 450}) EXPECT_TRUE(frames.count(a)) << a;
   std::set<int64_t> anchors = {194, 213, 225, 261, 304, 370, 395, 424, 450};
   for (int64_t f : s.frames) EXPECT_TRUE((f - 193) % 4 == 0 || anchors.count(f)) << f;
-  EXPECT_EQ(s.frames.size(), static_cast<size_t>(strided) + 6);  // 194, 304, 370, 395, 424, 450 are off the stride
+  EXPECT_EQ(s.frames.size(),
+            static_cast<size_t>(strided) + 6);  // 194, 304, 370, 395, 424, 450 are off the stride
   EXPECT_EQ(s.speak_pos(), 8);
   EXPECT_EQ(s.dst_pos(), 7);
   EXPECT_EQ(s.decisions.size(), s.frames.size());
@@ -392,12 +415,14 @@ TEST(ClipRenderer, FrameThatCannotFitIsAnError) {
 }
 
 // Anchor jitter (training augmentation): output groups move by exactly one frame into free frames, keep their
-// order and their turns together, the state sequence is unchanged, and the draw depends on (seed, epoch, clip).
+// order and their turns together, the state sequence is unchanged, and the draw depends on (seed, epoch,
+// clip).
 TEST(ClipRenderer, AnchorJitterMovesGroupsByOneFrameKeepingOrder) {
   REQUIRE_SAMPLES();
   Clip c = dst_clip();
   EXPECT_EQ(jitter_anchors(c, 0.0, 7, 0).turns.size(), c.turns.size());
-  for (size_t i = 0; i < c.turns.size(); ++i) EXPECT_EQ(jitter_anchors(c, 0.0, 7, 0).turns[i].anchor_frame, c.turns[i].anchor_frame);
+  for (size_t i = 0; i < c.turns.size(); ++i)
+    EXPECT_EQ(jitter_anchors(c, 0.0, 7, 0).turns[i].anchor_frame, c.turns[i].anchor_frame);
   int moved_total = 0, groups_total = 0;
   std::set<std::vector<int64_t>> distinct;
   for (int64_t epoch = 0; epoch < 8; ++epoch) {
@@ -411,8 +436,10 @@ TEST(ClipRenderer, AnchorJitterMovesGroupsByOneFrameKeepingOrder) {
       EXPECT_LT(j.turns[i].anchor_frame, c.end_frame);
       if (i > 0) {
         // Turns that shared a frame still do; order between frames is kept.
-        if (c.turns[i].anchor_frame == c.turns[i - 1].anchor_frame) EXPECT_EQ(j.turns[i].anchor_frame, j.turns[i - 1].anchor_frame);
-        else EXPECT_LT(j.turns[i - 1].anchor_frame, j.turns[i].anchor_frame) << "turn " << i;
+        if (c.turns[i].anchor_frame == c.turns[i - 1].anchor_frame)
+          EXPECT_EQ(j.turns[i].anchor_frame, j.turns[i - 1].anchor_frame);
+        else
+          EXPECT_LT(j.turns[i - 1].anchor_frame, j.turns[i].anchor_frame) << "turn " << i;
       }
       if (i == 0 || c.turns[i].anchor_frame != c.turns[i - 1].anchor_frame) {
         ++groups_total;
@@ -423,7 +450,8 @@ TEST(ClipRenderer, AnchorJitterMovesGroupsByOneFrameKeepingOrder) {
     distinct.insert(anchors);
     // Same draw for the same (seed, epoch).
     Clip again = jitter_anchors(c, 1.0, 7, epoch);
-    for (size_t i = 0; i < c.turns.size(); ++i) EXPECT_EQ(again.turns[i].anchor_frame, j.turns[i].anchor_frame);
+    for (size_t i = 0; i < c.turns.size(); ++i)
+      EXPECT_EQ(again.turns[i].anchor_frame, j.turns[i].anchor_frame);
     // Rendering keeps every positive (one per output group) and the state the updates lead to.
     RenderOptions o = opts(0);
     o.anchor_jitter = 1.0;

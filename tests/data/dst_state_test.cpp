@@ -1,10 +1,11 @@
 // The step state machine: the full transition table of data.md, names both ways, and TaskState formatting.
+#include "data/dst_state.h"
+
 #include <gtest/gtest.h>
 
 #include <iostream>
 
 #include "core/error.h"
-#include "data/dst_state.h"
 
 using namespace prospect::data;
 
@@ -23,7 +24,8 @@ TEST(DstState, TransitionTable) {
       {Transition::Resume, {"-", "-", "-", "in_progress", "-", "-"}},
       {Transition::Cancel, {"cancelled", "cancelled", "-", "cancelled", "-", "-"}},
       {Transition::Fail, {"-", "failed", "-", "-", "-", "-"}},
-      {Transition::Reset, {"not_started", "not_started", "not_started", "not_started", "not_started", "not_started"}},
+      {Transition::Reset,
+       {"not_started", "not_started", "not_started", "not_started", "not_started", "not_started"}},
   };
   int checked = 0, mismatches = 0;
   for (const Row& r : rows) {
@@ -66,7 +68,8 @@ TEST(DstState, TaskStateApplyAndFormat) {
   EXPECT_FALSE(st.apply({"S3", Transition::Complete}));  // does not apply: unchanged
   EXPECT_EQ(st.format(), "S1:completed, S2:in_progress, S3:not_started");
   EXPECT_FALSE(st.all_not_started());
-  EXPECT_EQ(format_dst_items({{"S1", Transition::Complete}, {"S2", Transition::Start}}), "S1->complete, S2->start");
+  EXPECT_EQ(format_dst_items({{"S1", Transition::Complete}, {"S2", Transition::Start}}),
+            "S1->complete, S2->start");
   EXPECT_THROW(st.get("S9"), prospect::Error);
   TaskState other({"S1", "S2", "S3"});
   EXPECT_NE(st, other);

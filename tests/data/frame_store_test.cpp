@@ -1,6 +1,8 @@
 // Frame stores: decoded pixels equal PIL's bytes exactly (frames_decoded.safetensors), stream and file stores
-// agree on every frame, frames(i..j) across batch boundaries, binary-column and image-folder stores, errors for
-// out-of-range frames, corrupt JPEG/base64, and path resolution that names every path it tried.
+// agree on every frame, frames(i..j) across batch boundaries, binary-column and image-folder stores, errors
+// for out-of-range frames, corrupt JPEG/base64, and path resolution that names every path it tried.
+#include "data/frame_store.h"
+
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -13,7 +15,6 @@
 #include "data/arrow_reader.h"
 #include "data/arrow_writer.h"
 #include "data/base64.h"
-#include "data/frame_store.h"
 #include "fixtures.h"
 #include "vision/fixture_tensors.h"
 #include "vision/jpeg.h"
@@ -51,8 +52,8 @@ long long count_diff(const Image& a, const Image& b, const std::string& what) {
     n += d != 0;
     maxd = std::max(maxd, d);
   }
-  std::printf("%s: %dx%d, %lld of %zu bytes differ, max diff %d\n", what.c_str(), a.height, a.width, n, a.rgb.size(),
-              maxd);
+  std::printf("%s: %dx%d, %lld of %zu bytes differ, max diff %d\n", what.c_str(), a.height, a.width, n,
+              a.rgb.size(), maxd);
   return n;
 }
 
@@ -210,8 +211,9 @@ TEST(FrameStore, CorruptJpegAndBadBase64NameFileAndFrame) {
   f.type_id = 5;
   {
     prospect::data::ArrowWriter w(p.string(), {f}, {});
-    w.write_batch({{prospect::data::base64_encode(good), prospect::data::base64_encode(truncated),
-                    prospect::data::base64_encode(garbled), "not base64!", prospect::data::base64_encode("GIF89a")}});
+    w.write_batch(
+        {{prospect::data::base64_encode(good), prospect::data::base64_encode(truncated),
+          prospect::data::base64_encode(garbled), "not base64!", prospect::data::base64_encode("GIF89a")}});
     w.finish();
   }
   auto c = prospect::data::open_frame_path(p.string());
@@ -289,8 +291,10 @@ TEST(FrameStore, ImageFolderPng) {
 }
 
 TEST(FrameStorePaths, CandidatesFollowProAssistNaming) {
-  std::string uid = "assembly_nusar-2021_action_both_9011-c03f_9011_user_id_2021-02-01_160239__HMC_84355350_mono10bit";
-  std::string stripped = "nusar-2021_action_both_9011-c03f_9011_user_id_2021-02-01_160239__HMC_84355350_mono10bit";
+  std::string uid =
+      "assembly_nusar-2021_action_both_9011-c03f_9011_user_id_2021-02-01_160239__HMC_84355350_mono10bit";
+  std::string stripped =
+      "nusar-2021_action_both_9011-c03f_9011_user_id_2021-02-01_160239__HMC_84355350_mono10bit";
   auto c = prospect::data::frame_store_candidates("/data", "data/assembly101/frames/" + uid + ".arrow", uid,
                                                   "assembly101");
   for (const auto& p : c) std::printf("  candidate %s\n", p.c_str());
@@ -309,8 +313,8 @@ TEST(FrameStorePaths, CandidatesFollowProAssistNaming) {
 TEST(FrameStorePaths, MissingFileNamesEveryPathTried) {
   std::string uid = "disassembly_nusar-xyz";
   fs::path root = prospect::test::fresh_dir("resolve");
-  auto tried = prospect::data::frame_store_candidates(root.string(), "frames/disassembly_nusar-xyz.arrow", uid,
-                                                      "assembly101");
+  auto tried = prospect::data::frame_store_candidates(root.string(), "frames/disassembly_nusar-xyz.arrow",
+                                                      uid, "assembly101");
   std::string m = error_of([&] {
     prospect::data::open_frame_store(root.string(), "frames/disassembly_nusar-xyz.arrow", uid, "assembly101");
   });
@@ -329,7 +333,7 @@ TEST(FrameStorePaths, OpensTheStrippedAssemblyName) {
                                             "assembly101");
   EXPECT_EQ(s->num_frames(), 24);
   std::printf("resolved to %s\n", s->path().c_str());
-  auto s2 = prospect::data::open_frame_store(root.string(), "data/assembly101/frames/assembly_nusar-abc.arrow",
-                                             "assembly_nusar-abc", "assembly101");
+  auto s2 = prospect::data::open_frame_store(
+      root.string(), "data/assembly101/frames/assembly_nusar-abc.arrow", "assembly_nusar-abc", "assembly101");
   EXPECT_EQ(s2->path(), (root / "assembly101" / "frames" / "nusar-abc.arrow").lexically_normal().string());
 }

@@ -1,7 +1,7 @@
 // `prospect inspect` shows what training renders: its subsampling seed defaults to the trainer's train.seed
 // default (42), and first_frame / last_frame are the first and last *labelled* frames (decision points after
-// subsampling, sequence.md §6), not the first and last frames of the sub-clip. Before, the seed defaulted to 0
-// and the frame range was the sub-clip's own.
+// subsampling, sequence.md §6), not the first and last frames of the sub-clip. Before, the seed defaulted to
+// 0 and the frame range was the sub-clip's own.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -32,13 +32,15 @@ TEST(InspectDefaults, SeedIsTheTrainersDefault) {
               (long long)s42["sub_clips"][0]["decision_points"].get<int64_t>(),
               (long long)s0["sub_clips"][0]["decision_points"].get<int64_t>());
   EXPECT_EQ(dflt, s42);
-  EXPECT_NE(dflt, s0) << "seed 0 must draw other decision points, or this test could not tell the seeds apart";
+  EXPECT_NE(dflt, s0)
+      << "seed 0 must draw other decision points, or this test could not tell the seeds apart";
 }
 
 TEST(InspectDefaults, FirstAndLastFrameAreTheLabelledOnes) {
   PROSPECT_REQUIRE_FIXTURE(prospect::test::dst_sample_path());
   // rho 0: only frames where the assistant speaks or the state is updated are decision points. The sample
-  // clip spans frames [193, 451); its outputs are anchored at 10 frames, the first at 194 and the last at 450.
+  // clip spans frames [193, 451); its outputs are anchored at 10 frames, the first at 194 and the last at
+  // 450.
   nlohmann::json j = inspect(" --neg-rate 0");
   ASSERT_FALSE(j.is_null());
   const auto& s = j["sub_clips"][0];

@@ -96,7 +96,8 @@ TEST(CmdEval, ClearErrors) {
 
   RunResult model = run("eval --data \"" + data + "\" --model /nonexistent");
   EXPECT_EQ(model.rc, 1);
-  EXPECT_NE(model.err.find("/nonexistent: field '--model': no such model folder"), std::string::npos) << model.err;
+  EXPECT_NE(model.err.find("/nonexistent: field '--model': no such model folder"), std::string::npos)
+      << model.err;
   RunResult nothing = run("eval --data \"" + data + "\"");
   EXPECT_EQ(nothing.rc, 1);
   EXPECT_NE(nothing.err.find("--predictions"), std::string::npos) << nothing.err;

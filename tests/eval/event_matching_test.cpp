@@ -1,5 +1,7 @@
 // One-to-one event matching: window edges, greedy-suboptimal cases, duplicates, empties, and exactness
 // against exhaustive search on small random cases.
+#include "eval/event_matching.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -7,7 +9,6 @@
 #include <random>
 
 #include "core/error.h"
-#include "eval/event_matching.h"
 
 using prospect::eval::match_events;
 using prospect::eval::MatchResult;
@@ -22,7 +23,8 @@ std::string pairs_str(const MatchResult& r) {
 }
 
 // Exhaustive: best (matches, -error) over every one-to-one matching.
-std::pair<int, double> brute_force(const std::vector<double>& p, const std::vector<double>& r, const Window& w) {
+std::pair<int, double> brute_force(const std::vector<double>& p, const std::vector<double>& r,
+                                   const Window& w) {
   std::vector<bool> used(r.size(), false);
   std::pair<int, double> best{0, 0};
   std::function<void(size_t, int, double)> go = [&](size_t i, int matches, double err) {
@@ -50,8 +52,8 @@ TEST(EventMatching, WindowEdgesAreInclusive) {
   auto at_left = match_events({10.0}, {7.5}, w);
   auto past_right = match_events({10.0}, {12.51}, w);
   auto past_left = match_events({10.0}, {7.49}, w);
-  std::cout << "edges: +2.5 -> " << at_right.pairs.size() << ", -2.5 -> " << at_left.pairs.size() << ", +2.51 -> "
-            << past_right.pairs.size() << ", -2.51 -> " << past_left.pairs.size() << "\n";
+  std::cout << "edges: +2.5 -> " << at_right.pairs.size() << ", -2.5 -> " << at_left.pairs.size()
+            << ", +2.51 -> " << past_right.pairs.size() << ", -2.51 -> " << past_left.pairs.size() << "\n";
   EXPECT_EQ(at_right.pairs.size(), 1u);
   EXPECT_EQ(at_left.pairs.size(), 1u);
   EXPECT_EQ(past_right.pairs.size(), 0u);
@@ -123,7 +125,8 @@ TEST(EventMatching, ExactAgainstExhaustiveSearch) {
     auto got = match_events(p, r, w);
     auto want = brute_force(p, r, w);
     ++checked;
-    bool ok = static_cast<int>(got.pairs.size()) == want.first && std::fabs(got.total_abs_error - want.second) < 1e-9;
+    bool ok = static_cast<int>(got.pairs.size()) == want.first &&
+              std::fabs(got.total_abs_error - want.second) < 1e-9;
     // The pairs returned must be valid, one-to-one, and sum to the reported error.
     std::vector<bool> pu(p.size()), ru(r.size());
     double err = 0;
@@ -136,7 +139,8 @@ TEST(EventMatching, ExactAgainstExhaustiveSearch) {
     if (!ok) {
       ++mismatches;
       ADD_FAILURE() << "trial " << trial << ": expected " << want.first << " matches, error " << want.second
-                    << "; got " << got.pairs.size() << ", error " << got.total_abs_error << " " << pairs_str(got);
+                    << "; got " << got.pairs.size() << ", error " << got.total_abs_error << " "
+                    << pairs_str(got);
     }
   }
   std::cout << "exhaustive comparison: " << checked << " cases, " << mismatches << " mismatches\n";

@@ -1,10 +1,11 @@
 // Frame-level head metrics on hand-computed values, and AUROC against a brute-force pair count.
+#include "eval/head_metrics.h"
+
 #include <gtest/gtest.h>
 
 #include <random>
 
 #include "core/error.h"
-#include "eval/head_metrics.h"
 
 using prospect::eval::auroc;
 using prospect::eval::head_metrics;
@@ -16,8 +17,8 @@ TEST(Prf, EmptyCountsConvention) {
   EXPECT_FALSE(none.precision.has_value());
   EXPECT_FALSE(none.f1.has_value());
   auto nothing_predicted = prf(0, 0, 4);
-  std::cout << "prf(0,0,4): P " << *nothing_predicted.precision << " R " << *nothing_predicted.recall << " F1 "
-            << *nothing_predicted.f1 << "\n";
+  std::cout << "prf(0,0,4): P " << *nothing_predicted.precision << " R " << *nothing_predicted.recall
+            << " F1 " << *nothing_predicted.f1 << "\n";
   EXPECT_EQ(*nothing_predicted.precision, 0.0);
   EXPECT_EQ(*nothing_predicted.recall, 0.0);
   EXPECT_EQ(*nothing_predicted.f1, 0.0);
@@ -33,7 +34,8 @@ TEST(Prf, EmptyCountsConvention) {
 
 TEST(HeadMetrics, KnownCounts) {
   // threshold 0.5, strict: the 0.5 point is predicted negative.
-  std::vector<ScoredLabel> pts = {{0.9, 1}, {0.8, 0}, {0.5, 1}, {0.6, 1}, {0.1, 0}, {0.2, 0}, {0.7, 0}, {0.3, 1}};
+  std::vector<ScoredLabel> pts = {{0.9, 1}, {0.8, 0}, {0.5, 1}, {0.6, 1},
+                                  {0.1, 0}, {0.2, 0}, {0.7, 0}, {0.3, 1}};
   auto m = head_metrics(pts, 0.5);
   std::cout << "count " << m.count << " label+ " << m.label_positives << " pred+ " << m.predicted_positives
             << " tp " << m.true_positives << " P " << *m.prf.precision << " R " << *m.prf.recall << " F1 "
@@ -85,7 +87,8 @@ TEST(HeadMetrics, AurocMatchesPairCount) {
       continue;
     }
     ASSERT_TRUE(got.has_value());
-    EXPECT_NEAR(*got, won / total, 1e-12) << "trial " << trial << ": pair count " << won / total << " got " << *got;
+    EXPECT_NEAR(*got, won / total, 1e-12)
+        << "trial " << trial << ": pair count " << won / total << " got " << *got;
   }
 }
 

@@ -1,11 +1,12 @@
 // The demo report's pieces: run curves read from metrics.jsonl, and SVG charts that contain what they were
 // given (one polyline vertex per finite point, one tick per event).
+#include "eval/report.h"
+
 #include <gtest/gtest.h>
 
 #include <fstream>
 
 #include "core/error.h"
-#include "eval/report.h"
 #include "test_util.h"
 
 using namespace prospect;
@@ -22,12 +23,13 @@ TEST(Report, RunCurvesSplitTrainAndValidation) {
   std::string path = test::unique_temp_path("metrics.jsonl");
   {
     std::ofstream f(path);
-    for (int s = 1; s <= 10; s++) f << "{\"step\": " << s << ", \"epoch\": 0, \"loss\": " << 1.0 / s << ", \"lm_loss\": 0.5}\n";
+    for (int s = 1; s <= 10; s++)
+      f << "{\"step\": " << s << ", \"epoch\": 0, \"loss\": " << 1.0 / s << ", \"lm_loss\": 0.5}\n";
     f << "\n{\"step\": 10, \"split\": \"val\", \"loss\": 0.3}\n{\"step\": 10, \"val_speak_f1\": 0.9}\n";
   }
   auto rc = eval::read_run_curves(path);
-  std::printf("train series %zu (loss %zu points), val series %zu\n", rc.train.size(), rc.train["loss"].points.size(),
-              rc.val.size());
+  std::printf("train series %zu (loss %zu points), val series %zu\n", rc.train.size(),
+              rc.train["loss"].points.size(), rc.val.size());
   EXPECT_EQ(rc.train.size(), 2u);
   EXPECT_EQ(rc.train["loss"].points.size(), 10u);
   EXPECT_DOUBLE_EQ(rc.train["loss"].points[3].second, 0.25);

@@ -1,12 +1,13 @@
 // Streaming metrics on hand-made timelines with answers worked out by hand (in the comments), and the
 // oracle = 1.0 on both real samples.
+#include "eval/streaming_metrics.h"
+
 #include <gtest/gtest.h>
 
 #include <filesystem>
 
 #include "core/error.h"
 #include "data/clip_reader.h"
-#include "eval/streaming_metrics.h"
 #include "eval_test_clips.h"
 
 using prospect::eval::EventType;
@@ -28,13 +29,14 @@ TEST(StreamingMetrics, KnownAnswer) {
   std::vector<prospect::data::Clip> clips = {prospect::test::two_step_clip()};
   const auto D = EventType::DstUpdate, S = EventType::Speak;
   std::vector<TimelineEvent> events = {
-      ev(0, 12, 6.0, D, "S1->start"),                          // matches S1->start @5.0, error 1.0
-      ev(0, 20, 10.0, D, "S1->complete, S9->start, garbage"),  // S1->complete @10.2 (0.2); unknown step; unparsable
-      ev(0, 5, 2.5, D, "S2->complete"),                        // no such reference; invalid from not_started
-      ev(0, 13, 6.5, D, "S1->start"),                          // duplicate: the @6.0 one is closer, this stays unmatched
-      ev(0, 10, 5.0, S, "attach the chassis"),                 // matches @5.0, ROUGE-L 1 (case-insensitive)
-      ev(0, 24, 12.0, S, "now wheels"),                        // 15.0 - 12.0 = 3 > 2.5: outside
-      ev(0, 26, 13.0, S, "now the wheels please"),             // matches @15.0, error 2.0, ROUGE-L 6/7
+      ev(0, 12, 6.0, D, "S1->start"),  // matches S1->start @5.0, error 1.0
+      ev(0, 20, 10.0, D,
+         "S1->complete, S9->start, garbage"),       // S1->complete @10.2 (0.2); unknown step; unparsable
+      ev(0, 5, 2.5, D, "S2->complete"),             // no such reference; invalid from not_started
+      ev(0, 13, 6.5, D, "S1->start"),               // duplicate: the @6.0 one is closer, this stays unmatched
+      ev(0, 10, 5.0, S, "attach the chassis"),      // matches @5.0, ROUGE-L 1 (case-insensitive)
+      ev(0, 24, 12.0, S, "now wheels"),             // 15.0 - 12.0 = 3 > 2.5: outside
+      ev(0, 26, 13.0, S, "now the wheels please"),  // matches @15.0, error 2.0, ROUGE-L 6/7
   };
   StreamingMetrics m = score_timeline(clips, events);
   print(m);
@@ -65,7 +67,8 @@ TEST(StreamingMetrics, KnownAnswer) {
 TEST(StreamingMetrics, WiderWindowChangesTheAnswer) {
   // With (-3, 3) the 12.0 utterance also reaches 15.0; one-to-one still allows one match there.
   std::vector<prospect::data::Clip> clips = {prospect::test::two_step_clip()};
-  std::vector<TimelineEvent> events = {ev(0, 24, 12.0, EventType::Speak, "a"), ev(0, 26, 13.0, EventType::Speak, "b")};
+  std::vector<TimelineEvent> events = {ev(0, 24, 12.0, EventType::Speak, "a"),
+                                       ev(0, 26, 13.0, EventType::Speak, "b")};
   auto narrow = score_timeline(clips, events, prospect::eval::Window{-2.5, 2.5});
   auto wide = score_timeline(clips, events, prospect::eval::Window{-3.0, 3.0});
   std::cout << "matched narrow " << narrow.speaking.matched << " wide " << wide.speaking.matched << "\n";
@@ -73,8 +76,10 @@ TEST(StreamingMetrics, WiderWindowChangesTheAnswer) {
   EXPECT_EQ(wide.speaking.matched, 1);
   EXPECT_NEAR(*wide.speaking.mean_time_error_s, 2.0, 1e-9);  // the closer one is kept
   // Shifted window (0, 4): the 5.0 reference is reachable from a prediction at 2.0, not from one at 6.0.
-  auto early = score_timeline(clips, {ev(0, 4, 2.0, EventType::Speak, "x")}, prospect::eval::Window{0.0, 4.0});
-  auto late = score_timeline(clips, {ev(0, 12, 6.0, EventType::Speak, "x")}, prospect::eval::Window{0.0, 4.0});
+  auto early =
+      score_timeline(clips, {ev(0, 4, 2.0, EventType::Speak, "x")}, prospect::eval::Window{0.0, 4.0});
+  auto late =
+      score_timeline(clips, {ev(0, 12, 6.0, EventType::Speak, "x")}, prospect::eval::Window{0.0, 4.0});
   EXPECT_EQ(early.speaking.matched, 1);
   EXPECT_EQ(late.speaking.matched, 0);
 }
@@ -125,7 +130,8 @@ TEST(StreamingMetrics, UnknownStepsCountAsUnmatchedPredictions) {
 
 TEST(StreamingMetrics, ClipWithoutStepsLeavesDstAndStateOut) {
   prospect::data::Clip c = prospect::test::make_clip("p", 0, 0, 20, {});
-  c.turns.push_back(prospect::test::assistant_turn(5, std::nullopt, "hello there"));  // untimed: 5 / 2 = 2.5 s
+  c.turns.push_back(
+      prospect::test::assistant_turn(5, std::nullopt, "hello there"));  // untimed: 5 / 2 = 2.5 s
   StreamingMetrics m = score_timeline({c}, {ev(0, 5, 2.5, EventType::Speak, "Hello there"),
                                             ev(0, 3, 1.5, EventType::DstUpdate, "S1->start")});
   print(m);
@@ -220,7 +226,8 @@ TEST(Oracle, ScoresOneOnProAssistSample) {
   for (const auto& c : prospect::data::read_clips(path)) {
     for (const auto& t : c.turns) assistant_turns += t.role == prospect::data::Role::Assistant ? 1 : 0;
   }
-  check_oracle("data/prospect-sample/proassist_prepared_assembly101.jsonl", false, assistant_turns, assistant_turns);
+  check_oracle("data/prospect-sample/proassist_prepared_assembly101.jsonl", false, assistant_turns,
+               assistant_turns);
 }
 
 TEST(Oracle, DstSampleTimelineShape) {

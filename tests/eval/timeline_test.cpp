@@ -1,10 +1,11 @@
 // Timeline reading: clip resolution, defaults, and errors that name FILE:LINE; DST text parsing; round trip.
+#include "eval/timeline.h"
+
 #include <gtest/gtest.h>
 
 #include <filesystem>
 
 #include "core/error.h"
-#include "eval/timeline.h"
 #include "eval_test_clips.h"
 
 using prospect::eval::EventType;
@@ -55,10 +56,12 @@ TEST(ParseDstText, ItemsAndGarbage) {
 TEST(ReadTimeline, ResolvesClipsAndDefaults) {
   auto clips = two_clips();
   std::string text =
-      "{\"video_uid\":\"vid_a\",\"clip_idx\":0,\"frame\":12,\"time\":6.0,\"type\":\"dst_update\",\"text\":\"S1->start\"}\n"
+      "{\"video_uid\":\"vid_a\",\"clip_idx\":0,\"frame\":12,\"time\":6.0,\"type\":\"dst_update\",\"text\":"
+      "\"S1->start\"}\n"
       "\n"
       "{\"clip\":1,\"frame\":101,\"type\":\"speak\",\"text\":\"hi\",\"p\":0.9}\n"
-      "{\"clip\":0,\"video_uid\":\"vid_a\",\"clip_idx\":0,\"frame\":39,\"time\":19.5,\"type\":\"speak\",\"text\":\"x\"}\n";
+      "{\"clip\":0,\"video_uid\":\"vid_a\",\"clip_idx\":0,\"frame\":39,\"time\":19.5,\"type\":\"speak\","
+      "\"text\":\"x\"}\n";
   auto ev = read_timeline_from_string(text, "preds.jsonl", clips);
   ASSERT_EQ(ev.size(), 3u);
   EXPECT_EQ(ev[0].clip, 0);
@@ -80,19 +83,27 @@ TEST(ReadTimeline, ErrorsNameFileAndLine) {
   std::vector<Case> cases = {
       {"{\"clip\":0,\"frame\":12,\"type\":\"speak\",\"text\":", "preds.jsonl:2: malformed JSON"},
       {"[1,2]", "preds.jsonl:2: expected a JSON object"},
-      {"{\"clip\":0,\"frame\":12,\"type\":\"shout\",\"text\":\"a\"}", "preds.jsonl:2: field 'type': unknown event type 'shout'"},
+      {"{\"clip\":0,\"frame\":12,\"type\":\"shout\",\"text\":\"a\"}",
+       "preds.jsonl:2: field 'type': unknown event type 'shout'"},
       {"{\"clip\":0,\"frame\":12,\"type\":\"speak\"}", "preds.jsonl:2: field 'text': missing"},
-      {"{\"clip\":0,\"frame\":1.5,\"type\":\"speak\",\"text\":\"a\"}", "preds.jsonl:2: field 'frame': expected an integer"},
-      {"{\"clip\":0,\"frame\":40,\"type\":\"speak\",\"text\":\"a\"}", "preds.jsonl:2: field 'frame': frame 40 is outside"},
-      {"{\"clip\":5,\"frame\":12,\"type\":\"speak\",\"text\":\"a\"}", "preds.jsonl:2: field 'clip': clip 5 is not in the data file"},
-      {"{\"video_uid\":\"vid_z\",\"clip_idx\":0,\"frame\":12,\"type\":\"speak\",\"text\":\"a\"}", "preds.jsonl:2: field 'video_uid': no clip with video_uid vid_z"},
+      {"{\"clip\":0,\"frame\":1.5,\"type\":\"speak\",\"text\":\"a\"}",
+       "preds.jsonl:2: field 'frame': expected an integer"},
+      {"{\"clip\":0,\"frame\":40,\"type\":\"speak\",\"text\":\"a\"}",
+       "preds.jsonl:2: field 'frame': frame 40 is outside"},
+      {"{\"clip\":5,\"frame\":12,\"type\":\"speak\",\"text\":\"a\"}",
+       "preds.jsonl:2: field 'clip': clip 5 is not in the data file"},
+      {"{\"video_uid\":\"vid_z\",\"clip_idx\":0,\"frame\":12,\"type\":\"speak\",\"text\":\"a\"}",
+       "preds.jsonl:2: field 'video_uid': no clip with video_uid vid_z"},
       {"{\"frame\":12,\"type\":\"speak\",\"text\":\"a\"}", "preds.jsonl:2: field 'video_uid': missing"},
-      {"{\"clip\":0,\"video_uid\":\"vid_b\",\"frame\":12,\"type\":\"speak\",\"text\":\"a\"}", "preds.jsonl:2: field 'clip': clip 0 of the data file is video_uid vid_a"},
-      {"{\"clip\":0,\"frame\":12,\"time\":\"soon\",\"type\":\"speak\",\"text\":\"a\"}", "preds.jsonl:2: field 'time': expected a number"},
+      {"{\"clip\":0,\"video_uid\":\"vid_b\",\"frame\":12,\"type\":\"speak\",\"text\":\"a\"}",
+       "preds.jsonl:2: field 'clip': clip 0 of the data file is video_uid vid_a"},
+      {"{\"clip\":0,\"frame\":12,\"time\":\"soon\",\"type\":\"speak\",\"text\":\"a\"}",
+       "preds.jsonl:2: field 'time': expected a number"},
   };
   for (const auto& c : cases) {
     std::string got = read_error(ok + c.line + "\n", clips);
-    EXPECT_NE(got.find(c.expect), std::string::npos) << "line: " << c.line << "\nexpected: " << c.expect << "\ngot: " << got;
+    EXPECT_NE(got.find(c.expect), std::string::npos)
+        << "line: " << c.line << "\nexpected: " << c.expect << "\ngot: " << got;
   }
 }
 
@@ -100,10 +111,14 @@ TEST(ReadTimeline, AmbiguousClipNeedsClipField) {
   // Two clips with the same (video_uid, clip_idx), as in the ProAssist sample file.
   std::vector<prospect::data::Clip> clips = {prospect::test::make_clip("v", 0, 0, 10, {}),
                                              prospect::test::make_clip("v", 0, 0, 10, {})};
-  std::string got = read_error("{\"video_uid\":\"v\",\"clip_idx\":0,\"frame\":1,\"type\":\"speak\",\"text\":\"a\"}\n", clips);
-  EXPECT_NE(got.find("preds.jsonl:1: field 'video_uid': 2 clips of the data file have video_uid v"), std::string::npos) << got;
+  std::string got = read_error(
+      "{\"video_uid\":\"v\",\"clip_idx\":0,\"frame\":1,\"type\":\"speak\",\"text\":\"a\"}\n", clips);
+  EXPECT_NE(got.find("preds.jsonl:1: field 'video_uid': 2 clips of the data file have video_uid v"),
+            std::string::npos)
+      << got;
   EXPECT_NE(got.find("add `clip`"), std::string::npos) << got;
-  auto ev = read_timeline_from_string("{\"clip\":1,\"frame\":1,\"type\":\"speak\",\"text\":\"a\"}\n", "p", clips);
+  auto ev =
+      read_timeline_from_string("{\"clip\":1,\"frame\":1,\"type\":\"speak\",\"text\":\"a\"}\n", "p", clips);
   ASSERT_EQ(ev.size(), 1u);
   EXPECT_EQ(ev[0].clip, 1);
 }

@@ -26,7 +26,8 @@ namespace {
 
 // Checks one failed run: exit 1 (not a signal, not a timeout, not an internal error), no sanitizer report,
 // and every expected piece in what it printed. Prints each comparison.
-void expect_clean_error(const CliResult& r, const std::vector<std::string>& pieces, const std::string& label) {
+void expect_clean_error(const CliResult& r, const std::vector<std::string>& pieces,
+                        const std::string& label) {
   const std::string all = r.out + r.err;
   EXPECT_EQ(r.code, 1) << label << ": expected exit 1 (clean error), got " << r.code
                        << (r.code >= 124 ? " (signal or timeout: a crash or a hang)" : "");
@@ -42,8 +43,8 @@ void expect_clean_error(const CliResult& r, const std::vector<std::string>& piec
 
 struct ClipCase {
   std::string name;
-  std::string bytes;                 // the clip file
-  std::vector<std::string> pieces;   // expected in the message, besides the file path
+  std::string bytes;                // the clip file
+  std::vector<std::string> pieces;  // expected in the message, besides the file path
 };
 
 std::string dump_clip_with(const std::function<void(json&)>& edit) {
@@ -61,12 +62,17 @@ std::vector<ClipCase> bad_clip_corpus() {
   v.push_back({"not_an_object", "[1, 2, 3]", {"clip 0"}});
   v.push_back({"wrong_type_fps", dump_clip_with([](json& c) { c["fps"] = "two"; }), {"clip 0", "fps"}});
   v.push_back({"wrong_type_content",
-               dump_clip_with([](json& c) { c["conversation"][3]["content"] = 42; }), {"turn 3", "content"}});
-  v.push_back({"missing_conversation", dump_clip_with([](json& c) { c.erase("conversation"); }), {"conversation"}});
+               dump_clip_with([](json& c) { c["conversation"][3]["content"] = 42; }),
+               {"turn 3", "content"}});
+  v.push_back(
+      {"missing_conversation", dump_clip_with([](json& c) { c.erase("conversation"); }), {"conversation"}});
   v.push_back({"missing_video_uid", dump_clip_with([](json& c) { c.erase("video_uid"); }), {"video_uid"}});
-  v.push_back({"missing_role", dump_clip_with([](json& c) { c["conversation"][1].erase("role"); }), {"turn 1", "role"}});
+  v.push_back({"missing_role",
+               dump_clip_with([](json& c) { c["conversation"][1].erase("role"); }),
+               {"turn 1", "role"}});
   v.push_back({"unknown_role",
-               dump_clip_with([](json& c) { c["conversation"][3]["role"] = "narrator"; }), {"turn 3", "role", "narrator"}});
+               dump_clip_with([](json& c) { c["conversation"][3]["role"] = "narrator"; }),
+               {"turn 3", "role", "narrator"}});
   v.push_back({"dst_unknown_step",
                dump_clip_with([](json& c) { c["conversation"][2]["content"][0]["id"] = "S99"; }),
                {"turn 2", "content[0].id", "S99"}});
@@ -74,28 +80,38 @@ std::vector<ClipCase> bad_clip_corpus() {
                dump_clip_with([](json& c) { c["conversation"][2]["content"][0]["transition"] = "explode"; }),
                {"turn 2", "content[0].transition", "explode"}});
   v.push_back({"dst_content_not_list",
-               dump_clip_with([](json& c) { c["conversation"][2]["content"] = "S1->start"; }), {"turn 2", "content"}});
+               dump_clip_with([](json& c) { c["conversation"][2]["content"] = "S1->start"; }),
+               {"turn 2", "content"}});
   v.push_back({"frame_past_clip_end",
-               dump_clip_with([](json& c) { c["conversation"][3]["start_frame"] = 50; c["conversation"][3]["end_frame"] = 51; }),
+               dump_clip_with([](json& c) {
+                 c["conversation"][3]["start_frame"] = 50;
+                 c["conversation"][3]["end_frame"] = 51;
+               }),
                {"turn 3", "frame"}});
   v.push_back({"negative_end_frame",
-               dump_clip_with([](json& c) { c["conversation"][3]["end_frame"] = -3; }), {"turn 3", "end_frame"}});
+               dump_clip_with([](json& c) { c["conversation"][3]["end_frame"] = -3; }),
+               {"turn 3", "end_frame"}});
   v.push_back({"negative_start_frame_idx",
-               dump_clip_with([](json& c) { c["start_frame_idx"] = -5; }), {"start_frame_idx"}});
+               dump_clip_with([](json& c) { c["start_frame_idx"] = -5; }),
+               {"start_frame_idx"}});
   v.push_back({"huge_end_frame_idx",
-               dump_clip_with([](json& c) { c["end_frame_idx"] = 9223372036854775807LL; }), {"end_frame_idx"}});
+               dump_clip_with([](json& c) { c["end_frame_idx"] = 9223372036854775807LL; }),
+               {"end_frame_idx"}});
   v.push_back({"huge_float_end_frame_idx",
-               dump_clip_with([](json& c) { c["end_frame_idx"] = 1e300; }), {"end_frame_idx"}});
+               dump_clip_with([](json& c) { c["end_frame_idx"] = 1e300; }),
+               {"end_frame_idx"}});
   v.push_back({"negative_fps", dump_clip_with([](json& c) { c["fps"] = -2; }), {"fps"}});
-  v.push_back({"huge_time", dump_clip_with([](json& c) {
+  v.push_back({"huge_time",
+               dump_clip_with([](json& c) {
                  c["conversation"][3].erase("start_frame");
                  c["conversation"][3].erase("end_frame");
                  c["conversation"][3]["time"] = 1e300;
                }),
                {"turn 3", "time"}});
-  v.push_back({"empty_conversation", dump_clip_with([](json& c) { c["conversation"] = json::array(); }), {"conversation"}});
-  v.push_back({"invalid_utf8",
-               "[{\"video_uid\": \"vid\xff\xfe\", \"conversation\": []}]", {"UTF-8"}});
+  v.push_back({"empty_conversation",
+               dump_clip_with([](json& c) { c["conversation"] = json::array(); }),
+               {"conversation"}});
+  v.push_back({"invalid_utf8", "[{\"video_uid\": \"vid\xff\xfe\", \"conversation\": []}]", {"UTF-8"}});
   v.push_back({"deep_nesting", std::string(100000, '[') + std::string(100000, ']'), {}});
   return v;
 }
@@ -140,14 +156,17 @@ struct FileCase {
 
 // A loadable minimal tokenizer.json with `edit` applied.
 std::string tokenizer_with(const std::function<void(json&)>& edit) {
-  json t = {{"added_tokens", json::array({{{"id", 3}, {"content", "<end_of_utterance>"}, {"special", true}}})},
-            {"normalizer", nullptr},
-            {"pre_tokenizer",
-             {{"type", "Sequence"},
-              {"pretokenizers", json::array({{{"type", "Digits"}, {"individual_digits", true}},
-                                             {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", true}}})}}},
-            {"decoder", {{"type", "ByteLevel"}}},
-            {"model", {{"type", "BPE"}, {"vocab", {{"a", 0}, {"b", 1}, {"ab", 2}}}, {"merges", json::array({"a b"})}}}};
+  json t = {
+      {"added_tokens", json::array({{{"id", 3}, {"content", "<end_of_utterance>"}, {"special", true}}})},
+      {"normalizer", nullptr},
+      {"pre_tokenizer",
+       {{"type", "Sequence"},
+        {"pretokenizers",
+         json::array({{{"type", "Digits"}, {"individual_digits", true}},
+                      {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", true}}})}}},
+      {"decoder", {{"type", "ByteLevel"}}},
+      {"model",
+       {{"type", "BPE"}, {"vocab", {{"a", 0}, {"b", 1}, {"ab", 2}}}, {"merges", json::array({"a b"})}}}};
   edit(t);
   return t.dump();
 }
@@ -159,12 +178,22 @@ std::vector<FileCase> bad_tokenizer_corpus() {
       {"not_an_object", "[1, 2]", {}},
       {"no_model", tokenizer_with([](json& t) { t.erase("model"); }), {"model"}},
       {"wordpiece", tokenizer_with([](json& t) { t["model"]["type"] = "WordPiece"; }), {"WordPiece"}},
-      {"vocab_wrong_type", tokenizer_with([](json& t) { t["model"]["vocab"] = json::array({1, 2}); }), {"vocab"}},
+      {"vocab_wrong_type",
+       tokenizer_with([](json& t) {
+         t["model"]["vocab"] = json::array({1, 2});
+       }),
+       {"vocab"}},
       {"negative_id", tokenizer_with([](json& t) { t["model"]["vocab"]["b"] = -7; }), {"vocab"}},
       {"huge_id", tokenizer_with([](json& t) { t["model"]["vocab"]["b"] = 99999999999LL; }), {"vocab"}},
-      {"merge_unknown_token", tokenizer_with([](json& t) { t["model"]["merges"] = json::array({"a c"}); }), {"merges"}},
-      {"added_token_wrong_type", tokenizer_with([](json& t) { t["added_tokens"][0]["content"] = 5; }), {"added_tokens"}},
-      {"invalid_utf8", "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"\xc3\x28\": 0}, \"merges\": []}}", {"UTF-8"}},
+      {"merge_unknown_token",
+       tokenizer_with([](json& t) { t["model"]["merges"] = json::array({"a c"}); }),
+       {"merges"}},
+      {"added_token_wrong_type",
+       tokenizer_with([](json& t) { t["added_tokens"][0]["content"] = 5; }),
+       {"added_tokens"}},
+      {"invalid_utf8",
+       "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"\xc3\x28\": 0}, \"merges\": []}}",
+       {"UTF-8"}},
   };
 }
 
@@ -240,11 +269,43 @@ TEST(BadInputCli, ValidateFramesRootRejectsCorruptArrow) {
       {"truncated_stream_half", stream.substr(0, stream.size() / 2), {}},
       {"truncated_stream_header", stream.substr(0, 12), {}},
       {"truncated_file_format", file.substr(0, file.size() - 20), {}},
-      {"metadata_length_huge", [&] { std::string s = stream; s[4] = s[5] = s[6] = '\x7f'; return s; }(), {}},
-      {"metadata_length_negative", [&] { std::string s = stream; s[7] = '\x80'; return s; }(), {}},
-      {"root_table_offset_past_end", [&] { std::string s = stream; s[8] = s[9] = s[10] = '\x7f'; return s; }(), {}},
-      {"vtable_offset_bad", [&] { std::string s = stream; s[12] ^= 0x55; s[13] ^= 0x55; return s; }(), {}},
-      {"footer_length_lies", [&] { std::string s = file; s[s.size() - 10] = '\x7f'; s[s.size() - 9] = '\x7f'; return s; }(), {}},
+      {"metadata_length_huge",
+       [&] {
+         std::string s = stream;
+         s[4] = s[5] = s[6] = '\x7f';
+         return s;
+       }(),
+       {}},
+      {"metadata_length_negative",
+       [&] {
+         std::string s = stream;
+         s[7] = '\x80';
+         return s;
+       }(),
+       {}},
+      {"root_table_offset_past_end",
+       [&] {
+         std::string s = stream;
+         s[8] = s[9] = s[10] = '\x7f';
+         return s;
+       }(),
+       {}},
+      {"vtable_offset_bad",
+       [&] {
+         std::string s = stream;
+         s[12] ^= 0x55;
+         s[13] ^= 0x55;
+         return s;
+       }(),
+       {}},
+      {"footer_length_lies",
+       [&] {
+         std::string s = file;
+         s[s.size() - 10] = '\x7f';
+         s[s.size() - 9] = '\x7f';
+         return s;
+       }(),
+       {}},
   };
   std::string clip = dst_clip_json("vid0", 8).dump();
   int checked = 0;
@@ -276,7 +337,8 @@ std::string safetensors_bytes(const std::string& header, size_t data_bytes, uint
 }  // namespace
 
 TEST(BadInputCli, ForwardRejectsLyingSafetensorsAndBrokenModels) {
-  if (!prospect::test::has_command("forward")) GTEST_SKIP() << "this build has no `prospect forward` (torch-free)";
+  if (!prospect::test::has_command("forward"))
+    GTEST_SKIP() << "this build has no `prospect forward` (torch-free)";
   const std::string tiny = prospect::test::tiny_model_dir();
   PROSPECT_REQUIRE_FIXTURE(tiny);
   // --inputs files that lie about themselves.
@@ -286,27 +348,35 @@ TEST(BadInputCli, ForwardRejectsLyingSafetensorsAndBrokenModels) {
       {"header_length_past_end", safetensors_bytes("{}", 0, 4096), {}},
       {"header_not_json", safetensors_bytes("{\"input_ids\": ", 16), {}},
       {"offsets_past_end",
-       safetensors_bytes(R"({"input_ids":{"dtype":"I64","shape":[1,4],"data_offsets":[0,32]}})", 8), {"input_ids"}},
+       safetensors_bytes(R"({"input_ids":{"dtype":"I64","shape":[1,4],"data_offsets":[0,32]}})", 8),
+       {"input_ids"}},
       {"size_not_shape",
-       safetensors_bytes(R"({"input_ids":{"dtype":"I64","shape":[1,4],"data_offsets":[0,16]}})", 16), {"input_ids"}},
+       safetensors_bytes(R"({"input_ids":{"dtype":"I64","shape":[1,4],"data_offsets":[0,16]}})", 16),
+       {"input_ids"}},
       {"negative_shape",
-       safetensors_bytes(R"({"input_ids":{"dtype":"I64","shape":[-1,4],"data_offsets":[0,32]}})", 32), {"input_ids"}},
+       safetensors_bytes(R"({"input_ids":{"dtype":"I64","shape":[-1,4],"data_offsets":[0,32]}})", 32),
+       {"input_ids"}},
       {"huge_shape",
-       safetensors_bytes(R"({"input_ids":{"dtype":"I64","shape":[4611686018427387904,4],"data_offsets":[0,32]}})", 32),
+       safetensors_bytes(
+           R"({"input_ids":{"dtype":"I64","shape":[4611686018427387904,4],"data_offsets":[0,32]}})", 32),
        {"input_ids"}},
       {"unknown_dtype",
-       safetensors_bytes(R"({"input_ids":{"dtype":"Q4","shape":[1,4],"data_offsets":[0,32]}})", 32), {"input_ids"}},
+       safetensors_bytes(R"({"input_ids":{"dtype":"Q4","shape":[1,4],"data_offsets":[0,32]}})", 32),
+       {"input_ids"}},
       {"overlapping",
-       safetensors_bytes(R"({"a":{"dtype":"I64","shape":[1,4],"data_offsets":[0,32]},"input_ids":{"dtype":"I64","shape":[1,4],"data_offsets":[16,48]}})", 48),
+       safetensors_bytes(
+           R"({"a":{"dtype":"I64","shape":[1,4],"data_offsets":[0,32]},"input_ids":{"dtype":"I64","shape":[1,4],"data_offsets":[16,48]}})",
+           48),
        {}},
       {"missing_input_ids",
-       safetensors_bytes(R"({"other":{"dtype":"I64","shape":[1,4],"data_offsets":[0,32]}})", 32), {"input_ids"}},
+       safetensors_bytes(R"({"other":{"dtype":"I64","shape":[1,4],"data_offsets":[0,32]}})", 32),
+       {"input_ids"}},
   };
   for (const FileCase& c : inputs) {
     std::string path = write_temp_file(c.name + ".safetensors", c.bytes);
     std::string out = prospect::test::unique_temp_path("out.safetensors");
-    CliResult r = run_prospect_limited("forward --threads 1 --model '" + tiny + "' --inputs '" + path + "' --out '" +
-                                       out + "'");
+    CliResult r = run_prospect_limited("forward --threads 1 --model '" + tiny + "' --inputs '" + path +
+                                       "' --out '" + out + "'");
     std::vector<std::string> pieces = c.pieces;
     pieces.push_back(path);
     expect_clean_error(r, pieces, "forward --inputs " + c.name);
@@ -315,7 +385,8 @@ TEST(BadInputCli, ForwardRejectsLyingSafetensorsAndBrokenModels) {
   std::string good_inputs = prospect::test::unique_temp_path("inputs.safetensors");
   {
     std::vector<int64_t> ids = {1, 2, 3, 4};
-    prospect::safetensors::write_file(good_inputs, {{"input_ids", prospect::safetensors::DType::I64, {1, 4}, ids.data(), 32}});
+    prospect::safetensors::write_file(
+        good_inputs, {{"input_ids", prospect::safetensors::DType::I64, {1, 4}, ids.data(), 32}});
   }
   struct ModelCase {
     std::string name, file, bytes;  // bytes empty with truncate=true: cut the file in half

@@ -19,15 +19,17 @@ inline std::string prospect_binary() {
   return PROSPECT_BINARY;
 }
 
-// Runs `script` (bash; PROSPECT names the binary under test) with `stdin_text`, killed after `limit_s` seconds.
-// code is the exit status, 124/137 when it hung, or 128 + signal when a signal ended it (a crash).
-inline CliResult run_script_limited(const std::string& script, const std::string& stdin_text = "", int limit_s = 120) {
+// Runs `script` (bash; PROSPECT names the binary under test) with `stdin_text`, killed after `limit_s`
+// seconds. code is the exit status, 124/137 when it hung, or 128 + signal when a signal ended it (a crash).
+inline CliResult run_script_limited(const std::string& script, const std::string& stdin_text = "",
+                                    int limit_s = 120) {
   std::string file = unique_temp_path("run.sh");
-  std::string in = unique_temp_path("stdin"), out = unique_temp_path("stdout"), err = unique_temp_path("stderr");
+  std::string in = unique_temp_path("stdin"), out = unique_temp_path("stdout"),
+              err = unique_temp_path("stderr");
   { std::ofstream(file) << "PROSPECT=\"" << prospect_binary() << "\"\n" << script << "\n"; }
   { std::ofstream(in, std::ios::binary) << stdin_text; }
-  std::string cmd = "timeout -s KILL " + std::to_string(limit_s) + " bash \"" + file + "\" <\"" + in + "\" >\"" +
-                    out + "\" 2>\"" + err + "\"";
+  std::string cmd = "timeout -s KILL " + std::to_string(limit_s) + " bash \"" + file + "\" <\"" + in +
+                    "\" >\"" + out + "\" 2>\"" + err + "\"";
   int status = std::system(cmd.c_str());
   CliResult r;
   r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
@@ -39,7 +41,8 @@ inline CliResult run_script_limited(const std::string& script, const std::string
 }
 
 // Runs the built `prospect` with `args` (a shell fragment), as run_script_limited.
-inline CliResult run_prospect_limited(const std::string& args, const std::string& stdin_text = "", int limit_s = 120) {
+inline CliResult run_prospect_limited(const std::string& args, const std::string& stdin_text = "",
+                                      int limit_s = 120) {
   return run_script_limited("\"$PROSPECT\" " + args, stdin_text, limit_s);
 }
 

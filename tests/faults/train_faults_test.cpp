@@ -39,7 +39,8 @@ constexpr int kSteps = 8;
 const std::string& synth_dir() {
   static std::string dir = [] {
     std::string d = prospect::test::unique_temp_path("synth");
-    CliResult r = run_prospect_limited("synth --out '" + d + "' --train-videos 2 --val-videos 1 --test-videos 1 --seed 3");
+    CliResult r = run_prospect_limited("synth --out '" + d +
+                                       "' --train-videos 2 --val-videos 1 --test-videos 1 --seed 3");
     if (r.code != 0) ADD_FAILURE() << "prospect synth failed";
     return d;
   }();
@@ -48,11 +49,18 @@ const std::string& synth_dir() {
 
 // The `prospect train` arguments of every run here (same schedule, so losses are comparable).
 std::vector<std::string> train_args(const std::string& run_dir, const std::string& data_root) {
-  return {"train", "-q", "--set", "model.path=" + synth_dir() + "/model", "--set", "data.root=" + data_root,
-          "--set", "data.train=train.json", "--set", "data.workers=1", "--set", "train.run_dir=" + run_dir,
-          "--set", "train.max_steps=" + std::to_string(kSteps), "--set", "train.save_every=2", "--set",
-          "train.log_every=1", "--set", "train.threads=1", "--set", "train.batch_size=1", "--set",
-          "train.save_total_limit=10"};
+  return {"train", "-q",
+          "--set", "model.path=" + synth_dir() + "/model",
+          "--set", "data.root=" + data_root,
+          "--set", "data.train=train.json",
+          "--set", "data.workers=1",
+          "--set", "train.run_dir=" + run_dir,
+          "--set", "train.max_steps=" + std::to_string(kSteps),
+          "--set", "train.save_every=2",
+          "--set", "train.log_every=1",
+          "--set", "train.threads=1",
+          "--set", "train.batch_size=1",
+          "--set", "train.save_total_limit=10"};
 }
 
 std::string shell_join(const std::vector<std::string>& args) {
@@ -113,8 +121,10 @@ void expect_checkpoints_loadable(const std::string& run_dir) {
   for (const auto& e : fs::directory_iterator(run_dir + "/checkpoints", ec)) {
     std::string name = e.path().filename().string();
     if (name.rfind("checkpoint-", 0) != 0) continue;
-    EXPECT_TRUE(fs::exists(e.path() / "trainer_state.json")) << name << " is under a real name but incomplete";
-    for (const char* f : {"model.safetensors", "optimizer.safetensors", "rng.safetensors", "prospect_heads.safetensors"}) {
+    EXPECT_TRUE(fs::exists(e.path() / "trainer_state.json"))
+        << name << " is under a real name but incomplete";
+    for (const char* f :
+         {"model.safetensors", "optimizer.safetensors", "rng.safetensors", "prospect_heads.safetensors"}) {
       try {
         auto file = prospect::safetensors::File::open((e.path() / f).string());
         for (const std::string& t : file->names()) file->get(t);
@@ -135,7 +145,9 @@ std::map<int, double> losses(const std::string& run_dir) {
   std::string line;
   while (std::getline(in, line)) {
     json j = json::parse(line, nullptr, false);
-    if (j.is_discarded() || !j.contains("step") || !j.contains("loss") || j.value("kind", std::string()) != "") continue;
+    if (j.is_discarded() || !j.contains("step") || !j.contains("loss") ||
+        j.value("kind", std::string()) != "")
+      continue;
     out[j["step"].get<int>()] = j["loss"].get<double>();
   }
   return out;
@@ -165,11 +177,13 @@ void expect_same_losses(const std::map<int, double>& got, const std::string& lab
   }
 }
 
-CliResult resume_latest(const std::string& run, const std::string& data_root, const std::string& prefix = "") {
+CliResult resume_latest(const std::string& run, const std::string& data_root,
+                        const std::string& prefix = "") {
   std::vector<std::string> args = train_args(run, data_root);
   args.push_back("--resume");
   args.push_back("latest");
-  return prospect::test::run_script_limited(prefix + " PROSPECT_THREADS=1 \"$PROSPECT\"" + shell_join(args), "", 600);
+  return prospect::test::run_script_limited(prefix + " PROSPECT_THREADS=1 \"$PROSPECT\"" + shell_join(args),
+                                            "", 600);
 }
 
 bool wait_for(const std::function<bool()>& cond, pid_t pid, double seconds) {
@@ -228,7 +242,8 @@ TEST(TrainFaults, KillDuringCheckpointWriteKeepsTheLastOne) {
       },
       pid, 300);
   kill9(pid);
-  ASSERT_TRUE(hit) << "never saw a checkpoint being written; log:\n" << prospect::test::read_file_text(run + ".log");
+  ASSERT_TRUE(hit) << "never saw a checkpoint being written; log:\n"
+                   << prospect::test::read_file_text(run + ".log");
   std::vector<std::string> left = temporaries(run);
   auto good = complete_checkpoints(run);
   std::cout << "killed while writing " << caught << "; temporaries left " << left.size()
@@ -244,7 +259,8 @@ TEST(TrainFaults, KillDuringCheckpointWriteKeepsTheLastOne) {
 
 namespace {
 
-// Runs until checkpoint-2 is complete, then SIGKILLs: a run with one good checkpoint to damage the next save of.
+// Runs until checkpoint-2 is complete, then SIGKILLs: a run with one good checkpoint to damage the next save
+// of.
 void run_to_first_checkpoint(const std::string& run, const std::string& data_root) {
   pid_t pid = spawn_prospect(train_args(run, data_root), run + ".first.log");
   bool ok = wait_for([&] { return !complete_checkpoints(run).empty(); }, pid, 300);
@@ -322,7 +338,8 @@ TEST(TrainFaults, CorruptFramesAreAnErrorNamingTheFile) {
       ASSERT_GE(image_col, 0) << "no binary column in " << victim;
       std::vector<std::vector<std::string>> cols(reader->fields().size());
       for (int64_t row = 0; row < reader->num_rows(); ++row)
-        for (size_t c = 0; c < cols.size(); ++c) cols[c].push_back(std::string(reader->value(row, static_cast<int>(c))));
+        for (size_t c = 0; c < cols.size(); ++c)
+          cols[c].push_back(std::string(reader->value(row, static_cast<int>(c))));
       std::string& img = cols[image_col][3];
       img = img.substr(0, img.size() / 2);
       for (size_t i = img.size() / 2; i < img.size(); ++i) img[i] = static_cast<char>(0x5a);
@@ -338,7 +355,8 @@ TEST(TrainFaults, CorruptFramesAreAnErrorNamingTheFile) {
       std::ofstream(victim, std::ios::binary | std::ios::trunc) << bytes.substr(0, bytes.size() * 2 / 3);
     }
     std::string run = prospect::test::unique_temp_path("run_" + kind);
-    CliResult r = prospect::test::run_script_limited("PROSPECT_THREADS=1 \"$PROSPECT\"" + shell_join(train_args(run, root)), "", 300);
+    CliResult r = prospect::test::run_script_limited(
+        "PROSPECT_THREADS=1 \"$PROSPECT\"" + shell_join(train_args(run, root)), "", 300);
     EXPECT_EQ(r.code, 1) << kind;
     const std::string all = r.out + r.err;
     EXPECT_NE(all.find("prospect: error:"), std::string::npos) << kind;

@@ -1,5 +1,7 @@
 // config.json parsing with transformers' defaults, and model directories: save in HF layout (single file,
 // bf16 on disk, sharded) and load back; missing or misshapen tensors are errors naming the tensor.
+#include "model/checkpoint.h"
+
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -7,7 +9,6 @@
 
 #include "core/error.h"
 #include "core/safetensors.h"
-#include "model/checkpoint.h"
 #include "model/tensor_io.h"
 #include "model_test_util.h"
 
@@ -19,11 +20,23 @@ using nlohmann::json;
 namespace {
 
 json tiny_json() {
-  return {{"image_token_id", 514}, {"scale_factor", 2},
-          {"text_config", {{"vocab_size", 600}, {"hidden_size", 32}, {"intermediate_size", 48}, {"num_hidden_layers", 2},
-                           {"num_attention_heads", 4}, {"num_key_value_heads", 2}, {"rope_theta", 5000.0}}},
-          {"vision_config", {{"hidden_size", 16}, {"intermediate_size", 32}, {"num_hidden_layers", 1},
-                             {"num_attention_heads", 2}, {"image_size", 16}, {"patch_size", 4}}}};
+  return {{"image_token_id", 514},
+          {"scale_factor", 2},
+          {"text_config",
+           {{"vocab_size", 600},
+            {"hidden_size", 32},
+            {"intermediate_size", 48},
+            {"num_hidden_layers", 2},
+            {"num_attention_heads", 4},
+            {"num_key_value_heads", 2},
+            {"rope_theta", 5000.0}}},
+          {"vision_config",
+           {{"hidden_size", 16},
+            {"intermediate_size", 32},
+            {"num_hidden_layers", 1},
+            {"num_attention_heads", 2},
+            {"image_size", 16},
+            {"patch_size", 4}}}};
 }
 
 void expect_error_mentions(const std::function<void()>& fn, const std::vector<std::string>& needles) {
@@ -33,7 +46,8 @@ void expect_error_mentions(const std::function<void()>& fn, const std::vector<st
   } catch (const prospect::Error& e) {
     std::string msg = e.what();
     std::printf("  error: %s\n", msg.c_str());
-    for (const auto& n : needles) EXPECT_NE(msg.find(n), std::string::npos) << "'" << n << "' not in: " << msg;
+    for (const auto& n : needles)
+      EXPECT_NE(msg.find(n), std::string::npos) << "'" << n << "' not in: " << msg;
   }
 }
 
@@ -60,11 +74,22 @@ TEST(ModelConfig, TransformersDefaults) {
   EXPECT_EQ(c.image_token_id, 128257);
   EXPECT_FALSE(c.tie_word_embeddings);
   // The published 2.2B config omits the head counts: heads default to 32, kv heads to heads.
-  json j22 = {{"scale_factor", 3}, {"image_token_id", 49190},
-              {"text_config", {{"hidden_size", 2048}, {"intermediate_size", 8192}, {"num_hidden_layers", 24},
-                               {"vocab_size", 49280}, {"rope_theta", 130000}, {"rms_norm_eps", 1e-5}, {"pad_token_id", 2}}},
-              {"vision_config", {{"hidden_size", 1152}, {"intermediate_size", 4304}, {"num_hidden_layers", 27},
-                                 {"patch_size", 14}, {"image_size", 384}}}};
+  json j22 = {{"scale_factor", 3},
+              {"image_token_id", 49190},
+              {"text_config",
+               {{"hidden_size", 2048},
+                {"intermediate_size", 8192},
+                {"num_hidden_layers", 24},
+                {"vocab_size", 49280},
+                {"rope_theta", 130000},
+                {"rms_norm_eps", 1e-5},
+                {"pad_token_id", 2}}},
+              {"vision_config",
+               {{"hidden_size", 1152},
+                {"intermediate_size", 4304},
+                {"num_hidden_layers", 27},
+                {"patch_size", 14},
+                {"image_size", 384}}}};
   SmolVLMConfig c22 = SmolVLMConfig::from_json(j22);
   std::printf("2.2B-style config: heads %lld, kv %lld, head_dim %lld, K %lld, rope %.0f\n",
               (long long)c22.text.num_attention_heads, (long long)c22.text.num_key_value_heads,
@@ -85,7 +110,8 @@ TEST(ModelConfig, RopeSpellingsAndErrors) {
   j["text_config"]["rope_parameters"] = {{"rope_type", "default"}, {"rope_theta", 7000.0}};
   EXPECT_DOUBLE_EQ(SmolVLMConfig::from_json(j).text.rope_theta, 7000.0);
   j["text_config"]["rope_parameters"]["rope_type"] = "yarn";
-  expect_error_mentions([&] { SmolVLMConfig::from_json(j, "x/config.json"); }, {"x/config.json", "rope_type", "yarn"});
+  expect_error_mentions([&] { SmolVLMConfig::from_json(j, "x/config.json"); },
+                        {"x/config.json", "rope_type", "yarn"});
   json bad = tiny_json();
   bad["text_config"]["num_key_value_heads"] = 3;
   expect_error_mentions([&] { SmolVLMConfig::from_json(bad); }, {"num_key_value_heads"});
@@ -142,7 +168,8 @@ TEST(ModelCheckpoint, SaveLoadRoundTrips) {
   o16.dtype = at::kBFloat16;
   auto b16 = load_pretrained(dir16, o16);
   at::Tensor w = m.model->text_model->layers[1]->mlp->up_proj->weight;
-  report_maxdiff("bf16 on disk -> fp32 weight", b32->model->text_model->layers[1]->mlp->up_proj->weight, w.to(at::kBFloat16), 0.0);
+  report_maxdiff("bf16 on disk -> fp32 weight", b32->model->text_model->layers[1]->mlp->up_proj->weight,
+                 w.to(at::kBFloat16), 0.0);
   EXPECT_EQ(b16->lm_head->weight.scalar_type(), at::kBFloat16);
   at::Tensor l16 = b16->forward(in).logits;
   report_maxdiff("bf16 model logits vs fp32", l16, want, 0.1 * want.abs().max().item<double>());
@@ -178,7 +205,8 @@ TEST(ModelCheckpoint, DefectsAreErrorsNamingTheTensor) {
   expect_error_mentions([&] { load_pretrained(dir); }, {"model.text_model.norm.weight", "lacks"});
   // a shape that disagrees with config.json
   NamedTensors wrong;
-  for (auto& kv : all) wrong.emplace_back(kv.first, kv.first == "lm_head.weight" ? at::zeros({599, 32}) : kv.second);
+  for (auto& kv : all)
+    wrong.emplace_back(kv.first, kv.first == "lm_head.weight" ? at::zeros({599, 32}) : kv.second);
   save_tensors(dir + "/model.safetensors", wrong);
   expect_error_mentions([&] { load_pretrained(dir); }, {"lm_head.weight", "shape"});
   // an extra tensor

@@ -6,11 +6,11 @@
 #include <cmath>
 #include <filesystem>
 
+#include "core/error.h"
 #include "model/checkpoint.h"
 #include "model/heads.h"
 #include "model/loss.h"
 #include "model/tensor_io.h"
-#include "core/error.h"
 #include "model_test_util.h"
 
 using namespace prospect::model;
@@ -37,7 +37,8 @@ TEST(Loss, BalancedBceNeverNaN) {
     BceSums s = bce_sums(x, y);
     at::Tensor l = balanced_bce(s, s.pos, s.neg);
     double v = l.item<double>();
-    std::printf("BCE %-15s pos=%lld neg=%lld loss=%.6f want=%.6f\n", c.name, (long long)s.pos, (long long)s.neg, v, c.want);
+    std::printf("BCE %-15s pos=%lld neg=%lld loss=%.6f want=%.6f\n", c.name, (long long)s.pos,
+                (long long)s.neg, v, c.want);
     EXPECT_TRUE(std::isfinite(v)) << c.name;
     EXPECT_NEAR(v, c.want, 1e-5) << c.name;
     if (l.requires_grad()) {
@@ -69,7 +70,8 @@ TEST(Loss, AccumulationDoesNotDependOnTheCut) {
       if (b >= 2 && t % 3 == 0) dst.index_put_({b, t}, (b + t) % V);
     }
   at::Tensor hs = at::randn({N}, gen), hd = at::randn({N}, gen);
-  at::Tensor ts = torch::tensor({1, 0, 0, 0, 0, 1, 0, 0, 0, 0}, at::kFloat);  // all speak positives in one half
+  at::Tensor ts =
+      torch::tensor({1, 0, 0, 0, 0, 1, 0, 0, 0, 0}, at::kFloat);  // all speak positives in one half
   at::Tensor td = torch::tensor({0, 0, 0, 0, 0, 1, 1, 0, 1, 0}, at::kFloat);  // first half has no positives
   auto inputs = [&](int64_t b0, int64_t nb, int64_t p0, int64_t np) {
     LossInputs in;
@@ -102,8 +104,7 @@ TEST(Loss, AccumulationDoesNotDependOnTheCut) {
   w.w_lm = 2.0;
   w.w_speak = 0.0;
   LossTerms ww = compute_loss(inputs(0, B, 0, N), nullptr, w);
-  EXPECT_NEAR(ww.total.item<double>(),
-              (2 * whole.lm + whole.dst_gen + whole.dst).item<double>(), 1e-5);
+  EXPECT_NEAR(ww.total.item<double>(), (2 * whole.lm + whole.dst_gen + whole.dst).item<double>(), 1e-5);
 }
 
 TEST(Loss, CeFromHiddenEqualsCeFromLogits) {

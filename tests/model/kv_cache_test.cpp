@@ -2,9 +2,9 @@
 // the logits of one full forward, with and without autograd; truncate() then re-feeding equals a fresh run.
 #include <gtest/gtest.h>
 
+#include "core/error.h"
 #include "core/torch_threads.h"
 #include "model/smolvlm.h"
-#include "core/error.h"
 #include "model_test_util.h"
 
 using namespace prospect::model;
@@ -15,7 +15,7 @@ namespace {
 // text(a) + image block + text(b) + image block + text(c): ids [1, T] and the chunk boundaries.
 struct Sequence {
   at::Tensor ids;
-  at::Tensor pixels;  // [2, 3, 32, 32]
+  at::Tensor pixels;          // [2, 3, 32, 32]
   std::vector<int64_t> cuts;  // chunk ends
 };
 
@@ -171,7 +171,8 @@ TEST(KVCache, BatchedChunksWithPadding) {
   }
   at::Tensor got = at::cat(parts, 1);
   report_maxdiff("batched chunks row 0", got[0], want[0], 1e-5);
-  report_maxdiff("batched chunks row 1 (real tokens)", got[1].narrow(0, 0, 14), want[1].narrow(0, 0, 14), 1e-5);
+  report_maxdiff("batched chunks row 1 (real tokens)", got[1].narrow(0, 0, 14), want[1].narrow(0, 0, 14),
+                 1e-5);
   ForwardInput other;
   other.input_ids = ids.narrow(0, 0, 1);
   other.cache = &cache;

@@ -51,15 +51,18 @@ void run_parity(AttentionImpl impl) {
   report_maxdiff("image_hidden_states", out.image_hidden_states, f.io.at("image_hidden_states"), 1e-4);
 
   const at::Tensor& labels = f.io.at("labels");
-  at::Tensor loss = ce_sum_from_logits(out.logits, labels) / static_cast<double>(count_labelled_tokens(labels));
+  at::Tensor loss =
+      ce_sum_from_logits(out.logits, labels) / static_cast<double>(count_labelled_tokens(labels));
   double want = f.io.at("loss").item<double>();
   double rel = std::abs(loss.item<double>() - want) / std::abs(want);
-  std::printf("%-70s %s got=%.9f want=%.9f rel=%.3e\n", "loss", rel <= 1e-5 ? "OK  " : "FAIL", loss.item<double>(), want, rel);
+  std::printf("%-70s %s got=%.9f want=%.9f rel=%.3e\n", "loss", rel <= 1e-5 ? "OK  " : "FAIL",
+              loss.item<double>(), want, rel);
   EXPECT_LE(rel, 1e-5);
 
   // The memory-saving path (logits only at labelled positions) gives the same loss.
-  at::Tensor loss2 = ce_sum_from_hidden(out.last_hidden_state, labels, [&](const at::Tensor& h) { return m.lm_logits(h); }) /
-                     static_cast<double>(count_labelled_tokens(labels));
+  at::Tensor loss2 =
+      ce_sum_from_hidden(out.last_hidden_state, labels, [&](const at::Tensor& h) { return m.lm_logits(h); }) /
+      static_cast<double>(count_labelled_tokens(labels));
   EXPECT_NEAR(loss2.item<double>(), loss.item<double>(), 1e-5 * want);
 
   loss.backward();
@@ -78,8 +81,8 @@ void run_parity(AttentionImpl impl) {
       // Analytically zero (the key bias only shifts every score of a softmax row by the same amount), so both
       // sides hold rounding noise and a relative comparison means nothing: require ours to be noise as well.
       double ours = p.second.grad().abs().max().item<double>();
-      std::printf("%-70s %s zero in exact arithmetic: ref max|g|=%.3e ours max|g|=%.3e\n", ("grad " + p.first).c_str(),
-                  ours < 1e-8 ? "OK  " : "FAIL", scale, ours);
+      std::printf("%-70s %s zero in exact arithmetic: ref max|g|=%.3e ours max|g|=%.3e\n",
+                  ("grad " + p.first).c_str(), ours < 1e-8 ? "OK  " : "FAIL", scale, ours);
       EXPECT_LT(ours, 1e-8) << p.first;
       ++analytically_zero;
       continue;
@@ -87,8 +90,9 @@ void run_parity(AttentionImpl impl) {
     double d = report_maxdiff("grad " + p.first, p.second.grad(), it->second, 1e-4, scale);
     worst = std::max(worst, d / scale);
   }
-  std::printf("gradients compared: %d of %zu in the fixture (%d analytically zero), worst relative maxdiff %.3e\n",
-              compared, f.grads.size(), analytically_zero, worst);
+  std::printf(
+      "gradients compared: %d of %zu in the fixture (%d analytically zero), worst relative maxdiff %.3e\n",
+      compared, f.grads.size(), analytically_zero, worst);
   EXPECT_EQ(compared, static_cast<int>(f.grads.size()));
 }
 

@@ -22,8 +22,8 @@ int64_t formula_count(const SmolVLMConfig& c) {
                    v.num_hidden_layers * (4 * (d * d + d) + 4 * d + d * i + i + i * d + d) + 2 * d;
   int64_t connector = d * c.scale_factor * c.scale_factor * t.hidden_size;
   int64_t h = t.hidden_size, hd = t.head_dim;
-  int64_t layer = h * t.num_attention_heads * hd + 2 * h * t.num_key_value_heads * hd + t.num_attention_heads * hd * h +
-                  3 * h * t.intermediate_size + 2 * h;
+  int64_t layer = h * t.num_attention_heads * hd + 2 * h * t.num_key_value_heads * hd +
+                  t.num_attention_heads * hd * h + 3 * h * t.intermediate_size + 2 * h;
   int64_t text = t.vocab_size * h + t.num_hidden_layers * layer + h + t.vocab_size * h;
   return vision + connector + text;
 }
@@ -36,8 +36,9 @@ void check_shape(const std::string& name, int64_t want_count, int64_t want_k, in
   auto t0 = std::chrono::steady_clock::now();
   SmolVLM m(c, opt);
   int64_t n = m.num_parameters();
-  std::printf("%s: %lld parameters (formula %lld, expected %lld), %lld tokens per frame\n", name.c_str(), (long long)n,
-              (long long)formula_count(c), (long long)want_count, (long long)c.tokens_per_frame());
+  std::printf("%s: %lld parameters (formula %lld, expected %lld), %lld tokens per frame\n", name.c_str(),
+              (long long)n, (long long)formula_count(c), (long long)want_count,
+              (long long)c.tokens_per_frame());
   EXPECT_EQ(n, want_count);
   EXPECT_EQ(n, formula_count(c));
   EXPECT_EQ(c.tokens_per_frame(), want_k);
@@ -54,8 +55,8 @@ void check_shape(const std::string& name, int64_t want_count, int64_t want_k, in
   EXPECT_EQ(out.logits.sizes(), (at::IntArrayRef{1, 8, c.text.vocab_size}));
   EXPECT_EQ(out.image_hidden_states.sizes(), (at::IntArrayRef{1, 1, c.text.hidden_size}));
   EXPECT_TRUE(out.logits.isfinite().all().item<bool>());
-  std::printf("%s: build+init %.1f s, forward (8 tokens, %lldpx image) %.1f s on this CPU, bf16\n", name.c_str(),
-              std::chrono::duration<double>(t1 - t0).count(), (long long)image_px,
+  std::printf("%s: build+init %.1f s, forward (8 tokens, %lldpx image) %.1f s on this CPU, bf16\n",
+              name.c_str(), std::chrono::duration<double>(t1 - t0).count(), (long long)image_px,
               std::chrono::duration<double>(t2 - t1).count());
 }
 

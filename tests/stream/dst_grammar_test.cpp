@@ -1,12 +1,13 @@
 // The DST body grammar: which texts are prefixes of a valid update from a given state, which are whole
 // updates, the items they close, cutting a body back to its last whole item, and the token filter on the
 // tiny fixture's tokenizer (every allowed token keeps the body viable; every other printable token does not).
+#include "stream/dst_grammar.h"
+
 #include <gtest/gtest.h>
 
 #include <chrono>
 #include <cstdio>
 
-#include "stream/dst_grammar.h"
 #include "stream_test_util.h"
 #include "text/tokenizer.h"
 
@@ -47,7 +48,7 @@ TEST(DstGrammar, PrefixesAndWholeUpdates) {
       {" S1->complete,", GrammarStatus::Partial},
       {" S1->complete, ", GrammarStatus::Partial},
       {" S1->complete, S2->start", GrammarStatus::Complete},
-      {" S1->complete,S2->start", GrammarStatus::Invalid},  // separator is ", "
+      {" S1->complete,S2->start", GrammarStatus::Invalid},      // separator is ", "
       {" S1->complete, S1->complete", GrammarStatus::Invalid},  // applied in order: S1 is completed by then
       {" S1->complete, S1->reset", GrammarStatus::Complete},
       {" S10->reset", GrammarStatus::Complete},
@@ -93,8 +94,8 @@ void expect_filter_matches_brute_force(const std::string& tok_path) {
       bool ok = !tok.id_to_bytes(id).empty() && g.check(probe) != GrammarStatus::Invalid;
       viable += ok;
       if (ok && examples.size() < 60) examples += " '" + std::string(tok.id_to_bytes(id)) + "'";
-      EXPECT_EQ(is_allowed[static_cast<size_t>(id)], ok) << "body '" << body << "' token " << id << " '"
-                                                         << tok.id_to_bytes(id) << "'";
+      EXPECT_EQ(is_allowed[static_cast<size_t>(id)], ok)
+          << "body '" << body << "' token " << id << " '" << tok.id_to_bytes(id) << "'";
     }
     bool eou_ok = g.check(body) == GrammarStatus::Complete;
     EXPECT_EQ(is_allowed[static_cast<size_t>(eou)], eou_ok) << "body '" << body << "'";

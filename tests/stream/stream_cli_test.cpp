@@ -29,8 +29,9 @@ TEST(StreamCli, StreamPrintsTheLiveTimelineAndWritesIt) {
   std::string model = test::make_stream_model_dir();
   std::string data = test::synth_data_dir() + "/test.json";
   std::string tl = test::unique_temp_path("stream.jsonl");
-  test::CliResult r = test::run_prospect("stream --model " + q(model) + " --data " + q(data) + " --index 0 --timeline " +
-                                         q(tl) + " --threads 1 --threshold-dst 0.3 --threshold-speak 0.6 --verbose");
+  test::CliResult r =
+      test::run_prospect("stream --model " + q(model) + " --data " + q(data) + " --index 0 --timeline " +
+                         q(tl) + " --threads 1 --threshold-dst 0.3 --threshold-speak 0.6 --verbose");
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("clip 0 "), std::string::npos);
   EXPECT_NE(r.out.find("final state: "), std::string::npos);
@@ -63,8 +64,8 @@ TEST(StreamCli, EvalModelReportsEveryMetric) {
                                          " --json --threads 1 --write-timeline " + q(tl));
   ASSERT_EQ(r.code, 0) << r.err;
   nlohmann::json j = last_json(r.out);
-  for (const char* k : {"dst_transition", "speaking", "state_accuracy", "joint_state_accuracy", "heads", "stream",
-                        "thresholds"})
+  for (const char* k : {"dst_transition", "speaking", "state_accuracy", "joint_state_accuracy", "heads",
+                        "stream", "thresholds"})
     EXPECT_TRUE(j.contains(k)) << "missing " << k << " in " << j.dump();
   EXPECT_EQ(j["stream"]["frames"].get<int64_t>(), frames);
   EXPECT_EQ(j["heads"]["speak"]["count"].get<int64_t>(), frames);
@@ -73,7 +74,8 @@ TEST(StreamCli, EvalModelReportsEveryMetric) {
   EXPECT_FALSE(j["state_accuracy"].is_null());
   EXPECT_NO_THROW(eval::read_timeline(tl, clips));
 
-  test::CliResult text = test::run_prospect("eval --model " + q(model) + " --data " + q(data) + " --threads 1");
+  test::CliResult text =
+      test::run_prospect("eval --model " + q(model) + " --data " + q(data) + " --threads 1");
   ASSERT_EQ(text.code, 0) << text.err;
   EXPECT_NE(text.out.find("speak head (rho=1)"), std::string::npos);
   EXPECT_NE(text.out.find("dst head   (rho=1)"), std::string::npos);
@@ -107,19 +109,21 @@ TEST(StreamCli, ClearErrors) {
   PROSPECT_REQUIRE_FIXTURE(test::tiny_model_dir() + "/model.safetensors");
   std::string data = test::synth_data_dir() + "/test.json";
   // The bare fixture folder has no heads.
-  test::CliResult r = test::run_prospect("stream --model " + q(test::tiny_model_dir()) + " --data " + q(data));
+  test::CliResult r =
+      test::run_prospect("stream --model " + q(test::tiny_model_dir()) + " --data " + q(data));
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.err.find("prospect_heads.safetensors"), std::string::npos) << r.err;
   std::string model = test::make_stream_model_dir();
-  test::CliResult idx = test::run_prospect("stream --model " + q(model) + " --data " + q(data) + " --index 999");
+  test::CliResult idx =
+      test::run_prospect("stream --model " + q(model) + " --data " + q(data) + " --index 999");
   EXPECT_EQ(idx.code, 1);
   EXPECT_NE(idx.err.find("--index"), std::string::npos) << idx.err;
   test::CliResult frames = test::run_prospect("stream --model " + q(model) + " --data " + q(data) +
                                               " --frames-root /nonexistent --index 0");
   EXPECT_EQ(frames.code, 1);
   EXPECT_NE(frames.err.find("/nonexistent"), std::string::npos) << frames.err;
-  test::CliResult policy = test::run_prospect("stream --model " + q(model) + " --data " + q(data) +
-                                              " --context-policy sometimes");
+  test::CliResult policy =
+      test::run_prospect("stream --model " + q(model) + " --data " + q(data) + " --context-policy sometimes");
   EXPECT_EQ(policy.code, 1);
   EXPECT_NE(policy.err.find("drop_middle"), std::string::npos) << policy.err;
 }
@@ -135,7 +139,8 @@ TEST(StreamCli, ContextAndStrideComeFromTheTrainedConfig) {
     cfg << R"({"data": {"max_seq_len": 300, "frame_stride": 2}, "train": {"seed": 1}})";
   }
   std::string data = test::synth_data_dir() + "/test.json";
-  test::CliResult r = test::run_prospect("stream --model " + q(model) + " --data " + q(data) + " --index 0 --threads 1 --quiet");
+  test::CliResult r = test::run_prospect("stream --model " + q(model) + " --data " + q(data) +
+                                         " --index 0 --threads 1 --quiet");
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.err.find("max-context 300 (the checkpoint's trained data.max_seq_len 300)"), std::string::npos);
   EXPECT_NE(r.err.find("frame-stride 2 (the checkpoint's trained data.frame_stride 2)"), std::string::npos);
@@ -143,11 +148,15 @@ TEST(StreamCli, ContextAndStrideComeFromTheTrainedConfig) {
   test::CliResult o = test::run_prospect("stream --model " + q(model) + " --data " + q(data) +
                                          " --index 0 --threads 1 --quiet --max-context 400 --frame-stride 1");
   ASSERT_EQ(o.code, 0) << o.err;
-  EXPECT_NE(o.err.find("note: --max-context 400 overrides the checkpoint's trained data.max_seq_len 300"), std::string::npos);
-  EXPECT_NE(o.err.find("note: --frame-stride 1 overrides the checkpoint's trained data.frame_stride 2"), std::string::npos);
+  EXPECT_NE(o.err.find("note: --max-context 400 overrides the checkpoint's trained data.max_seq_len 300"),
+            std::string::npos);
+  EXPECT_NE(o.err.find("note: --frame-stride 1 overrides the checkpoint's trained data.frame_stride 2"),
+            std::string::npos);
 
-  test::CliResult e = test::run_prospect("eval --model " + q(model) + " --data " + q(data) + " --threads 1 --json");
+  test::CliResult e =
+      test::run_prospect("eval --model " + q(model) + " --data " + q(data) + " --threads 1 --json");
   ASSERT_EQ(e.code, 0) << e.err;
-  EXPECT_NE(e.err.find("eval: max-context 300 (the checkpoint's trained data.max_seq_len 300)"), std::string::npos);
+  EXPECT_NE(e.err.find("eval: max-context 300 (the checkpoint's trained data.max_seq_len 300)"),
+            std::string::npos);
   EXPECT_EQ(last_json(e.out)["stream"]["max_context"], 300) << "the run itself used the trained context";
 }

@@ -92,8 +92,8 @@ TEST(StreamEngine, TeacherForcedStreamingEqualsFullForward) {
       pos.push_back(0);
       pos.push_back(d.position);
     }
-    at::Tensor hidden = model::gather_positions(out.last_hidden_state,
-                                                torch::tensor(pos, at::kLong).view({-1, 2}));
+    at::Tensor hidden =
+        model::gather_positions(out.last_hidden_state, torch::tensor(pos, at::kLong).view({-1, 2}));
     model::HeadLogits full = s.m.heads->forward(hidden);
 
     ASSERT_EQ(r.decisions.size(), sample.decisions.size());
@@ -110,10 +110,11 @@ TEST(StreamEngine, TeacherForcedStreamingEqualsFullForward) {
     at::Tensor got_d = torch::tensor(ds, at::kDouble).to(at::kFloat);
     double ms = (got_s - full.speak).abs().max().item<double>();
     double md = (got_d - full.dst).abs().max().item<double>();
-    std::printf("clip %zu: %zu decisions, %zu tokens; speak logits maxdiff=%.3e, dst logits maxdiff=%.3e "
-                "(logit range %.3f..%.3f)\n",
-                ci, sample.decisions.size(), sample.input_ids.size(), ms, md, full.speak.min().item<double>(),
-                full.speak.max().item<double>());
+    std::printf(
+        "clip %zu: %zu decisions, %zu tokens; speak logits maxdiff=%.3e, dst logits maxdiff=%.3e "
+        "(logit range %.3f..%.3f)\n",
+        ci, sample.decisions.size(), sample.input_ids.size(), ms, md, full.speak.min().item<double>(),
+        full.speak.max().item<double>());
     EXPECT_LE(ms, 1e-4);
     EXPECT_LE(md, 1e-4);
   }
@@ -135,7 +136,8 @@ TEST(StreamEngine, GeneratedContextIsCanonicallyTokenized) {
     std::string text = s.m.tokenizer->decode(ids);
     std::vector<int32_t> again = s.m.tokenizer->encode(text);
     size_t first_diff = 0;
-    while (first_diff < ids.size() && first_diff < again.size() && ids[first_diff] == again[first_diff]) ++first_diff;
+    while (first_diff < ids.size() && first_diff < again.size() && ids[first_diff] == again[first_diff])
+      ++first_diff;
     std::printf("%s: %zu context tokens, %lld messages re-fed canonically, first difference at %zu\n",
                 constrain ? "constrained" : "free", ids.size(), static_cast<long long>(r.stats.retokenized),
                 first_diff);
@@ -166,9 +168,10 @@ TEST(StreamEngine, ConstrainedDstUpdatesAlwaysParseAndApply) {
       ASSERT_EQ(e.event.type, eval::EventType::DstUpdate);
       std::vector<eval::PredictedDstItem> parsed = eval::parse_dst_text(e.event.text);
       for (const eval::PredictedDstItem& p : parsed) {
-        ASSERT_TRUE(p.item.has_value()) << "clip " << ci << " frame " << e.event.frame << ": '" << e.event.text << "'";
-        EXPECT_TRUE(replay.apply(*p.item))
-            << "clip " << ci << " frame " << e.event.frame << ": '" << p.raw << "' not valid from " << replay.format();
+        ASSERT_TRUE(p.item.has_value())
+            << "clip " << ci << " frame " << e.event.frame << ": '" << e.event.text << "'";
+        EXPECT_TRUE(replay.apply(*p.item)) << "clip " << ci << " frame " << e.event.frame << ": '" << p.raw
+                                           << "' not valid from " << replay.format();
         ++items;
       }
       ++updates;
@@ -213,9 +216,10 @@ TEST(StreamEngine, ThresholdsZeroAndOneAlwaysAndNeverFire) {
   int64_t speak = 0;
   for (const stream::StreamEvent& e : a.events) speak += e.event.type == eval::EventType::Speak;
   for (const stream::FrameDecision& d : a.decisions) EXPECT_TRUE(d.fired_dst && d.fired_speak) << d.frame;
-  std::printf("thresholds 1: %zu events over %lld frames; thresholds 0: %zu events (%lld utterances, %lld updates)\n",
-              n.events.size(), static_cast<long long>(n.stats.frames), a.events.size(),
-              static_cast<long long>(speak), static_cast<long long>(a.stats.dst_updates));
+  std::printf(
+      "thresholds 1: %zu events over %lld frames; thresholds 0: %zu events (%lld utterances, %lld updates)\n",
+      n.events.size(), static_cast<long long>(n.stats.frames), a.events.size(), static_cast<long long>(speak),
+      static_cast<long long>(a.stats.dst_updates));
   EXPECT_EQ(speak, a.stats.frames);
   EXPECT_EQ(a.stats.dst_updates + a.stats.dst_skipped, a.stats.frames);
 
@@ -240,7 +244,8 @@ TEST(StreamEngine, TinyMaxContextRefreshesAndCompletes) {
   PROSPECT_REQUIRE_FIXTURE(test::tiny_model_dir() + "/model.safetensors");
   StreamSetup& s = setup();
   const data::Clip& clip = s.clips[0];
-  int64_t sys = static_cast<int64_t>(s.m.tokenizer->encode(data::system_message(clip, clip.initial_state)).size()) + 1;
+  int64_t sys =
+      static_cast<int64_t>(s.m.tokenizer->encode(data::system_message(clip, clip.initial_state)).size()) + 1;
   for (stream::ContextPolicy policy : {stream::ContextPolicy::Refresh, stream::ContextPolicy::DropMiddle}) {
     for (bool teacher : {true, false}) {
       stream::StreamOptions so;
@@ -253,11 +258,12 @@ TEST(StreamEngine, TinyMaxContextRefreshesAndCompletes) {
       so.max_context = sys + 260;
       so.refresh_margin = 60;
       stream::ClipStreamResult r = run_clip(so, 0);
-      std::printf("%s, %s: max_context %lld, %lld frames, %lld refreshes, max cache %lld tokens, %zu events\n",
-                  stream::context_policy_name(policy), teacher ? "teacher-forced" : "free",
-                  static_cast<long long>(so.max_context), static_cast<long long>(r.stats.frames),
-                  static_cast<long long>(r.stats.refreshes), static_cast<long long>(r.stats.max_cache_tokens),
-                  r.events.size());
+      std::printf(
+          "%s, %s: max_context %lld, %lld frames, %lld refreshes, max cache %lld tokens, %zu events\n",
+          stream::context_policy_name(policy), teacher ? "teacher-forced" : "free",
+          static_cast<long long>(so.max_context), static_cast<long long>(r.stats.frames),
+          static_cast<long long>(r.stats.refreshes), static_cast<long long>(r.stats.max_cache_tokens),
+          r.events.size());
       for (const std::string& line : r.log)
         if (line.find("context") != std::string::npos) std::printf("    %s\n", line.c_str());
       EXPECT_EQ(r.stats.frames, clip.end_frame - clip.start_frame);

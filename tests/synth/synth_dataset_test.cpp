@@ -1,6 +1,8 @@
 // The synthetic dataset: clips that our own reader accepts with zero findings, frames that decode back to
 // what was drawn, step changes that are visible in the pixels, and a tokenizer trained on the text that
 // round-trips it.
+#include "synth/synth_dataset.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -9,7 +11,6 @@
 #include "data/clip_checks.h"
 #include "data/clip_reader.h"
 #include "data/frame_store.h"
-#include "synth/synth_dataset.h"
 #include "test_util.h"
 #include "text/tokenizer.h"
 
@@ -61,14 +62,15 @@ TEST(SynthVideo, DeterministicAndSplitIntoClipsWithCarriedState) {
 TEST(SynthDataset, WritesValidClipsFramesAndTokenizer) {
   std::string dir = test::unique_temp_path("synth");
   auto sum = synth::write_synth_dataset(dir, small_options());
-  std::printf("videos %d frames %d clips train/val/test %d/%d/%d turns %d dst updates %d\n", sum.videos, sum.frames,
-              sum.clips[0], sum.clips[1], sum.clips[2], sum.turns, sum.dst_updates);
+  std::printf("videos %d frames %d clips train/val/test %d/%d/%d turns %d dst updates %d\n", sum.videos,
+              sum.frames, sum.clips[0], sum.clips[1], sum.clips[2], sum.turns, sum.dst_updates);
   ASSERT_EQ(sum.videos, 10);
 
   auto tok = text::Tokenizer::load(sum.tokenizer_path);
   std::printf("tokenizer vocab %d\n", tok.vocab_size());
   EXPECT_EQ(tok.vocab_size(), 420);
-  for (const char* special : {"<image>", "<fake_token_around_image>", "<global-img>", "<end_of_utterance>", "<|im_end|>"})
+  for (const char* special :
+       {"<image>", "<fake_token_around_image>", "<global-img>", "<end_of_utterance>", "<|im_end|>"})
     EXPECT_GE(tok.token_to_id(special), 0) << special;
 
   size_t clips_seen = 0, findings = 0, transitions = 0;
@@ -98,11 +100,12 @@ TEST(SynthDataset, WritesValidClipsFramesAndTokenizer) {
       }
     }
   }
-  std::printf("clips %zu, findings %zu, transitions checked %zu, smallest mean |pixel change| at a transition %.2f\n",
-              clips_seen, findings, transitions, min_change);
+  std::printf(
+      "clips %zu, findings %zu, transitions checked %zu, smallest mean |pixel change| at a transition %.2f\n",
+      clips_seen, findings, transitions, min_change);
   double ratio = double(text_tokens) / double(text_bytes);
-  std::printf("dialog text: %zu bytes -> %zu tokens (%.3f tokens per byte; bytes alone would be 1.0)\n", text_bytes,
-              text_tokens, ratio);
+  std::printf("dialog text: %zu bytes -> %zu tokens (%.3f tokens per byte; bytes alone would be 1.0)\n",
+              text_bytes, text_tokens, ratio);
   EXPECT_LT(ratio, 0.5);
   EXPECT_EQ(clips_seen, size_t(sum.clips[0] + sum.clips[1] + sum.clips[2]));
   EXPECT_EQ(findings, 0u);
@@ -110,8 +113,8 @@ TEST(SynthDataset, WritesValidClipsFramesAndTokenizer) {
   EXPECT_GT(min_change, 0.5);
 }
 
-// A paused step is visible: at the pause frame the moving part turns grey (r = g = b) where it stopped, with none
-// of its colour left; at the resume frame the colour comes back.
+// A paused step is visible: at the pause frame the moving part turns grey (r = g = b) where it stopped, with
+// none of its colour left; at the resume frame the colour comes back.
 TEST(SynthVideo, PausedPartTurnsGreyUntilResumed) {
   synth::SynthOptions o;
   synth::SynthGenerator g(o, 3);
@@ -135,9 +138,11 @@ TEST(SynthVideo, PausedPartTurnsGreyUntilResumed) {
       const int part_px = std::max(4, o.image_size / 8) * std::max(4, o.image_size / 8);
       int coloured_before = count(st.pause_frame - 1, false), grey_at = count(st.pause_frame, true);
       int coloured_at = count(st.pause_frame, false), coloured_resume = count(st.resume_frame, false);
-      std::printf("video %d %s: pause %d..%d, step-colour pixels before %d / at pause %d / at resume %d, grey at pause %d\n",
-                  i, st.id.c_str(), st.pause_frame, st.resume_frame, coloured_before, coloured_at, coloured_resume,
-                  grey_at);
+      std::printf(
+          "video %d %s: pause %d..%d, step-colour pixels before %d / at pause %d / at resume %d, grey at "
+          "pause %d\n",
+          i, st.id.c_str(), st.pause_frame, st.resume_frame, coloured_before, coloured_at, coloured_resume,
+          grey_at);
       EXPECT_GE(coloured_before, part_px / 2);
       EXPECT_EQ(coloured_at, 0);
       EXPECT_GE(grey_at, part_px / 2);

@@ -28,8 +28,8 @@ CliRun run_tokenize(const std::string& input, const std::string& extra) {
   fs::path dir = prospect::test::fresh_dir("tok_cli");
   fs::path in = dir / "in.jsonl", out = dir / "out.jsonl", err = dir / "err.txt";
   std::ofstream(in, std::ios::binary) << input;
-  std::string cmd = std::string(PROSPECT_BINARY) + " tokenize --tokenizer '" + tokenizer_path() + "' " + extra + " < '" +
-                    in.string() + "' > '" + out.string() + "' 2> '" + err.string() + "'";
+  std::string cmd = std::string(PROSPECT_BINARY) + " tokenize --tokenizer '" + tokenizer_path() + "' " +
+                    extra + " < '" + in.string() + "' > '" + out.string() + "' 2> '" + err.string() + "'";
   int status = std::system(cmd.c_str());
   CliRun r;
   r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;

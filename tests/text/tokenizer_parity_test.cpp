@@ -1,6 +1,6 @@
-// Parity of our tokenizer with HF `tokenizers` (the venv's, run live by tests/peers/make_test_inputs.py): every case's ids, code-point
-// offsets and decoded text, for the SmolVLM2 tokenizer and the tiny test tokenizer. Prints the counts and,
-// on a mismatch, the case with the expected and produced ids.
+// Parity of our tokenizer with HF `tokenizers` (the venv's, run live by tests/peers/make_test_inputs.py):
+// every case's ids, code-point offsets and decoded text, for the SmolVLM2 tokenizer and the tiny test
+// tokenizer. Prints the counts and, on a mismatch, the case with the expected and produced ids.
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -12,7 +12,6 @@ using prospect::text::Offset;
 using prospect::text::Tokenizer;
 
 namespace {
-
 
 std::string show_ids(const std::vector<int32_t>& ids) {
   std::string s = "[";
@@ -59,7 +58,8 @@ void check_cases(const Tokenizer& tok, const nlohmann::json& cases, const std::s
       ++dec_ok;
     } else {
       ADD_FAILURE() << name << " case " << n - 1 << " " << shown << "\n  expected decoded "
-                    << nlohmann::json(want_dec).dump() << "\n  produced decoded " << nlohmann::json(dec).dump();
+                    << nlohmann::json(want_dec).dump() << "\n  produced decoded "
+                    << nlohmann::json(dec).dump();
     }
   }
   std::cout << name << ": ids " << ids_ok << "/" << n << ", offsets " << offs_ok << "/" << n << ", decoded "
@@ -103,9 +103,10 @@ TEST(TokenizerParity, SmolVLM2TokenIds) {
   struct Named {
     const char* token;
     int32_t id;
-  } named[] = {{"<global-img>", 49152}, {"<row_1_col_1>", 49153}, {"<row_6_col_6>", 49188},
-               {"<fake_token_around_image>", 49189}, {"<image>", 49190}, {"<end_of_utterance>", 49279},
-               {"<|im_end|>", 2}, {"Ġthe", 260}};
+  } named[] = {{"<global-img>", 49152},  {"<row_1_col_1>", 49153},
+               {"<row_6_col_6>", 49188}, {"<fake_token_around_image>", 49189},
+               {"<image>", 49190},       {"<end_of_utterance>", 49279},
+               {"<|im_end|>", 2},        {"Ġthe", 260}};
   for (const auto& n : named) {
     EXPECT_EQ(tok.token_to_id(n.token), n.id) << n.token;
     EXPECT_EQ(tok.id_to_token(n.id), n.token) << n.id;

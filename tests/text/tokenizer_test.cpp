@@ -1,6 +1,8 @@
 // Behaviour of the tokenizer beyond the golden cases: added tokens never split, digits one by one,
 // streaming decode of characters split across tokens, round trips on the real sample data, concurrent
 // encodes, and clear errors for malformed tokenizer files and invalid UTF-8 input.
+#include "text/tokenizer.h"
+
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -9,7 +11,6 @@
 #include "core/error.h"
 #include "fixtures.h"
 #include "text/pretokenizer.h"
-#include "text/tokenizer.h"
 #include "text/unicode.h"
 
 using prospect::text::Offset;
@@ -32,7 +33,10 @@ nlohmann::json mini_tokenizer() {
            {{"type", "Sequence"},
             {"pretokenizers",
              {{{"type", "Digits"}, {"individual_digits", true}},
-              {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", true}, {"use_regex", true}}}}}},
+              {{"type", "ByteLevel"},
+               {"add_prefix_space", false},
+               {"trim_offsets", true},
+               {"use_regex", true}}}}}},
           {"post_processor", nullptr},
           {"decoder", {{"type", "ByteLevel"}}},
           {"model", {{"type", "BPE"}, {"vocab", vocab}, {"merges", {"a b", {"ab", "c"}}}}}};
@@ -47,7 +51,8 @@ void expect_error(F f, std::vector<std::string> parts) {
   } catch (const prospect::Error& e) {
     std::string msg = e.what();
     std::cout << "error: " << msg << "\n";
-    for (const auto& p : parts) EXPECT_NE(msg.find(p), std::string::npos) << "missing '" << p << "' in: " << msg;
+    for (const auto& p : parts)
+      EXPECT_NE(msg.find(p), std::string::npos) << "missing '" << p << "' in: " << msg;
   }
 }
 
@@ -79,12 +84,9 @@ TEST(Tokenizer, AddedTokensNeverSplit) {
   struct Case {
     std::string text;
     int images;
-  } cases[] = {{"a<image>b", 1},
-               {"<image><image><image>", 3},
-               {"x <image> y", 1},
-               {"<<image>>", 1},
-               {"<imag e>", 0},
-               {"<fake_token_around_image><image><fake_token_around_image>", 1},
+  } cases[] = {{"a<image>b", 1},        {"<image><image><image>", 3},
+               {"x <image> y", 1},      {"<<image>>", 1},
+               {"<imag e>", 0},         {"<fake_token_around_image><image><fake_token_around_image>", 1},
                {"Frame 3:<image>\n", 1}};
   for (const auto& c : cases) {
     std::vector<Offset> offs;
@@ -111,9 +113,9 @@ TEST(Tokenizer, DigitsSplitIndividually) {
   std::vector<Offset> offs;
   auto ids = tok.encode("S12->3047", &offs);
   // "S", "1", "2", "->", "3", "0", "4", "7"
-  std::vector<int32_t> want = {tok.token_to_id("S"), tok.token_to_id("1"), tok.token_to_id("2"),
+  std::vector<int32_t> want = {tok.token_to_id("S"),  tok.token_to_id("1"), tok.token_to_id("2"),
                                tok.token_to_id("->"), tok.token_to_id("3"), tok.token_to_id("0"),
-                               tok.token_to_id("4"), tok.token_to_id("7")};
+                               tok.token_to_id("4"),  tok.token_to_id("7")};
   EXPECT_EQ(ids, want);
   std::vector<Offset> want_offs = {{0, 1}, {1, 2}, {2, 3}, {3, 5}, {5, 6}, {6, 7}, {7, 8}, {8, 9}};
   EXPECT_EQ(offs, want_offs);
@@ -225,7 +227,7 @@ TEST(TokenizerErrors, InvalidUtf8InputNamesByteOffset) {
   Tokenizer tok = Tokenizer::from_json(mini_tokenizer().dump(), "mini.json");
   expect_error([&] { tok.encode(std::string("abc\xC3(", 5)); }, {"UTF-8", "byte offset 3"});
   expect_error([&] { tok.encode(std::string("ab\xED\xA0\x80", 5)); }, {"byte offset 2"});  // a surrogate
-  expect_error([&] { tok.encode(std::string("\xF0\x9F\x98", 3)); }, {"byte offset 0"});   // cut off
+  expect_error([&] { tok.encode(std::string("\xF0\x9F\x98", 3)); }, {"byte offset 0"});    // cut off
 }
 
 TEST(TokenizerErrors, MalformedFiles) {
@@ -233,11 +235,13 @@ TEST(TokenizerErrors, MalformedFiles) {
   expect_error([] { Tokenizer::from_json("  \n", "blank.json"); }, {"blank.json", "empty"});
   expect_error([] { Tokenizer::from_json("{\"model\": ", "cut.json"); }, {"cut.json", "not valid JSON"});
   expect_error([] { Tokenizer::from_json("[1, 2]", "array.json"); }, {"array.json", "object"});
-  expect_error([] { Tokenizer::load("/nonexistent/tokenizer.json"); }, {"/nonexistent/tokenizer.json", "cannot open"});
+  expect_error([] { Tokenizer::load("/nonexistent/tokenizer.json"); },
+               {"/nonexistent/tokenizer.json", "cannot open"});
 
   auto j = mini_tokenizer();
   j.erase("model");
-  expect_error([&] { Tokenizer::from_json(j.dump(), "nomodel.json"); }, {"nomodel.json", "'model'", "missing"});
+  expect_error([&] { Tokenizer::from_json(j.dump(), "nomodel.json"); },
+               {"nomodel.json", "'model'", "missing"});
 
   j = mini_tokenizer();
   j["model"]["merges"].push_back("a z");
@@ -294,7 +298,8 @@ TEST(TokenizerErrors, DecodeOfInvalidBytesGivesReplacement) {
   ASSERT_GE(c80, 0);
   EXPECT_EQ(tok.decode({c80}), "\xEF\xBF\xBD");
   EXPECT_EQ(tok.decode({tok.token_to_id("a"), c80, c80, tok.token_to_id("b")}),
-            "a\xEF\xBF\xBD\xEF\xBF\xBD" "b");
+            "a\xEF\xBF\xBD\xEF\xBF\xBD"
+            "b");
   // Unknown ids are dropped, as HF does.
   EXPECT_EQ(tok.decode({-5, tok.token_to_id("a"), 1 << 20}), "a");
 }
@@ -307,7 +312,9 @@ TEST(Tokenizer, BytesMissingFromVocabularyAreDropped) {
   prospect::text::utf8_append(cp04, prospect::text::byte_to_codepoint(0x04));
   ASSERT_EQ(tok.token_to_id(cp04), -1);
   std::vector<Offset> offs;
-  auto ids = tok.encode(std::string("a\x04" "b"), &offs);
+  auto ids = tok.encode(std::string("a\x04"
+                                    "b"),
+                        &offs);
   EXPECT_EQ(ids, (std::vector<int32_t>{tok.token_to_id("a"), tok.token_to_id("b")}));
   EXPECT_EQ(offs, (std::vector<Offset>{{0, 1}, {2, 3}}));
   // Inside a pre-token, HF's offsets of the symbols after a dropped one close up (its Word lays kept
@@ -327,10 +334,11 @@ TEST(Tokenizer, RandomTextRoundTripsWithSaneOffsets) {
   // kinds, ASCII and Unicode spaces, punctuation, marks, emoji, added-token fragments). Bytes the SmolLM2
   // vocabulary lacks (some C0 controls, lead bytes F1/F2) are left out: HF drops those, so they cannot
   // round-trip.
-  const std::vector<uint32_t> pool = {'a', 'Z', 'q', ' ', ' ', ' ', '\n', '\t', '\r', '7', '0', '\'', 's', 't',
-                                      'l', 'r', 'e', ',', '.', '-', '>', '<', '_', '|', 0xA0, 0x2003, 0x3000,
-                                      0xE9, 0xDF, 0x4E1C, 0x4EAC, 0x0663, 0x2154, 0x2460, 0xB2, 0x301, 0x200D,
-                                      0x1F600, 0x1F527, 0x043F, 0x0645, 0x2014, 0x2260, 0x85, 0x2028};
+  const std::vector<uint32_t> pool = {
+      'a',    'Z',     'q',     ' ',    ' ',    ' ',    '\n',   '\t',   '\r',   '7',    '0',  '\'',
+      's',    't',     'l',     'r',    'e',    ',',    '.',    '-',    '>',    '<',    '_',  '|',
+      0xA0,   0x2003,  0x3000,  0xE9,   0xDF,   0x4E1C, 0x4EAC, 0x0663, 0x2154, 0x2460, 0xB2, 0x301,
+      0x200D, 0x1F600, 0x1F527, 0x043F, 0x0645, 0x2014, 0x2260, 0x85,   0x2028};
   const std::vector<std::string> chunks = {"<image>", "<end_of_utterance>", "<row_1_col_1>", "<fake_token"};
   uint64_t state = 12345;
   auto next = [&state]() {
@@ -356,7 +364,8 @@ TEST(Tokenizer, RandomTextRoundTripsWithSaneOffsets) {
     auto ids = tok.encode(text, &offs);
     bool good = tok.decode(ids) == text && offs.size() == ids.size();
     for (size_t i = 0; good && i < offs.size(); ++i) {
-      good = offs[i].first < offs[i].second && offs[i].second <= chars && (i == 0 || offs[i].first >= offs[i - 1].first);
+      good = offs[i].first < offs[i].second && offs[i].second <= chars &&
+             (i == 0 || offs[i].first >= offs[i - 1].first);
     }
     ++cases;
     ok += good;

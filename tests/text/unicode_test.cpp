@@ -1,9 +1,10 @@
 // The pieces under the tokenizer: code-point classes from the generated table, UTF-8 validation and lossy
 // repair (Rust's rules), the GPT-2 split rules and the byte-level alphabet.
+#include "text/unicode.h"
+
 #include <gtest/gtest.h>
 
 #include "text/pretokenizer.h"
-#include "text/unicode.h"
 
 using namespace prospect::text;
 
@@ -35,14 +36,18 @@ TEST(Unicode, CodepointClasses) {
     uint32_t cp;
     CodepointClass cls;
   } cases[] = {
-      {'a', CodepointClass::kLetter},   {'Z', CodepointClass::kLetter},   {'7', CodepointClass::kNumber},
-      {' ', CodepointClass::kSpace},    {'\t', CodepointClass::kSpace},   {'\n', CodepointClass::kSpace},
-      {0x0B, CodepointClass::kSpace},   {0x1C, CodepointClass::kOther},   {0x85, CodepointClass::kSpace},
-      {0xA0, CodepointClass::kSpace},   {0x2003, CodepointClass::kSpace}, {0x3000, CodepointClass::kSpace},
-      {0x2028, CodepointClass::kSpace}, {0x200B, CodepointClass::kOther}, {'_', CodepointClass::kOther},
-      {'-', CodepointClass::kOther},    {0xE9, CodepointClass::kLetter},  {0x6771, CodepointClass::kLetter},
-      {0x0663, CodepointClass::kNumber}, {0x2154, CodepointClass::kNumber}, {0x2460, CodepointClass::kNumber},
-      {0xB2, CodepointClass::kNumber},  {0x301, CodepointClass::kOther},  {0x1F600, CodepointClass::kOther},
+      {'a', CodepointClass::kLetter},     {'Z', CodepointClass::kLetter},
+      {'7', CodepointClass::kNumber},     {' ', CodepointClass::kSpace},
+      {'\t', CodepointClass::kSpace},     {'\n', CodepointClass::kSpace},
+      {0x0B, CodepointClass::kSpace},     {0x1C, CodepointClass::kOther},
+      {0x85, CodepointClass::kSpace},     {0xA0, CodepointClass::kSpace},
+      {0x2003, CodepointClass::kSpace},   {0x3000, CodepointClass::kSpace},
+      {0x2028, CodepointClass::kSpace},   {0x200B, CodepointClass::kOther},
+      {'_', CodepointClass::kOther},      {'-', CodepointClass::kOther},
+      {0xE9, CodepointClass::kLetter},    {0x6771, CodepointClass::kLetter},
+      {0x0663, CodepointClass::kNumber},  {0x2154, CodepointClass::kNumber},
+      {0x2460, CodepointClass::kNumber},  {0xB2, CodepointClass::kNumber},
+      {0x301, CodepointClass::kOther},    {0x1F600, CodepointClass::kOther},
       {0x10FFFF, CodepointClass::kOther}, {0x2F800, CodepointClass::kLetter},
   };
   int ok = 0;
@@ -66,11 +71,15 @@ TEST(Unicode, Utf8ValidationAndLossy) {
     std::string in, out;
   } cases[] = {
       {"abc", "abc"},
-      {"\xF0\x9F\x98", fffd},                           // one maximal subpart
-      {"\xF0\x9F\x98" "A", fffd + "A"},
-      {"\xED\xA0\x80", fffd + fffd + fffd},             // surrogate: each byte on its own
-      {"\xC0\xAF", fffd + fffd},                        // C0 is never a lead
-      {"\xE2\x82" "\xE2\x82\xAC", fffd + "\xE2\x82\xAC"},  // cut-off euro then a whole one
+      {"\xF0\x9F\x98", fffd},  // one maximal subpart
+      {"\xF0\x9F\x98"
+       "A",
+       fffd + "A"},
+      {"\xED\xA0\x80", fffd + fffd + fffd},  // surrogate: each byte on its own
+      {"\xC0\xAF", fffd + fffd},             // C0 is never a lead
+      {"\xE2\x82"
+       "\xE2\x82\xAC",
+       fffd + "\xE2\x82\xAC"},  // cut-off euro then a whole one
       {"\xFF\xFE", fffd + fffd},
   };
   for (const auto& c : cases) EXPECT_EQ(utf8_lossy(c.in), c.out) << "input of " << c.in.size() << " bytes";
@@ -79,7 +88,7 @@ TEST(Unicode, Utf8ValidationAndLossy) {
   EXPECT_EQ(utf8_incomplete_tail("ab\xF0\x9F\x98"), 3);
   EXPECT_EQ(utf8_incomplete_tail("ab\xF0\x9F\x98\x80"), 0);
   EXPECT_EQ(utf8_incomplete_tail("ab\xE2"), 1);
-  EXPECT_EQ(utf8_incomplete_tail("ab\xFF"), 0);  // invalid, not incomplete
+  EXPECT_EQ(utf8_incomplete_tail("ab\xFF"), 0);    // invalid, not incomplete
   EXPECT_EQ(utf8_incomplete_tail("\xE0\x80"), 0);  // E0 80 can never become valid
 }
 

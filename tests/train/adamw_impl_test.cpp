@@ -1,7 +1,7 @@
 // The multi-tensor (and, where the libtorch has it, fused) AdamW against the one-tensor-at-a-time reference:
 // fp32 parameters, bf16 with fp32 masters and pure bf16, with a decay and a no-decay group and a parameter
-// without gradient; and the device-side gradient clipping against the host one. PROSPECT_TEST_DEVICE=cuda runs
-// them on the GPU (where Auto picks the fused kernel).
+// without gradient; and the device-side gradient clipping against the host one. PROSPECT_TEST_DEVICE=cuda
+// runs them on the GPU (where Auto picks the fused kernel).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -32,8 +32,8 @@ std::vector<NamedTensor> make_params(at::ScalarType dt, const at::Device& dev) {
 }
 
 // Runs `steps` updates with `impl`; the last parameter gets no gradient at step 2 (its step count lags).
-std::vector<NamedTensor> run(AdamWImpl impl, at::ScalarType dt, bool master, int steps, std::vector<NamedTensor>* state,
-                             std::string* used) {
+std::vector<NamedTensor> run(AdamWImpl impl, at::ScalarType dt, bool master, int steps,
+                             std::vector<NamedTensor>* state, std::string* used) {
   const at::Device dev = prospect::test::test_device();
   auto params = make_params(dt, dev);
   AdamWOptions o;
@@ -45,7 +45,8 @@ std::vector<NamedTensor> run(AdamWImpl impl, at::ScalarType dt, bool master, int
   for (int k = 0; k < steps; k++) {
     opt.zero_grad();
     for (size_t i = 0; i < params.size(); i++)
-      if (!(k == 2 && i + 1 == params.size())) params[i].second.mutable_grad() = fake_grad(params[i].second, k, int(i));
+      if (!(k == 2 && i + 1 == params.size()))
+        params[i].second.mutable_grad() = fake_grad(params[i].second, k, int(i));
     opt.step(1e-2 * (1 + k));
   }
   *state = opt.state();
@@ -74,10 +75,13 @@ void compare(AdamWImpl impl, at::ScalarType dt, bool master, double param_tol) {
     worst_state = std::max(worst_state, d);
     EXPECT_LE(d, 1e-5) << sa[i].first;  // fp32 moments, masters and step counts
   }
-  std::printf("%s (%s) vs %s, %s%s on %s: max |param diff| %.3e (tol %.0e), max |state diff| %.3e (tol 1e-5)\n",
-              ub.c_str(), adamw_impl_name(impl), ua.c_str(), c10::toString(dt),
-              dt == at::kFloat ? "" : master ? " + fp32 master" : " pure", prospect::test::test_device().str().c_str(),
-              worst_param, param_tol, worst_state);
+  std::printf(
+      "%s (%s) vs %s, %s%s on %s: max |param diff| %.3e (tol %.0e), max |state diff| %.3e (tol 1e-5)\n",
+      ub.c_str(), adamw_impl_name(impl), ua.c_str(), c10::toString(dt),
+      dt == at::kFloat ? ""
+      : master         ? " + fp32 master"
+                       : " pure",
+      prospect::test::test_device().str().c_str(), worst_param, param_tol, worst_state);
 }
 
 }  // namespace
@@ -100,7 +104,8 @@ TEST(AdamWImpl, ForEachEqualsSingleBf16Pure) {
 
 TEST(AdamWImpl, FusedEqualsSingle) {
   PROSPECT_REQUIRE_TEST_DEVICE();
-  ASSERT_TRUE(prospect::compat::has_fused_adamw(prospect::test::test_device()));  // libtorch 2.4+: CPU and CUDA
+  ASSERT_TRUE(
+      prospect::compat::has_fused_adamw(prospect::test::test_device()));  // libtorch 2.4+: CPU and CUDA
   compare(AdamWImpl::Fused, at::kFloat, true, 1e-6);
   compare(AdamWImpl::Fused, at::kBFloat16, true, 3.2e-2);
 }
@@ -124,8 +129,10 @@ TEST(AdamWImpl, DeviceClipEqualsHostClip) {
     double host = oa.clip_grad_norm(1.0);
     double dev = ob.clip_grad_norm_tensor(1.0).item<double>();
     double worst = 0;
-    for (size_t i = 0; i < a.size(); i++) worst = std::max(worst, max_abs(a[i].second.grad(), b[i].second.grad()));
-    std::printf("%s: norm host %.6f device %.6f, max |clipped grad diff| %.3e\n", c10::toString(dt), host, dev, worst);
+    for (size_t i = 0; i < a.size(); i++)
+      worst = std::max(worst, max_abs(a[i].second.grad(), b[i].second.grad()));
+    std::printf("%s: norm host %.6f device %.6f, max |clipped grad diff| %.3e\n", c10::toString(dt), host,
+                dev, worst);
     EXPECT_NEAR(host, dev, 1e-4 * host);
     EXPECT_LE(worst, dt == at::kFloat ? 1e-6 : 1e-2);
     EXPECT_NEAR(ob.grad_norm(), 1.0, dt == at::kFloat ? 1e-4 : 1e-2);

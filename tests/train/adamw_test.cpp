@@ -1,13 +1,13 @@
 // AdamW against libtorch's own torch::optim::AdamW, decay groups, clipping, and exact state round trips.
-#include <gtest/gtest.h>
+#include "train/adamw.h"
 
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <filesystem>
 
 #include "core/error.h"
 #include "fixtures.h"
-#include "train/adamw.h"
 #include "model/tensor_io.h"
 
 using namespace prospect::train;

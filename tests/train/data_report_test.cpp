@@ -1,7 +1,7 @@
 // The trainer reports what the data did instead of dropping it silently: clips that cannot be rendered
-// (skipped with data.skip_bad_clips, each with its reason) and clips split at max_seq_len, printed at the start
-// and the end of a run and written to <run_dir>/data_report.json. Before this report, a clip that failed to
-// render during the trainer's counting pass vanished without a word.
+// (skipped with data.skip_bad_clips, each with its reason) and clips split at max_seq_len, printed at the
+// start and the end of a run and written to <run_dir>/data_report.json. Before this report, a clip that
+// failed to render during the trainer's counting pass vanished without a word.
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -11,8 +11,8 @@
 
 #include "core/config.h"
 #include "core/text_file.h"
-#include "synth/synth_dataset.h"
 #include "fixtures.h"
+#include "synth/synth_dataset.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -49,10 +49,11 @@ TEST(DataReport, SkippedAndSplitClipsArePrintedAndWritten) {
 
   const std::string run = prospect::test::unique_temp_path("report_run");
   std::string sets;
-  for (const std::string& kv : std::vector<std::string>{"model.path=" + model, "data.root=" + data, "data.train=train.json", "data.val=", "data.workers=1",
-        "data.max_seq_len=350", "data.skip_bad_clips=true", "train.batch_size=1", "train.max_steps=2",
-        "train.eval_every=0", "train.save_every=0", "train.best_metric=", "train.threads=1", "train.device=cpu",
-        "train.quiet=true", "train.run_dir=" + run})
+  for (const std::string& kv : std::vector<std::string>{
+           "model.path=" + model, "data.root=" + data, "data.train=train.json", "data.val=", "data.workers=1",
+           "data.max_seq_len=350", "data.skip_bad_clips=true", "train.batch_size=1", "train.max_steps=2",
+           "train.eval_every=0", "train.save_every=0", "train.best_metric=", "train.threads=1",
+           "train.device=cpu", "train.quiet=true", "train.run_dir=" + run})
     sets += " --set '" + kv + "'";
   auto r = prospect::test::run_prospect("train" + sets);
   ASSERT_EQ(r.code, 0);
@@ -63,7 +64,8 @@ TEST(DataReport, SkippedAndSplitClipsArePrintedAndWritten) {
   EXPECT_EQ(tr["clips"].get<int64_t>(), good);
   EXPECT_EQ(tr["skipped"].get<int64_t>(), 1);
   ASSERT_EQ(tr["skip_reasons"].size(), 1u);
-  EXPECT_NE(tr["skip_reasons"][0].get<std::string>().find("_too_long"), std::string::npos) << "names the clip";
+  EXPECT_NE(tr["skip_reasons"][0].get<std::string>().find("_too_long"), std::string::npos)
+      << "names the clip";
   EXPECT_GT(tr["split_clips"].get<int64_t>(), 0);
   EXPECT_GT(tr["split_pieces"].get<int64_t>(), tr["split_clips"].get<int64_t>());
   EXPECT_EQ(report["written"], "end");

@@ -2,9 +2,9 @@
 // model and a small synthetic dataset: two CPU ranks with batch b (`prospect train --nproc 2`; the "store"
 // backend on the venv's wheel, Gloo where the libtorch ships its headers) log the same
 // per-step losses as one process with batch 2b, step by step, printed side by side, and resume with the same
-// ranks; a rank killed (or stopped) mid-run makes the survivor exit with an error naming the failed collective
-// (at once, or after the c10d timeout), not hang.
-// A backend the build or device lacks must fail saying so. The shard arithmetic is checked directly.
+// ranks; a rank killed (or stopped) mid-run makes the survivor exit with an error naming the failed
+// collective (at once, or after the c10d timeout), not hang. A backend the build or device lacks must fail
+// saying so. The shard arithmetic is checked directly.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -17,10 +17,10 @@
 #include <fstream>
 #include <thread>
 
-#include "data/loader.h"
-#include "synth/synth_dataset.h"
-#include "fixtures.h"
 #include "core/config.h"
+#include "data/loader.h"
+#include "fixtures.h"
+#include "synth/synth_dataset.h"
 #include "train/checkpoint_dir.h"
 #include "train/metrics_log.h"
 
@@ -116,7 +116,8 @@ TEST(Distributed, TwoCpuRanksMatchOneProcessWithTheWholeBatch) {
 #else
   PROSPECT_REQUIRE_FIXTURE(prospect::test::tiny_model_dir());
   const int steps = 20;
-  std::string one = prospect::test::unique_temp_path("run_one"), two = prospect::test::unique_temp_path("run_two");
+  std::string one = prospect::test::unique_temp_path("run_one"),
+              two = prospect::test::unique_temp_path("run_two");
   auto t0 = std::chrono::steady_clock::now();
   auto r1 = prospect::test::run_prospect("train" + train_sets(one, 2, steps));
   ASSERT_EQ(r1.code, 0);
@@ -128,7 +129,8 @@ TEST(Distributed, TwoCpuRanksMatchOneProcessWithTheWholeBatch) {
               std::chrono::duration<double>(t1 - t0).count(), kCpuBackend.c_str(),
               std::chrono::duration<double>(t2 - t1).count());
   EXPECT_NE(r2.out.find(std::to_string(steps) + " updates"), std::string::npos) << "rank 0 reports the run";
-  EXPECT_NE(prospect::test::read_file_text(two + "/train.log").find("distributed: 2 ranks (" + kCpuBackend), std::string::npos);
+  EXPECT_NE(prospect::test::read_file_text(two + "/train.log").find("distributed: 2 ranks (" + kCpuBackend),
+            std::string::npos);
 
   std::vector<json> a = train_records(one), b = train_records(two);
   ASSERT_EQ(a.size(), size_t(steps));
@@ -158,16 +160,19 @@ TEST(Distributed, TwoCpuRanksMatchOneProcessWithTheWholeBatch) {
       if (!it.value().is_number() || it.key() == "seconds" || it.key() == "epoch") continue;
       ASSERT_TRUE(vb[i].contains(it.key())) << it.key();
       double e = rel_err(vb[i][it.key()].get<double>(), it.value().get<double>());
-      if (e > 1e-6) std::printf("val step %lld %s: %.12g (1 process) vs %.12g (2 ranks)\n",
-                                (long long)va[i]["step"].get<int64_t>(), it.key().c_str(), it.value().get<double>(),
-                                vb[i][it.key()].get<double>());
+      if (e > 1e-6)
+        std::printf("val step %lld %s: %.12g (1 process) vs %.12g (2 ranks)\n",
+                    (long long)va[i]["step"].get<int64_t>(), it.key().c_str(), it.value().get<double>(),
+                    vb[i][it.key()].get<double>());
       max_val_err = std::max(max_val_err, e);
       compared++;
     }
   }
-  std::printf("validation: %d values compared at steps 10 and 20, max relative error %.3e (limit 1e-6); "
-              "points %lld / %lld\n", compared, max_val_err, (long long)va[1].value("speak_points", 0),
-              (long long)vb[1].value("speak_points", 0));
+  std::printf(
+      "validation: %d values compared at steps 10 and 20, max relative error %.3e (limit 1e-6); "
+      "points %lld / %lld\n",
+      compared, max_val_err, (long long)va[1].value("speak_points", 0),
+      (long long)vb[1].value("speak_points", 0));
   EXPECT_LE(max_val_err, 1e-6);
   // Rank 0 alone wrote the run directory, and its checkpoint records the world size for resume.
   const std::string ckpt = two + "/checkpoints/" + prospect::train::checkpoint_name(steps);
@@ -182,8 +187,8 @@ TEST(Distributed, TwoCpuRanksMatchOneProcessWithTheWholeBatch) {
   double max_resume_err = 0;
   for (int i = steps / 2; i < steps; i++) {
     double e = rel_err(c[i]["loss"].get<double>(), b[i]["loss"].get<double>());
-    std::printf("resumed step %2d: %.15f vs uninterrupted %.15f (rel err %.2e)\n", i + 1, c[i]["loss"].get<double>(),
-                b[i]["loss"].get<double>(), e);
+    std::printf("resumed step %2d: %.15f vs uninterrupted %.15f (rel err %.2e)\n", i + 1,
+                c[i]["loss"].get<double>(), b[i]["loss"].get<double>(), e);
     max_resume_err = std::max(max_resume_err, e);
   }
   EXPECT_LE(max_resume_err, 1e-6);
@@ -196,10 +201,11 @@ TEST(Distributed, TwoCpuRanksMatchOneProcessWithTheWholeBatch) {
 
 namespace {
 
-// Starts the prospect binary as rank `rank` of `world` with `args`, stdout and stderr to files. Returns its pid.
+// Starts the prospect binary as rank `rank` of `world` with `args`, stdout and stderr to files. Returns its
+// pid.
 pid_t spawn_rank(int rank, int world, int port, const std::string& args, const std::string& out_prefix) {
-  std::string cmd = "exec \"" + std::string(PROSPECT_BINARY) + "\" " + args + " >\"" + out_prefix + ".out\" 2>\"" +
-                    out_prefix + ".err\"";
+  std::string cmd = "exec \"" + std::string(PROSPECT_BINARY) + "\" " + args + " >\"" + out_prefix +
+                    ".out\" 2>\"" + out_prefix + ".err\"";
   pid_t pid = fork();
   if (pid == 0) {
     setenv("RANK", std::to_string(rank).c_str(), 1);
@@ -230,7 +236,8 @@ int wait_for(pid_t pid, double seconds) {
 void rank_one_stops(int sig, int timeout_s) {
   std::string run = prospect::test::unique_temp_path("run_stop");
   std::string logs = prospect::test::unique_temp_path("stop_logs");
-  std::string args = "train" + train_sets(run, 1, 100000, " --set train.dist_timeout_s=" + std::to_string(timeout_s));
+  std::string args =
+      "train" + train_sets(run, 1, 100000, " --set train.dist_timeout_s=" + std::to_string(timeout_s));
   const int port = 29000 + static_cast<int>((getpid() * 2 + sig) % 2000);
   pid_t r0 = spawn_rank(0, 2, port, args, logs + "_rank0");
   pid_t r1 = spawn_rank(1, 2, port, args, logs + "_rank1");
@@ -246,7 +253,8 @@ void rank_one_stops(int sig, int timeout_s) {
     kill(r1, SIGKILL);
     wait_for(r0, 10);
     wait_for(r1, 10);
-    FAIL() << "ranks never got going; rank 0 stderr:\n" << prospect::test::read_file_text(logs + "_rank0.err");
+    FAIL() << "ranks never got going; rank 0 stderr:\n"
+           << prospect::test::read_file_text(logs + "_rank0.err");
   }
   kill(r1, sig);
   auto t_stop = std::chrono::steady_clock::now();
@@ -257,9 +265,10 @@ void rank_one_stops(int sig, int timeout_s) {
   kill(r1, SIGKILL);
   wait_for(r1, 10);
   std::string err = prospect::test::read_file_text(logs + "_rank0.err");
-  std::printf("rank 1 got %s after %zu logged steps; rank 0 %s after %.1f s (c10d timeout %d s); its stderr:\n%s\n",
-              sig == SIGKILL ? "SIGKILL" : "SIGSTOP", lines, status == -1 ? "still running (hang)" : "exited", took,
-              timeout_s, err.c_str());
+  std::printf(
+      "rank 1 got %s after %zu logged steps; rank 0 %s after %.1f s (c10d timeout %d s); its stderr:\n%s\n",
+      sig == SIGKILL ? "SIGKILL" : "SIGSTOP", lines, status == -1 ? "still running (hang)" : "exited", took,
+      timeout_s, err.c_str());
   ASSERT_NE(status, -1) << "rank 0 hung after rank 1 stopped";
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) != 0) << "status " << status;
   EXPECT_NE(err.find("distributed: rank 0 of 2 (" + kCpuBackend + ")"), std::string::npos);
@@ -302,7 +311,8 @@ TEST(Distributed, SeveralRanksWithoutTheirBackendFailClearly) {
   // Gloo where the libtorch ships no Gloo headers (the PyPI wheels): a clear error pointing at store.
   auto g = prospect::test::run_prospect("train" + train_sets(run, 1, 2, " --set train.dist_backend=gloo"));
   EXPECT_NE(g.code, 0);
-  EXPECT_NE(g.err.find("needs the gloo backend, which this build does not have (built: store"), std::string::npos);
+  EXPECT_NE(g.err.find("needs the gloo backend, which this build does not have (built: store"),
+            std::string::npos);
 #endif
   unsetenv("WORLD_SIZE");
   unsetenv("RANK");

@@ -1,21 +1,33 @@
 // LR schedules against values computed by hand from HF's formulas.
+#include "train/lr_schedule.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
 
 #include "core/error.h"
-#include "train/lr_schedule.h"
 
 using namespace prospect::train;
 
 TEST(LrSchedule, CosineWithWarmup) {
   LrSchedule s{ScheduleKind::Cosine, 1e-3, 4, 12, 0.0};
   // Warmup: s/4. Decay over 8 steps: 0.5 * (1 + cos(pi * (s - 4) / 8)).
-  const double expected[] = {0.0, 0.25, 0.5, 0.75, 1.0, 0.9619397662556434, 0.8535533905932737,
-                             0.6913417161825449, 0.5, 0.3086582838174551, 0.1464466094067262,
-                             0.0380602337443566, 0.0};
+  const double expected[] = {0.0,
+                             0.25,
+                             0.5,
+                             0.75,
+                             1.0,
+                             0.9619397662556434,
+                             0.8535533905932737,
+                             0.6913417161825449,
+                             0.5,
+                             0.3086582838174551,
+                             0.1464466094067262,
+                             0.0380602337443566,
+                             0.0};
   for (int step = 0; step <= 12; step++) {
-    std::cout << "step " << step << " multiplier " << s.multiplier(step) << " expected " << expected[step] << "\n";
+    std::cout << "step " << step << " multiplier " << s.multiplier(step) << " expected " << expected[step]
+              << "\n";
     EXPECT_NEAR(s.multiplier(step), expected[step], 1e-12) << "step " << step;
   }
   EXPECT_NEAR(s.lr(6), 1e-3 * 0.8535533905932737, 1e-15);
@@ -39,7 +51,7 @@ TEST(LrSchedule, LinearConstantAndFloor) {
 }
 
 TEST(LrSchedule, WarmupResolution) {
-  EXPECT_EQ(resolve_warmup_steps(5, 0.5, 100), 5);   // steps win
+  EXPECT_EQ(resolve_warmup_steps(5, 0.5, 100), 5);  // steps win
   EXPECT_EQ(resolve_warmup_steps(0, 0.03, 100), 3);
   EXPECT_EQ(resolve_warmup_steps(0, 0.031, 100), 4);  // ceil, as HF
   EXPECT_EQ(resolve_warmup_steps(0, 0.0, 100), 0);

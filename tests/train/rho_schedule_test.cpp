@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "core/config.h"
-#include "synth/synth_dataset.h"
 #include "fixtures.h"
+#include "synth/synth_dataset.h"
 #include "train/metrics_log.h"
 
 namespace fs = std::filesystem;
@@ -30,11 +30,26 @@ TEST(RhoSchedule, LinearOverUpdatesWithinOneEpoch) {
   const std::string run = prospect::test::unique_temp_path("rho_run");
   const int steps = 6;
   std::string sets;
-  for (const std::string& kv : std::vector<std::string>{"model.path=" + model, "data.root=" + data, "data.train=train.json", "data.val=", "data.workers=1",
-        "data.max_seq_len=350", "data.neg_rate_schedule=linear", "data.neg_frame_sampling_rate=1.0",
-        "data.neg_frame_sampling_rate_end=0.0", "train.batch_size=1", "train.grad_accum=1",
-        "train.max_steps=" + std::to_string(steps), "train.log_every=1", "train.eval_every=0", "train.save_every=0",
-        "train.best_metric=", "train.threads=1", "train.device=cpu", "train.quiet=true", "train.run_dir=" + run})
+  for (const std::string& kv : std::vector<std::string>{"model.path=" + model,
+                                                        "data.root=" + data,
+                                                        "data.train=train.json",
+                                                        "data.val=",
+                                                        "data.workers=1",
+                                                        "data.max_seq_len=350",
+                                                        "data.neg_rate_schedule=linear",
+                                                        "data.neg_frame_sampling_rate=1.0",
+                                                        "data.neg_frame_sampling_rate_end=0.0",
+                                                        "train.batch_size=1",
+                                                        "train.grad_accum=1",
+                                                        "train.max_steps=" + std::to_string(steps),
+                                                        "train.log_every=1",
+                                                        "train.eval_every=0",
+                                                        "train.save_every=0",
+                                                        "train.best_metric=",
+                                                        "train.threads=1",
+                                                        "train.device=cpu",
+                                                        "train.quiet=true",
+                                                        "train.run_dir=" + run})
     sets += " --set '" + kv + "'";
   auto r = prospect::test::run_prospect("train" + sets);
   ASSERT_EQ(r.code, 0);
@@ -42,8 +57,9 @@ TEST(RhoSchedule, LinearOverUpdatesWithinOneEpoch) {
   ASSERT_EQ(recs.size(), size_t(steps));
   std::printf("step  epoch   rho    frames  decision points\n");
   for (auto& rec : recs)
-    std::printf("%4lld  %.3f  %.3f  %6.0f  %6.0f\n", (long long)rec["step"].get<int64_t>(), rec["epoch"].get<double>(),
-                rec["neg_rate"].get<double>(), rec["frames"].get<double>(), rec["decision_points"].get<double>());
+    std::printf("%4lld  %.3f  %.3f  %6.0f  %6.0f\n", (long long)rec["step"].get<int64_t>(),
+                rec["epoch"].get<double>(), rec["neg_rate"].get<double>(), rec["frames"].get<double>(),
+                rec["decision_points"].get<double>());
   ASSERT_LT(recs.back()["epoch"].get<double>(), 1.0) << "the run must stay inside its first epoch";
   EXPECT_DOUBLE_EQ(recs.front()["neg_rate"].get<double>(), 1.0);
   EXPECT_DOUBLE_EQ(recs.back()["neg_rate"].get<double>(), 0.0);

@@ -42,7 +42,8 @@ TEST(TrainOptions, DefaultsFollowTheSpec) {
   for (double w : {o.loss.w_lm, o.loss.w_dst_gen, o.loss.w_speak, o.loss.w_dst}) EXPECT_DOUBLE_EQ(w, 1.0);
   // Every documented option appears in the help text with its default.
   std::string help = prospect::format_option_docs(train_option_docs());
-  for (const auto& d : train_option_docs()) EXPECT_NE(help.find(d.key + " = " + d.default_value.dump()), std::string::npos) << d.key;
+  for (const auto& d : train_option_docs())
+    EXPECT_NE(help.find(d.key + " = " + d.default_value.dump()), std::string::npos) << d.key;
 }
 
 TEST(TrainOptions, FileThenOverridesAndBadValues) {
@@ -55,7 +56,8 @@ TEST(TrainOptions, FileThenOverridesAndBadValues) {
   EXPECT_EQ(o.max_steps, 20);
   ASSERT_EQ(o.lora.targets.size(), 1u);
   EXPECT_EQ(o.lora.targets[0], "q_proj");
-  for (const char* bad : {"train.mode=fulll", "schedule.name=cos", "data.neg_frame_sampling_rate=1.5", "train.dtype=fp8"}) {
+  for (const char* bad :
+       {"train.mode=fulll", "schedule.name=cos", "data.neg_frame_sampling_rate=1.5", "train.dtype=fp8"}) {
     auto c = build_train_config("", {bad});
     try {
       parse_train_options(c);
@@ -80,7 +82,8 @@ TEST(CheckpointDir, AtomicCommitRotationAndLatest) {
     });
   }
   // A writer that throws leaves no directory behind and the others intact.
-  EXPECT_THROW(commit_checkpoint(ck, 40, [&](const std::string&) { prospect::fail("disk full"); }), prospect::Error);
+  EXPECT_THROW(commit_checkpoint(ck, 40, [&](const std::string&) { prospect::fail("disk full"); }),
+               prospect::Error);
   // A kill mid-write leaves a temporary and an incomplete directory: neither counts.
   fs::create_directories(fs::path(ck) / ".tmp-checkpoint-50-1");
   fs::create_directories(fs::path(ck) / "checkpoint-60");
@@ -90,7 +93,8 @@ TEST(CheckpointDir, AtomicCommitRotationAndLatest) {
   EXPECT_EQ(latest_checkpoint(ck), (fs::path(ck) / "checkpoint-30").string());
   EXPECT_EQ(remove_stale_temporaries(ck), 1);
   // Same step again replaces the old one.
-  commit_checkpoint(ck, 30, [&](const std::string& tmp) { touch(fs::path(tmp) / kTrainerStateFile, "{\"v\":2}"); });
+  commit_checkpoint(ck, 30,
+                    [&](const std::string& tmp) { touch(fs::path(tmp) / kTrainerStateFile, "{\"v\":2}"); });
   std::ifstream in(fs::path(ck) / "checkpoint-30" / kTrainerStateFile);
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   EXPECT_EQ(text, "{\"v\":2}");

@@ -2,6 +2,8 @@
 // tokens per frame) and a tiny DST dataset written here, with synthetic frames: it overfits; a run cut at
 // step N/2 and resumed logs the same losses, bit for bit, as an uninterrupted one; non-finite updates are
 // skipped and then stop the run; LoRA and gradient checkpointing train; checkpoints have the expected files.
+#include "train/trainer.h"
+
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -10,13 +12,12 @@
 #include <fstream>
 
 #include "core/error.h"
+#include "fixtures.h"
 #include "model/checkpoint.h"
 #include "model/tensor_io.h"
-#include "fixtures.h"
 #include "train/checkpoint_dir.h"
 #include "train/metrics_log.h"
 #include "train/train_options.h"
-#include "train/trainer.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -27,7 +28,8 @@ using prospect::test::dst_clip_json;
 namespace {
 
 // Frames that differ by clip and frame index, deterministic.
-prospect::data::FramePixels synthetic_frames(const prospect::data::SampleInfo& info, const std::vector<int64_t>& frames) {
+prospect::data::FramePixels synthetic_frames(const prospect::data::SampleInfo& info,
+                                             const std::vector<int64_t>& frames) {
   prospect::data::FramePixels px;
   px.height = px.width = 32;
   unsigned salt = static_cast<unsigned>(std::hash<std::string>()(info.video_uid) & 0xff);
@@ -49,7 +51,8 @@ TinyRun tiny_setup(const std::string& name, int num_clips) {
   r.dir = prospect::test::fresh_dir("trainer_" + name);
   fs::create_directories(r.dir / "data");
   json train = json::array(), val = json::array();
-  for (int i = 0; i < num_clips; i++) train.push_back(dst_clip_json("vid" + std::to_string(i), 6 + i, i % 2, true));
+  for (int i = 0; i < num_clips; i++)
+    train.push_back(dst_clip_json("vid" + std::to_string(i), 6 + i, i % 2, true));
   val.push_back(dst_clip_json("val0", 7, 0, true));
   std::ofstream(r.dir / "data" / "train.json") << train.dump();
   std::ofstream(r.dir / "data" / "val.json") << val.dump();
@@ -105,10 +108,11 @@ TEST(Trainer, TinyModelOverfits) {
     std::cout << "step " << lines[i]["step"] << " loss " << lines[i]["loss"] << " (lm " << lines[i]["lm_loss"]
               << " dst_gen " << lines[i]["dst_gen_loss"] << " speak " << lines[i]["speak_loss"] << " dst "
               << lines[i]["dst_loss"] << ")\n";
-  std::cout << "first loss " << first << ", last loss " << last << ", fall " << 100 * (1 - last / first) << " % in "
-            << s.seconds << " s\n";
+  std::cout << "first loss " << first << ", last loss " << last << ", fall " << 100 * (1 - last / first)
+            << " % in " << s.seconds << " s\n";
   EXPECT_LE(last, 0.1 * first);
-  for (const char* k : {"lm_loss", "dst_gen_loss", "speak_loss", "dst_loss"}) EXPECT_GT(lines.front()[k].get<double>(), 0) << k;
+  for (const char* k : {"lm_loss", "dst_gen_loss", "speak_loss", "dst_loss"})
+    EXPECT_GT(lines.front()[k].get<double>(), 0) << k;
   fs::remove_all(r.dir);
 }
 
@@ -135,7 +139,8 @@ TEST(Trainer, ResumeContinuesBitForBit) {
   TrainSummary half = run_training(b.config, "", stop);
   EXPECT_EQ(half.steps, 4);
   // A later line the killed run would not have written is dropped on resume.
-  std::ofstream(b.dir / "run" / "metrics.jsonl", std::ios::app) << R"({"step": 5, "loss": 123})" << "\n";
+  std::ofstream(b.dir / "run" / "metrics.jsonl", std::ios::app) << R"({"step": 5, "loss": 123})"
+                                                                << "\n";
   TrainSummary full = run_training(b.config, "latest", quiet_hooks());
   EXPECT_EQ(full.steps, 8);
 
@@ -143,11 +148,12 @@ TEST(Trainer, ResumeContinuesBitForBit) {
   ASSERT_EQ(la.size(), 8u);
   ASSERT_EQ(lb.size(), 8u);
   for (size_t i = 0; i < la.size(); i++) {
-    for (const char* k : {"loss", "lm_loss", "dst_gen_loss", "speak_loss", "dst_loss", "lr", "grad_norm", "epoch"}) {
+    for (const char* k :
+         {"loss", "lm_loss", "dst_gen_loss", "speak_loss", "dst_loss", "lr", "grad_norm", "epoch"}) {
       double x = la[i][k].get<double>(), y = lb[i][k].get<double>();
       if (std::string(k) == "loss")
-        std::cout << "step " << la[i]["step"] << " straight " << la[i][k].dump() << " resumed " << lb[i][k].dump()
-                  << (x == y ? "  same" : "  DIFFERENT") << "\n";
+        std::cout << "step " << la[i]["step"] << " straight " << la[i][k].dump() << " resumed "
+                  << lb[i][k].dump() << (x == y ? "  same" : "  DIFFERENT") << "\n";
       EXPECT_EQ(x, y) << "step " << la[i]["step"] << " " << k;
     }
   }
@@ -160,17 +166,19 @@ TEST(Trainer, ResumeContinuesBitForBit) {
   }
   std::cout << "validation at step 8: " << va[1].dump() << "\n";
   // The final weights are identical too.
-  auto wa = prospect::model::load_tensors((a.dir / "run/checkpoints/checkpoint-8/model.safetensors").string());
-  auto wb = prospect::model::load_tensors((b.dir / "run/checkpoints/checkpoint-8/model.safetensors").string());
+  auto wa =
+      prospect::model::load_tensors((a.dir / "run/checkpoints/checkpoint-8/model.safetensors").string());
+  auto wb =
+      prospect::model::load_tensors((b.dir / "run/checkpoints/checkpoint-8/model.safetensors").string());
   ASSERT_EQ(wa.size(), wb.size());
   int differing = 0;
   for (auto& [n, t] : wa) differing += !at::equal(t, wb.at(n));
   std::cout << wa.size() << " tensors compared, " << differing << " differ\n";
   EXPECT_EQ(differing, 0);
   // A checkpoint holds the HF model, heads, tokenizer, config and trainer state.
-  for (const char* f : {"config.json", "model.safetensors", "prospect_heads.safetensors", "prospect_config.json",
-                        "tokenizer.json", "train_config.json", "optimizer.safetensors", "rng.safetensors",
-                        "trainer_state.json"})
+  for (const char* f : {"config.json", "model.safetensors", "prospect_heads.safetensors",
+                        "prospect_config.json", "tokenizer.json", "train_config.json",
+                        "optimizer.safetensors", "rng.safetensors", "trainer_state.json"})
     EXPECT_TRUE(fs::exists(a.dir / "run/checkpoints/checkpoint-8" / f)) << f;
   EXPECT_TRUE(fs::exists(a.dir / "run/train_config.json"));
   EXPECT_TRUE(fs::exists(a.dir / "run/train.log"));
@@ -192,7 +200,8 @@ TEST(Trainer, NonFiniteStepsAreSkippedThenStop) {
   EXPECT_EQ(s.steps, 6);
   EXPECT_EQ(s.skipped, 2);
   auto lines = train_lines(r.dir / "run");
-  std::cout << "step 2 grad_norm " << lines[1]["grad_norm"].dump() << ", skipped " << lines.back()["skipped"] << "\n";
+  std::cout << "step 2 grad_norm " << lines[1]["grad_norm"].dump() << ", skipped " << lines.back()["skipped"]
+            << "\n";
   EXPECT_EQ(lines.back()["skipped"].get<int>(), 2);
 
   TinyRun r2 = tiny_setup("nonfinite_stop", 2);
@@ -258,7 +267,8 @@ TEST(Trainer, GradientCheckpointingGivesTheSameTraining) {
   for (size_t i = 0; i < 4; i++) {
     double a = runs[0][i]["loss"].get<double>(), b = runs[1][i]["loss"].get<double>();
     double ga = runs[0][i]["grad_norm"].get<double>(), gb = runs[1][i]["grad_norm"].get<double>();
-    std::cout << "step " << i + 1 << " loss " << a << " vs " << b << ", grad norm " << ga << " vs " << gb << "\n";
+    std::cout << "step " << i + 1 << " loss " << a << " vs " << b << ", grad norm " << ga << " vs " << gb
+              << "\n";
     EXPECT_NEAR(a, b, 1e-5 * std::abs(a));
     EXPECT_NEAR(ga, gb, 1e-4 * std::abs(ga));
   }
@@ -286,7 +296,8 @@ TEST(TrainCommand, HelpListsEveryOptionAndPrintConfigApplies) {
   EXPECT_EQ(missing, 0);
   std::string out;
   {
-    std::string c2 = std::string(PROSPECT_BINARY) + " train --print-config --set optim.lr=2e-4 --set train.mode=lora";
+    std::string c2 =
+        std::string(PROSPECT_BINARY) + " train --print-config --set optim.lr=2e-4 --set train.mode=lora";
     std::FILE* p = popen(c2.c_str(), "r");
     ASSERT_NE(p, nullptr);
     char buf[4096];

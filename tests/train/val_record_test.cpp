@@ -1,6 +1,7 @@
 // What a run reports about itself: validation's head losses follow loss.bce as training defines them
 // (balanced, or pos_weight: the positive-weighted mean over all points) -- before, validation always used the
-// balanced form -- and the model summary names what each parameter count counts, trainable never above the total.
+// balanced form -- and the model summary names what each parameter count counts, trainable never above the
+// total.
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -36,10 +37,21 @@ std::string data_dir() {
 std::string run(const std::string& name, const std::vector<std::string>& extra) {
   const std::string run_dir = prospect::test::unique_temp_path(name);
   std::vector<std::string> kv = {"model.path=" + prospect::test::tiny_model_dir(),
-                                 "data.root=" + data_dir(), "data.train=train.json", "data.val=val.json",
-                                 "data.workers=1", "data.max_seq_len=350", "train.batch_size=2",
-                                 "train.max_steps=1", "optim.lr=0", "train.eval_every=1", "train.save_every=0", "train.best_metric=",
-                                 "train.threads=1", "train.device=cpu", "train.quiet=true", "train.run_dir=" + run_dir};
+                                 "data.root=" + data_dir(),
+                                 "data.train=train.json",
+                                 "data.val=val.json",
+                                 "data.workers=1",
+                                 "data.max_seq_len=350",
+                                 "train.batch_size=2",
+                                 "train.max_steps=1",
+                                 "optim.lr=0",
+                                 "train.eval_every=1",
+                                 "train.save_every=0",
+                                 "train.best_metric=",
+                                 "train.threads=1",
+                                 "train.device=cpu",
+                                 "train.quiet=true",
+                                 "train.run_dir=" + run_dir};
   kv.insert(kv.end(), extra.begin(), extra.end());
   std::string sets;
   for (const auto& s : kv) sets += " --set '" + s + "'";
@@ -80,7 +92,8 @@ TEST(ValidationRecord, ModelSummaryNamesWhatItCounts) {
   const std::string log = prospect::test::read_file_text(run("summary", {}) + "/train.log");
   std::smatch m;
   const std::regex line(
-      "model: .* \\((\\d+) model parameters \\+ (\\d+) in the decision heads = (\\d+); (\\d+) of them trainable");
+      "model: .* \\((\\d+) model parameters \\+ (\\d+) in the decision heads = (\\d+); (\\d+) of them "
+      "trainable");
   ASSERT_TRUE(std::regex_search(log, m, line)) << log.substr(0, 2000);
   const long long model = std::stoll(m[1]), heads = std::stoll(m[2]), total = std::stoll(m[3]),
                   trainable = std::stoll(m[4]);

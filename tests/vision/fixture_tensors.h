@@ -6,12 +6,11 @@
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 namespace prospect::test {
 
@@ -51,8 +50,10 @@ inline std::map<std::string, FixtureTensor> read_fixture_tensors(const std::stri
     FixtureTensor t;
     t.dtype = it.value()["dtype"].get<std::string>();
     t.shape = it.value()["shape"].get<std::vector<int64_t>>();
-    uint64_t b = it.value()["data_offsets"][0].get<uint64_t>(), e = it.value()["data_offsets"][1].get<uint64_t>();
-    if (e < b || base + e > all.size()) throw std::runtime_error("bad offsets for " + it.key() + " in " + path);
+    uint64_t b = it.value()["data_offsets"][0].get<uint64_t>(),
+             e = it.value()["data_offsets"][1].get<uint64_t>();
+    if (e < b || base + e > all.size())
+      throw std::runtime_error("bad offsets for " + it.key() + " in " + path);
     t.bytes = all.substr(base + b, e - b);
     out[it.key()] = std::move(t);
   }

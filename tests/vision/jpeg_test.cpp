@@ -1,5 +1,8 @@
-// JPEG codec: encode/decode round trip quality, corrupt data and unknown formats are errors naming the source.
-// (Exact agreement with PIL's decoder is checked on the fixture frames in tests/data/frame_store_test.cpp.)
+// JPEG codec: encode/decode round trip quality, corrupt data and unknown formats are errors naming the
+// source. (Exact agreement with PIL's decoder is checked on the fixture frames in
+// tests/data/frame_store_test.cpp.)
+#include "vision/jpeg.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -7,7 +10,6 @@
 
 #include "core/error.h"
 #include "vision/image.h"
-#include "vision/jpeg.h"
 
 using prospect::vision::Image;
 
@@ -41,8 +43,8 @@ TEST(Jpeg, EncodeDecodeRoundTrip) {
   Image img = gradient(48, 80);
   for (int q : {75, 95}) {
     std::string jpg = prospect::vision::encode_jpeg(img, q);
-    Image back = prospect::vision::decode_jpeg(reinterpret_cast<const uint8_t*>(jpg.data()), jpg.size(), ctx("mem"),
-                                               "round trip");
+    Image back = prospect::vision::decode_jpeg(reinterpret_cast<const uint8_t*>(jpg.data()), jpg.size(),
+                                               ctx("mem"), "round trip");
     ASSERT_EQ(back.height, 48);
     ASSERT_EQ(back.width, 80);
     double se = 0;
@@ -56,8 +58,8 @@ TEST(Jpeg, EncodeDecodeRoundTrip) {
     std::printf("quality %d: %zu bytes, PSNR %.1f dB, max diff %d\n", q, jpg.size(), psnr, maxd);
     EXPECT_GT(psnr, q == 95 ? 38.0 : 30.0);
     // decode_image dispatches on the magic bytes to the same decoder.
-    Image again = prospect::vision::decode_image(reinterpret_cast<const uint8_t*>(jpg.data()), jpg.size(), ctx("mem"),
-                                                 "dispatch");
+    Image again = prospect::vision::decode_image(reinterpret_cast<const uint8_t*>(jpg.data()), jpg.size(),
+                                                 ctx("mem"), "dispatch");
     EXPECT_EQ(again.rgb, back.rgb);
   }
   EXPECT_THROW(prospect::vision::encode_jpeg(Image{}, 75), prospect::Error);
@@ -68,14 +70,16 @@ TEST(Jpeg, CorruptDataNamesTheSource) {
   if (!prospect::vision::jpeg_available()) GTEST_SKIP() << "built without libjpeg-turbo";
   std::string jpg = prospect::vision::encode_jpeg(gradient(32, 32), 75);
   auto decode = [&](const std::string& b) {
-    return prospect::vision::decode_jpeg(reinterpret_cast<const uint8_t*>(b.data()), b.size(), ctx("m"), "good");
+    return prospect::vision::decode_jpeg(reinterpret_cast<const uint8_t*>(b.data()), b.size(), ctx("m"),
+                                         "good");
   };
   Image before = decode(jpg);
   int errors = 0, cuts = 0;
   for (size_t cut = 0; cut < jpg.size(); cut += 7) {
     cuts++;
     try {
-      prospect::vision::decode_jpeg(reinterpret_cast<const uint8_t*>(jpg.data()), cut, ctx("video.arrow"), "frame 3");
+      prospect::vision::decode_jpeg(reinterpret_cast<const uint8_t*>(jpg.data()), cut, ctx("video.arrow"),
+                                    "frame 3");
     } catch (const prospect::Error& e) {
       errors++;
       std::string m = e.what();
@@ -98,7 +102,8 @@ TEST(Jpeg, CorruptDataNamesTheSource) {
 TEST(Jpeg, UnknownFormatIsAnError) {
   const std::string gif = "GIF89a....";
   try {
-    prospect::vision::decode_image(reinterpret_cast<const uint8_t*>(gif.data()), gif.size(), ctx("dir/x"), "frame 1");
+    prospect::vision::decode_image(reinterpret_cast<const uint8_t*>(gif.data()), gif.size(), ctx("dir/x"),
+                                   "frame 1");
     ADD_FAILURE() << "no throw";
   } catch (const prospect::Error& e) {
     std::printf("%s\n", e.what());

@@ -1,5 +1,7 @@
 // Preprocessing against the Python reference: frame7_pixel_values (rescale + normalise of a 384 frame, within
 // 1e-6) and SmolVLMImageProcessor's outputs on a 50x77 image, unsplit and split (within 0.05 per value).
+#include "vision/preprocess.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -8,7 +10,6 @@
 #include "core/error.h"
 #include "test_util.h"
 #include "vision/fixture_tensors.h"
-#include "vision/preprocess.h"
 
 using prospect::vision::Image;
 
@@ -23,7 +24,8 @@ struct Diff {
   size_t over = 0;
 };
 
-Diff compare(const std::vector<float>& got, const std::vector<float>& want, double tol, const std::string& what) {
+Diff compare(const std::vector<float>& got, const std::vector<float>& want, double tol,
+             const std::string& what) {
   Diff d;
   EXPECT_EQ(got.size(), want.size()) << what;
   size_t n = std::min(got.size(), want.size());
@@ -34,8 +36,8 @@ Diff compare(const std::vector<float>& got, const std::vector<float>& want, doub
     d.over += e > tol;
   }
   d.mean_abs /= n ? double(n) : 1.0;
-  std::printf("%s: %zu values, max abs err %.3g, mean abs err %.3g, %zu over %.3g\n", what.c_str(), n, d.max_abs,
-              d.mean_abs, d.over, tol);
+  std::printf("%s: %zu values, max abs err %.3g, mean abs err %.3g, %zu over %.3g\n", what.c_str(), n,
+              d.max_abs, d.mean_abs, d.over, tol);
   return d;
 }
 
@@ -69,13 +71,15 @@ TEST(Preprocess, SmolvlmImageProcessorUnsplitAndSplit) {
   EXPECT_EQ(s0.num_images, 1);
   EXPECT_EQ(s0.rows, 0);
   EXPECT_EQ(s0.cols, 0);
-  Diff d0 = compare(s0.pixels, t.at("pixel_values_split0").floats(), 0.05, "pixel_values_split0 [1,1,3,32,32]");
+  Diff d0 =
+      compare(s0.pixels, t.at("pixel_values_split0").floats(), 0.05, "pixel_values_split0 [1,1,3,32,32]");
   EXPECT_LE(d0.max_abs, 0.05);
   auto s1 = prospect::vision::smolvlm_preprocess(img, 64, 32, true);
   EXPECT_EQ(s1.num_images, 5);
   EXPECT_EQ(s1.rows, 2);  // tiny_meta.json: rows [[2]], cols [[2]]
   EXPECT_EQ(s1.cols, 2);
-  Diff d1 = compare(s1.pixels, t.at("pixel_values_split1").floats(), 0.05, "pixel_values_split1 [1,5,3,32,32]");
+  Diff d1 =
+      compare(s1.pixels, t.at("pixel_values_split1").floats(), 0.05, "pixel_values_split1 [1,5,3,32,32]");
   EXPECT_LE(d1.max_abs, 0.05);
   // Tighter than the fixture's tolerance: the port rounds like torch's uint8 resize, so at most one level.
   EXPECT_LE(std::max(d0.max_abs, d1.max_abs), 2.0 / 255.0 + 1e-6);
@@ -97,7 +101,8 @@ TEST(Preprocess, ResizeBasics) {
     ASSERT_EQ(r.height, hw.first);
     ASSERT_EQ(r.width, hw.second);
     int bad = 0;
-    for (size_t i = 0; i < r.rgb.size(); i += 3) bad += r.rgb[i] != 200 || r.rgb[i + 1] != 17 || r.rgb[i + 2] != 90;
+    for (size_t i = 0; i < r.rgb.size(); i += 3)
+      bad += r.rgb[i] != 200 || r.rgb[i + 1] != 17 || r.rgb[i + 2] != 90;
     EXPECT_EQ(bad, 0) << hw.first << "x" << hw.second;
   }
   // Same size: untouched.
