@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "data/clip.h"
+#include "synth/synth_dataset.h"
 #include "test_util.h"
 #ifdef PROSPECT_HAVE_TORCH
 #include "model/config.h"
@@ -90,6 +91,46 @@ inline model::SmolVLMConfig tiny_model_config() {
   return model::SmolVLMConfig::from_json(j, "tiny");
 }
 #endif
+
+// ---- small CPU training runs of the tiny model on synthetic data ----
+
+// A synthetic dataset at the tiny model's 32 px (vocabulary 300) in a new temp folder: `train`, `val` and
+// `test` videos drawn from `seed`, clips of at most `max_clip_frames` frames (0: the generator's default).
+inline std::string tiny_synth_dataset(uint64_t seed, int train, int val, int test, int max_clip_frames = 0) {
+  synth::SynthDatasetOptions o;
+  o.seed = seed;
+  o.train_videos = train;
+  o.val_videos = val;
+  o.test_videos = test;
+  o.vocab_size = 300;
+  if (max_clip_frames > 0) o.video.max_clip_frames = max_clip_frames;
+  const std::string dir = unique_temp_path("synth_" + std::to_string(seed));
+  synth::write_synth_dataset(dir, o);
+  return dir;
+}
+
+// The `--set` arguments of a small CPU run of the tiny model on `data` (train.json; val.json when `val`):
+// clips split at 350 tokens, one loader worker, one thread, no periodic checkpoints, no best metric, quiet,
+// into `run_dir`; then `extra` ("key=value" each, applied after, so they may override any of these).
+inline std::string tiny_train_sets(const std::string& data, const std::string& run_dir, bool val,
+                                   const std::vector<std::string>& extra) {
+  std::vector<std::string> kv = {"model.path=" + tiny_model_dir(),
+                                 "data.root=" + data,
+                                 "data.train=train.json",
+                                 std::string("data.val=") + (val ? "val.json" : ""),
+                                 "data.workers=1",
+                                 "data.max_seq_len=350",
+                                 "train.save_every=0",
+                                 "train.best_metric=",
+                                 "train.threads=1",
+                                 "train.device=cpu",
+                                 "train.quiet=true",
+                                 "train.run_dir=" + run_dir};
+  kv.insert(kv.end(), extra.begin(), extra.end());
+  std::string sets;
+  for (const auto& s : kv) sets += " --set '" + s + "'";
+  return sets;
+}
 
 // ---- DST clips built in code ----
 

@@ -7,10 +7,9 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 
 #include "core/error.h"
+#include "core/text_file.h"
 
 namespace prospect {
 
@@ -201,26 +200,55 @@ void TensorBoardWriter::write_record(const std::string& payload) {
     fail(path_ + ": write failed: " + std::strerror(errno));
 }
 
-std::vector<TensorBoardEvent> read_tensorboard_events(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail(path + ": cannot open");
-  std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  std::vector<TensorBoardEvent> events;
-  size_t pos = 0;
+namespace {
+
+// One TFRecord at data[pos] (8-byte length, its masked CRC, the payload, the payload's masked CRC): the
+// payload, or what is wrong with the record there.
+struct Record {
+  const char* payload = nullptr;
+  uint64_t len = 0;
+  const char* problem = nullptr;  // set when the record is torn or corrupt
+  size_t size() const { return 12 + len + 4; }
+};
+
+Record record_at(const std::string& data, size_t pos) {
   auto u = [&](size_t at, int n) {
     uint64_t v = 0;
     for (int i = 0; i < n; i++) v |= uint64_t(static_cast<uint8_t>(data[at + i])) << (8 * i);
     return v;
   };
+  Record r;
+  if (data.size() - pos < 12) {
+    r.problem = "truncated length header";
+    return r;
+  }
+  r.len = u(pos, 8);
+  if (uint32_t(u(pos + 8, 4)) != masked_crc32c(data.data() + pos, 8)) {
+    r.problem = "length CRC mismatch";
+    return r;
+  }
+  if (data.size() - pos - 12 < r.len + 4) {
+    r.problem = "truncated payload";
+    return r;
+  }
+  r.payload = data.data() + pos + 12;
+  if (uint32_t(u(pos + 12 + r.len, 4)) != masked_crc32c(r.payload, r.len)) r.problem = "payload CRC mismatch";
+  return r;
+}
+
+}  // namespace
+
+std::vector<TensorBoardEvent> read_tensorboard_events(const std::string& path) {
+  const std::string data = read_text_file(path, "cannot open");
+  std::vector<TensorBoardEvent> events;
+  size_t pos = 0;
   while (pos < data.size()) {
     const std::string where = path + ": record " + std::to_string(events.size());
-    if (data.size() - pos < 12) fail(where + ": truncated length header");
-    uint64_t len = u(pos, 8);
-    if (uint32_t(u(pos + 8, 4)) != masked_crc32c(data.data() + pos, 8)) fail(where + ": length CRC mismatch");
-    if (data.size() - pos - 12 < len + 4) fail(where + ": truncated payload");
-    const char* payload = data.data() + pos + 12;
-    if (uint32_t(u(pos + 12 + len, 4)) != masked_crc32c(payload, len)) fail(where + ": payload CRC mismatch");
-    pos += 12 + len + 4;
+    const Record rec = record_at(data, pos);
+    if (rec.problem) fail(where + ": " + rec.problem);
+    const char* payload = rec.payload;
+    const uint64_t len = rec.len;
+    pos += rec.size();
 
     TensorBoardEvent ev;
     ProtoReader r{reinterpret_cast<const uint8_t*>(payload), reinterpret_cast<const uint8_t*>(payload) + len};
@@ -275,27 +303,16 @@ std::vector<TensorBoardEvent> read_tensorboard_events(const std::string& path) {
 }
 
 int64_t truncate_tensorboard_events(const std::string& path, int64_t max_step) {
-  std::string data;
-  {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) fail(path + ": cannot open");
-    data.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  }
-  auto u = [&](size_t at, int n) {
-    uint64_t v = 0;
-    for (int i = 0; i < n; i++) v |= uint64_t(static_cast<uint8_t>(data[at + i])) << (8 * i);
-    return v;
-  };
+  const std::string data = read_text_file(path, "cannot open");
   std::string kept;
   int64_t dropped = 0;
   size_t pos = 0;
   while (pos < data.size()) {
     // A record that does not frame or check is the torn tail: it and everything after it go.
-    if (data.size() - pos < 12 || uint32_t(u(pos + 8, 4)) != masked_crc32c(data.data() + pos, 8)) break;
-    const uint64_t len = u(pos, 8);
-    if (data.size() - pos - 12 < len + 4) break;
-    const char* payload = data.data() + pos + 12;
-    if (uint32_t(u(pos + 12 + len, 4)) != masked_crc32c(payload, len)) break;
+    const Record rec = record_at(data, pos);
+    if (rec.problem) break;
+    const char* payload = rec.payload;
+    const uint64_t len = rec.len;
     int64_t step = 0;
     bool version = false;
     ProtoReader r{reinterpret_cast<const uint8_t*>(payload), reinterpret_cast<const uint8_t*>(payload) + len};
@@ -311,23 +328,17 @@ int64_t truncate_tensorboard_events(const std::string& path, int64_t max_step) {
         r.skip(wt);
       }
     }
-    const size_t record = 12 + len + 4;
     if (r.ok && (version || step <= max_step))
-      kept.append(data, pos, record);
+      kept.append(data, pos, rec.size());
     else
       dropped++;
-    pos += record;
+    pos += rec.size();
   }
   // Records past a torn tail are lost too: count them as one.
   if (pos < data.size()) dropped++;
   if (dropped == 0) return 0;
   const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out.write(kept.data(), static_cast<std::streamsize>(kept.size()));
-    out.close();
-    if (!out) fail(tmp + ": cannot write the truncated event file (disk full?)");
-  }
+  write_text_file(tmp, kept);
   std::error_code ec;
   std::filesystem::rename(tmp, path, ec);
   if (ec) fail(path + ": cannot replace with the truncated event file: " + ec.message());

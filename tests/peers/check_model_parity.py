@@ -20,7 +20,6 @@ odd head counts, an explicit head_dim, 1-4 layers, RoPE theta, tied and untied w
 Tolerances are those of the fixture README (fixtures/hf-smolvlm-tiny). Exit status 1 on any mismatch.
 """
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -130,16 +129,8 @@ def compare(report, tag, ref, ref_grads, names, got):
 
 
 def main():
-    args = peerlib.parse_args(__doc__.splitlines()[0])
-    import torch
-    import transformers
-
-    peerlib.torch_threads_from_env()
-    started = time.time()
-    work = peerlib.fresh_dir(args.work)
-    print(f"transformers {transformers.__version__}, torch {torch.__version__}, {torch.get_num_threads()} threads; "
-          f"{len(CONFIGS)} random SmolVLM configurations, eager and sdpa attention")
-    report = peerlib.Report()
+    args, work, report, started = peerlib.begin_torch_check(
+        __doc__, f"{len(CONFIGS)} random SmolVLM configurations, eager and sdpa attention")
     summary = []
     for i, spec in enumerate(CONFIGS):
         name = spec["name"]

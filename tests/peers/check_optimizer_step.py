@@ -31,7 +31,6 @@ v_hat = g^2); tests/train/adamw_test.cpp follows five steps against libtorch's t
 """
 import re
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -111,16 +110,8 @@ def compare_weights(new, ref, before):
 
 
 def main():
-    args = peerlib.parse_args(__doc__.splitlines()[0])
-    import torch
-    import transformers
-
-    peerlib.torch_threads_from_env()
-    started = time.time()
-    work = peerlib.fresh_dir(args.work)
-    print(f"transformers {transformers.__version__}, torch {torch.__version__}, {torch.get_num_threads()} threads; "
-          f"{len(MODELS)} models x {len(SETTINGS)} settings x prospect AdamW {IMPLS}")
-    report = peerlib.Report()
+    args, work, report, started = peerlib.begin_torch_check(
+        __doc__, f"{len(MODELS)} models x {len(SETTINGS)} settings x prospect AdamW {IMPLS}")
     lines = []
     for i, spec in enumerate(MODELS):
         name = spec["name"]

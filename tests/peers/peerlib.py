@@ -304,6 +304,22 @@ def torch_threads_from_env():
         torch.set_num_threads(int(n))
 
 
+def begin_torch_check(doc, what):
+    """The start of a check that runs transformers beside Prospect: its arguments (the first line of `doc` as the
+    description), one thread count for both sides, a fresh work folder, a line naming the versions and `what`
+    is compared. Returns (args, work, Report(), start time)."""
+    args = parse_args(doc.splitlines()[0])
+    import torch
+    import transformers
+
+    torch_threads_from_env()
+    started = time.time()
+    work = fresh_dir(args.work)
+    print(f"transformers {transformers.__version__}, torch {torch.__version__}, {torch.get_num_threads()} threads; "
+          f"{what}")
+    return args, work, Report(), started
+
+
 def fail_now(msg):
     print("FAIL: " + msg, flush=True)
     sys.exit(1)

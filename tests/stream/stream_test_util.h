@@ -8,7 +8,6 @@
 
 #include "fixtures.h"
 #include "model/checkpoint.h"
-#include "synth/synth_dataset.h"
 
 namespace prospect::test {
 
@@ -36,17 +35,7 @@ inline std::string make_stream_model_dir(uint64_t seed = 3, double std = 0.5, do
 
 // A synthetic dataset with one train and one test video (clips of at most 12 frames), written once.
 inline std::string synth_data_dir() {
-  static std::string dir;
-  if (!dir.empty()) return dir;
-  dir = unique_temp_path("synth");
-  synth::SynthDatasetOptions o;
-  o.seed = 9;
-  o.train_videos = 1;
-  o.val_videos = 0;
-  o.test_videos = 1;
-  o.vocab_size = 300;
-  o.video.max_clip_frames = 12;
-  synth::write_synth_dataset(dir, o);
+  static const std::string dir = tiny_synth_dataset(9, 1, 0, 1, /*max_clip_frames=*/12);
   return dir;
 }
 

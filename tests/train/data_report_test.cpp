@@ -12,7 +12,6 @@
 #include "core/config.h"
 #include "core/text_file.h"
 #include "fixtures.h"
-#include "synth/synth_dataset.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -20,14 +19,7 @@ using nlohmann::json;
 TEST(DataReport, SkippedAndSplitClipsArePrintedAndWritten) {
   const std::string model = prospect::test::tiny_model_dir();
   PROSPECT_REQUIRE_FIXTURE(model);
-  const std::string data = prospect::test::unique_temp_path("report_data");
-  prospect::synth::SynthDatasetOptions so;
-  so.seed = 3;
-  so.train_videos = 2;
-  so.val_videos = 0;
-  so.test_videos = 0;
-  so.vocab_size = 300;
-  prospect::synth::write_synth_dataset(data, so);
+  const std::string data = prospect::test::tiny_synth_dataset(3, 2, 0, 0);
   // A third clip whose first assistant turn alone cannot fit in max_seq_len: it cannot be rendered.
   const std::string train = data + "/train.json";
   json clips = prospect::read_json_file(train);
@@ -48,13 +40,9 @@ TEST(DataReport, SkippedAndSplitClipsArePrintedAndWritten) {
   prospect::write_text_file(train, clips.dump(2));
 
   const std::string run = prospect::test::unique_temp_path("report_run");
-  std::string sets;
-  for (const std::string& kv : std::vector<std::string>{
-           "model.path=" + model, "data.root=" + data, "data.train=train.json", "data.val=", "data.workers=1",
-           "data.max_seq_len=350", "data.skip_bad_clips=true", "train.batch_size=1", "train.max_steps=2",
-           "train.eval_every=0", "train.save_every=0", "train.best_metric=", "train.threads=1",
-           "train.device=cpu", "train.quiet=true", "train.run_dir=" + run})
-    sets += " --set '" + kv + "'";
+  const std::string sets = prospect::test::tiny_train_sets(
+      data, run, /*val=*/false,
+      {"data.skip_bad_clips=true", "train.batch_size=1", "train.max_steps=2", "train.eval_every=0"});
   auto r = prospect::test::run_prospect("train" + sets);
   ASSERT_EQ(r.code, 0);
   const std::string log = prospect::test::read_file_text(run + "/train.log");

@@ -20,7 +20,6 @@
 #include "core/config.h"
 #include "data/loader.h"
 #include "fixtures.h"
-#include "synth/synth_dataset.h"
 #include "train/checkpoint_dir.h"
 #include "train/metrics_log.h"
 
@@ -35,48 +34,22 @@ const std::string kCpuBackend = "gloo";
 const std::string kCpuBackend = "store";
 #endif
 
-// A synthetic dataset (one train video at the tiny model's 32 px), written once.
+// A synthetic dataset (one train and one val video at the tiny model's 32 px), written once.
 std::string dist_data_dir() {
-  static std::string dir;
-  if (!dir.empty()) return dir;
-  dir = prospect::test::unique_temp_path("dist_data");
-  prospect::synth::SynthDatasetOptions o;
-  o.seed = 5;
-  o.train_videos = 1;
-  o.val_videos = 1;
-  o.test_videos = 0;
-  o.vocab_size = 300;
-  prospect::synth::write_synth_dataset(dir, o);
+  static const std::string dir = prospect::test::tiny_synth_dataset(5, 1, 1, 0);
   return dir;
 }
 
-// `--set` options of a small CPU run into `run_dir`, batch `batch` per rank.
+// `--set` options of a small CPU run into `run_dir`, batch `batch` per rank. The one training video splits
+// into 5 sub-clips of different lengths at 350 tokens: global batches of 2, 2 and 1, so rows are padded
+// differently than in one process, and the last batch leaves rank 0 with nothing.
 std::string train_sets(const std::string& run_dir, int batch, int max_steps, const std::string& extra = "") {
-  std::string s;
-  auto set = [&](const std::string& kv) { s += " --set '" + kv + "'"; };
-  set("model.path=" + prospect::test::tiny_model_dir());
-  set("data.root=" + dist_data_dir());
-  set("data.train=train.json");
-  set("data.val=val.json");
-  set("data.workers=1");
-  // The one video splits into 5 sub-clips of different lengths: global batches of 2, 2 and 1, so rows are
-  // padded differently than in one process, and the last batch leaves rank 0 with nothing.
-  set("data.max_seq_len=350");
-  set("train.batch_size=" + std::to_string(batch));
-  set("train.grad_accum=2");
-  set("train.max_steps=" + std::to_string(max_steps));
-  set("train.log_every=1");
-  set("train.eval_every=10");
-  set("train.eval_max_batches=0");
-  set("train.save_every=0");
-  set("train.best_metric=");
-  set("train.threads=1");
-  set("train.device=cpu");
-  set("train.quiet=true");
-  set("train.run_dir=" + run_dir);
-  set("optim.lr=1e-3");
-  set("schedule.name=constant");
-  return s + extra;
+  return prospect::test::tiny_train_sets(
+             dist_data_dir(), run_dir, /*val=*/true,
+             {"train.batch_size=" + std::to_string(batch), "train.grad_accum=2",
+              "train.max_steps=" + std::to_string(max_steps), "train.log_every=1", "train.eval_every=10",
+              "train.eval_max_batches=0", "optim.lr=1e-3", "schedule.name=constant"}) +
+         extra;
 }
 
 std::vector<json> records(const std::string& run_dir, const std::string& kind) {

@@ -11,7 +11,6 @@
 
 #include "core/config.h"
 #include "fixtures.h"
-#include "synth/synth_dataset.h"
 #include "train/metrics_log.h"
 
 namespace fs = std::filesystem;
@@ -19,38 +18,14 @@ namespace fs = std::filesystem;
 TEST(RhoSchedule, LinearOverUpdatesWithinOneEpoch) {
   const std::string model = prospect::test::tiny_model_dir();
   PROSPECT_REQUIRE_FIXTURE(model);
-  const std::string data = prospect::test::unique_temp_path("rho_data");
-  prospect::synth::SynthDatasetOptions so;
-  so.seed = 7;
-  so.train_videos = 3;
-  so.val_videos = 0;
-  so.test_videos = 0;
-  so.vocab_size = 300;
-  prospect::synth::write_synth_dataset(data, so);
+  const std::string data = prospect::test::tiny_synth_dataset(7, 3, 0, 0);
   const std::string run = prospect::test::unique_temp_path("rho_run");
   const int steps = 6;
-  std::string sets;
-  for (const std::string& kv : std::vector<std::string>{"model.path=" + model,
-                                                        "data.root=" + data,
-                                                        "data.train=train.json",
-                                                        "data.val=",
-                                                        "data.workers=1",
-                                                        "data.max_seq_len=350",
-                                                        "data.neg_rate_schedule=linear",
-                                                        "data.neg_frame_sampling_rate=1.0",
-                                                        "data.neg_frame_sampling_rate_end=0.0",
-                                                        "train.batch_size=1",
-                                                        "train.grad_accum=1",
-                                                        "train.max_steps=" + std::to_string(steps),
-                                                        "train.log_every=1",
-                                                        "train.eval_every=0",
-                                                        "train.save_every=0",
-                                                        "train.best_metric=",
-                                                        "train.threads=1",
-                                                        "train.device=cpu",
-                                                        "train.quiet=true",
-                                                        "train.run_dir=" + run})
-    sets += " --set '" + kv + "'";
+  const std::string sets = prospect::test::tiny_train_sets(
+      data, run, /*val=*/false,
+      {"data.neg_rate_schedule=linear", "data.neg_frame_sampling_rate=1.0",
+       "data.neg_frame_sampling_rate_end=0.0", "train.batch_size=1", "train.grad_accum=1",
+       "train.max_steps=" + std::to_string(steps), "train.log_every=1", "train.eval_every=0"});
   auto r = prospect::test::run_prospect("train" + sets);
   ASSERT_EQ(r.code, 0);
   auto recs = prospect::train::read_metrics_jsonl((fs::path(run) / "metrics.jsonl").string());

@@ -11,7 +11,6 @@
 #include <vector>
 
 #include "fixtures.h"
-#include "synth/synth_dataset.h"
 #include "train/metrics_log.h"
 
 namespace fs = std::filesystem;
@@ -19,16 +18,7 @@ namespace fs = std::filesystem;
 namespace {
 
 std::string data_dir() {
-  static std::string dir;
-  if (!dir.empty()) return dir;
-  dir = prospect::test::unique_temp_path("val_data");
-  prospect::synth::SynthDatasetOptions so;
-  so.seed = 11;
-  so.train_videos = 1;
-  so.val_videos = 1;
-  so.test_videos = 0;
-  so.vocab_size = 300;
-  prospect::synth::write_synth_dataset(dir, so);
+  static const std::string dir = prospect::test::tiny_synth_dataset(11, 1, 1, 0);
   return dir;
 }
 
@@ -36,25 +26,10 @@ std::string data_dir() {
 // validation; returns the run folder.
 std::string run(const std::string& name, const std::vector<std::string>& extra) {
   const std::string run_dir = prospect::test::unique_temp_path(name);
-  std::vector<std::string> kv = {"model.path=" + prospect::test::tiny_model_dir(),
-                                 "data.root=" + data_dir(),
-                                 "data.train=train.json",
-                                 "data.val=val.json",
-                                 "data.workers=1",
-                                 "data.max_seq_len=350",
-                                 "train.batch_size=2",
-                                 "train.max_steps=1",
-                                 "optim.lr=0",
-                                 "train.eval_every=1",
-                                 "train.save_every=0",
-                                 "train.best_metric=",
-                                 "train.threads=1",
-                                 "train.device=cpu",
-                                 "train.quiet=true",
-                                 "train.run_dir=" + run_dir};
+  std::vector<std::string> kv = {"train.batch_size=2", "train.max_steps=1", "optim.lr=0",
+                                 "train.eval_every=1"};
   kv.insert(kv.end(), extra.begin(), extra.end());
-  std::string sets;
-  for (const auto& s : kv) sets += " --set '" + s + "'";
+  const std::string sets = prospect::test::tiny_train_sets(data_dir(), run_dir, /*val=*/true, kv);
   auto r = prospect::test::run_prospect("train" + sets);
   EXPECT_EQ(r.code, 0);
   return run_dir;
