@@ -1,6 +1,7 @@
 // `prospect validate`: schema and state-machine checks of clip files (data.md), with counts per file and in
 // total. Exit 0 when every clip is usable, 1 on any error, and with --strict also on any finding. With
-// --frames-root, also checks that each frames file exists and covers its clip's frame range. Reads no pixels.
+// --frames-root (alias --data-root), also checks that each frames file exists and covers its clip's frame
+// range, and that each features file opens and has a row for every frame of its clip. Reads no pixels.
 #include <iostream>
 #include <map>
 #include <memory>
@@ -9,6 +10,7 @@
 #include "core/error.h"
 #include "data/clip_checks.h"
 #include "data/clip_reader.h"
+#include "data/feature_store.h"
 #include "data/frame_store.h"
 
 namespace {
@@ -79,6 +81,12 @@ struct FramesInfo {
   std::string error;
 };
 
+// What --frames-root found for one features file.
+struct FeaturesInfo {
+  std::shared_ptr<FeatureStore> store;
+  std::string error;
+};
+
 struct Options {
   std::vector<std::string> data;
   bool strict = false;
@@ -96,15 +104,17 @@ prospect::tools::Command reg(
           ->expected(1, -1);
       sub.add_flag("--strict", o->strict,
                    "Treat findings (inapplicable transitions, dst_state mismatches) as errors");
-      sub.add_option(
-          "--frames-root", o->frames_root,
-          "Data root of the frames files: also check each exists and covers its clip's frame range");
+      sub.add_option("--frames-root,--data-root", o->frames_root,
+                     "Data root of the frames and features files: also check each frames file exists and "
+                     "covers its clip's frame range, and each features file has a row for every frame");
       sub.add_option("--max-messages", o->max_messages,
                      "Errors and findings printed per file (the rest are counted)")
           ->check(CLI::NonNegativeNumber);
       return [o]() -> int {
         Counts total;
-        std::map<std::string, FramesInfo> frame_counts;  // by frames_file and video_uid
+        std::map<std::string, FramesInfo> frame_counts;      // by frames_file and video_uid
+        std::map<std::string, FeaturesInfo> feature_stores;  // by features_file
+        int64_t feature_clips = 0;                           // clips whose features were checked
         for (const std::string& path : o->data) {
           Counts c;
           ClipReadResult r = read_clips_collect(path);
@@ -124,7 +134,29 @@ prospect::tools::Command reg(
               messages.push_back(std::string(o->strict ? "error" : "finding") + " (" +
                                  finding_kind_name(f.kind) + "): " + f.message);
             }
-            if (!o->frames_root.empty()) {
+            if (!o->frames_root.empty() && !clip.features_file.empty()) {
+              ++feature_clips;
+              auto it = feature_stores.find(clip.features_file);
+              if (it == feature_stores.end()) {
+                FeaturesInfo info;
+                try {
+                  info.store = open_feature_store(o->frames_root, clip.features_file);
+                } catch (const prospect::Error& e) {
+                  info.error = e.what();
+                }
+                it = feature_stores.emplace(clip.features_file, info).first;
+              }
+              const FeaturesInfo& fi = it->second;
+              if (!fi.error.empty()) {
+                ++c.errors;
+                messages.push_back(prospect::format_error(clip_context(clip, "features_file"), fi.error));
+              } else if (auto m = check_clip_features(clip, *fi.store)) {
+                ++c.errors;
+                messages.push_back(*m);
+              }
+            }
+            // A clip that names only features has no frames file to check.
+            if (!o->frames_root.empty() && (!clip.frames_file.empty() || clip.features_file.empty())) {
               prospect::ErrorContext ctx{path, clip.index_in_file, clip.video_uid, -1, "frames_file"};
               // One open per frames file: many clips share a video.
               std::string key = clip.frames_file + "\n" + clip.video_uid;
@@ -165,6 +197,12 @@ prospect::tools::Command reg(
           total.add(c);
         }
         if (o->data.size() > 1) print_counts("total", total);
+        if (feature_clips > 0) {
+          int64_t opened = 0;
+          for (const auto& [name, fi] : feature_stores) opened += fi.store ? 1 : 0;
+          std::cout << "features: " << feature_clips << " clips checked against " << opened << " of "
+                    << feature_stores.size() << " features files\n";
+        }
         bool bad = total.errors > 0 || (o->strict && total.total_findings() > 0);
         if (bad) {
           std::cout << "FAILED: " << total.errors << " errors"

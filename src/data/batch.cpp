@@ -37,6 +37,7 @@ Batch make_batch(const std::vector<Sample>& samples, int32_t pad_id) {
     info.video_uid = s.video_uid;
     info.dataset = s.dataset;
     info.frames_file = s.frames_file;
+    info.features_file = s.features_file;
     info.clip_idx = s.clip_idx;
     info.sub_clip = s.sub_clip;
     info.num_sub_clips = s.num_sub_clips;
@@ -81,6 +82,38 @@ void load_batch_pixels(Batch& batch, const PixelLoader& loader) {
            "resize frames to one size before batching");
     }
     batch.pixels.insert(batch.pixels.end(), px.rgb.begin(), px.rgb.end());
+  }
+}
+
+void load_batch_features(Batch& batch, const FeatureLoader& loader) {
+  batch.features.clear();
+  batch.feature_tokens = batch.feature_dim = 0;
+  size_t next = 0;
+  for (int r = 0; r < static_cast<int>(batch.samples.size()); ++r) {
+    const SampleInfo& info = batch.samples[static_cast<size_t>(r)];
+    std::vector<int64_t> frames;
+    while (next < batch.frames.size() && batch.frames[next].sample == r)
+      frames.push_back(batch.frames[next++].frame);
+    if (frames.empty()) continue;
+    FrameFeatures ft = loader(info, frames);
+    ErrorContext ctx{info.source_file, info.index_in_file, info.video_uid, -1, "features_file"};
+    const size_t per = static_cast<size_t>(ft.tokens * ft.dim);
+    if (ft.tokens <= 0 || ft.dim <= 0 || ft.values.size() != per * frames.size()) {
+      fail(ctx, "feature loader returned " + std::to_string(ft.values.size()) + " values for " +
+                    std::to_string(frames.size()) + " frames of " + std::to_string(ft.tokens) + " x " +
+                    std::to_string(ft.dim));
+    }
+    if (batch.feature_tokens == 0) {
+      batch.feature_tokens = ft.tokens;
+      batch.feature_dim = ft.dim;
+      batch.features.reserve(batch.frames.size() * per);
+    } else if (ft.tokens != batch.feature_tokens || ft.dim != batch.feature_dim) {
+      fail(ctx,
+           "features of " + std::to_string(ft.tokens) + " x " + std::to_string(ft.dim) + " in a batch of " +
+               std::to_string(batch.feature_tokens) + " x " + std::to_string(batch.feature_dim) + " features",
+           "every features file of a dataset needs the same tokens per frame and dimension");
+    }
+    batch.features.insert(batch.features.end(), ft.values.begin(), ft.values.end());
   }
 }
 

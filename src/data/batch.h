@@ -1,7 +1,8 @@
 // Batches of rendered samples (sequence.md §4) as plain vectors: labels computed per sample before padding,
 // right padding with the caller's pad id (attention 0, labels -100), the frames of the batch in order of
 // appearance, and every decision point with its frame and clip. Not here: tensors (the trainer converts),
-// threads (loader.h), decoding pixels (a PixelLoader callback fills them).
+// threads (loader.h), decoding pixels (a PixelLoader callback fills them), reading features (a
+// FeatureLoader).
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -19,6 +20,7 @@ struct SampleInfo {
   std::string video_uid;
   std::string dataset;
   std::string frames_file;
+  std::string features_file;  // empty when the clip names none
   int64_t clip_idx = 0;
   int sub_clip = 0;
   int num_sub_clips = 1;
@@ -55,6 +57,9 @@ struct Batch {
   // Pixels of `frames`, when a PixelLoader ran: frames.size() x frame_height x frame_width x 3, RGB uint8.
   int64_t frame_height = 0, frame_width = 0;
   std::vector<uint8_t> pixels;
+  // Features of `frames`, when a FeatureLoader ran: frames.size() x feature_tokens x feature_dim floats.
+  int64_t feature_tokens = 0, feature_dim = 0;
+  std::vector<float> features;
   int64_t epoch = 0;
   int64_t index = 0;  // batch number within the epoch
 };
@@ -73,5 +78,20 @@ using PixelLoader = std::function<FramePixels(const SampleInfo& clip, const std:
 // Runs `loader` for every row of `batch` and concatenates the pixels in the batch's frame order. Throws
 // prospect::Error naming the clip when sizes differ between rows or a loader returns the wrong byte count.
 void load_batch_pixels(Batch& batch, const PixelLoader& loader);
+
+// Fills the precomputed features (feature_store.h) of `frames` (in order) of one clip: K tokens of D floats
+// per frame. Receives the row's SampleInfo and the frame indices, in order; throws prospect::Error on
+// failure.
+struct FrameFeatures {
+  int64_t tokens = 0, dim = 0;
+  std::vector<float> values;  // frames.size() x tokens x dim
+};
+using FeatureLoader =
+    std::function<FrameFeatures(const SampleInfo& clip, const std::vector<int64_t>& frames)>;
+
+// Runs `loader` for every row of `batch` and concatenates the features in the batch's frame order. Throws
+// prospect::Error naming the clip (field features_file) when K or D differ between rows or a loader returns
+// the wrong number of values.
+void load_batch_features(Batch& batch, const FeatureLoader& loader);
 
 }  // namespace prospect::data

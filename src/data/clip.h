@@ -39,8 +39,9 @@ struct Clip {
   std::string video_uid;
   std::string dataset;
   int64_t clip_idx = 0;
-  std::string frames_file;
-  int64_t start_frame = 0;  // [start_frame, end_frame)
+  std::string frames_file;    // may be empty in a DST clip that names a features_file
+  std::string features_file;  // DST clips only: per-video frame features (feature_store.h); empty when absent
+  int64_t start_frame = 0;    // [start_frame, end_frame)
   int64_t end_frame = 0;
   double fps = 2.0;
   std::string system_prompt;  // the opening system turn's content, or the default below

@@ -58,6 +58,23 @@ std::vector<Finding> check_clip(const Clip& clip) {
   return out;
 }
 
+std::optional<std::string> check_clip_features(const Clip& clip, const FeatureStore& store) {
+  int64_t first = -1;
+  const int64_t missing = store.count_missing(clip.start_frame, clip.end_frame, &first);
+  if (missing == 0) return std::nullopt;
+  const auto& idx = store.frame_index();
+  return format_error(
+      clip_context(clip, "features_file"),
+      store.path() + " lacks " + std::to_string(missing) + " of the clip's " +
+          std::to_string(clip.end_frame - clip.start_frame) + " frames [" + std::to_string(clip.start_frame) +
+          ", " + std::to_string(clip.end_frame) + "), the first is frame " + std::to_string(first) + " (" +
+          std::to_string(store.num_rows()) + " rows" +
+          (idx.empty() ? std::string()
+                       : ", frames " + std::to_string(idx.front()) + ".." + std::to_string(idx.back())) +
+          ")",
+      "recompute the features for every frame the clip covers");
+}
+
 std::vector<TaskState> states_before_frames(const Clip& clip) {
   // Updates in rendering order: by anchor frame, then file order.
   std::vector<const Turn*> updates;

@@ -111,13 +111,25 @@ std::string range_text(int64_t a, int64_t b) {
   return "[" + std::to_string(a) + ", " + std::to_string(b) + ")";
 }
 
-// The fields both formats share: ids, frame range and fps.
+// The fields both formats share: ids, frames (and, for DST clips, features) files, frame range and fps.
 void read_common(const json& rec, const RecordContext& rc, Clip& clip) {
   clip.video_uid = as_string(require(rec, "video_uid", rc, -1), rc, -1, "video_uid");
   // dataset and clip_idx are described by data.md but carry no meaning the pipeline needs, so they default.
   if (auto it = rec.find("dataset"); it != rec.end()) clip.dataset = as_string(*it, rc, -1, "dataset");
   if (auto it = rec.find("clip_idx"); it != rec.end()) clip.clip_idx = as_int(*it, rc, -1, "clip_idx");
-  clip.frames_file = as_string(require(rec, "frames_file", rc, -1), rc, -1, "frames_file");
+  if (clip.format == ClipFormat::Dst) {
+    // A DST clip names its frames, its precomputed frame features, or both; ProAssist samples always name
+    // frames (and their features_file, if any, is not read).
+    if (auto it = rec.find("features_file"); it != rec.end())
+      clip.features_file = as_string(*it, rc, -1, "features_file");
+    if (auto it = rec.find("frames_file"); it != rec.end())
+      clip.frames_file = as_string(*it, rc, -1, "frames_file");
+    else if (clip.features_file.empty())
+      fail(rc.at(-1, "frames_file"), "missing key 'frames_file'",
+           "a DST clip names a frames_file, a features_file or both");
+  } else {
+    clip.frames_file = as_string(require(rec, "frames_file", rc, -1), rc, -1, "frames_file");
+  }
   clip.start_frame = as_int(require(rec, "start_frame_idx", rc, -1), rc, -1, "start_frame_idx");
   clip.end_frame = as_int(require(rec, "end_frame_idx", rc, -1), rc, -1, "end_frame_idx");
   clip.fps = as_number(require(rec, "fps", rc, -1), rc, -1, "fps");

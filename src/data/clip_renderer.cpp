@@ -360,6 +360,7 @@ std::vector<Sample> ClipRenderer::render(const Clip& clip_in, int64_t epoch, dou
     s.video_uid = clip.video_uid;
     s.dataset = clip.dataset;
     s.frames_file = clip.frames_file;
+    s.features_file = clip.features_file;
     s.clip_idx = clip.clip_idx;
     s.sub_clip = static_cast<int>(p);
     s.num_sub_clips = static_cast<int>(pieces.size());

@@ -111,6 +111,7 @@ struct Sample {
   std::string video_uid;
   std::string dataset;
   std::string frames_file;
+  std::string features_file;  // empty when the clip names none
   int64_t clip_idx = 0;
   int sub_clip = 0;  // 0-based piece of a split clip
   int num_sub_clips = 1;

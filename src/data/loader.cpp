@@ -119,6 +119,7 @@ void BatchLoader::worker() {
         b.epoch = epoch_;
         b.index = index;
         if (pixels_ && b.batch_size > 0) load_batch_pixels(b, pixels_);
+        if (opt_.features && b.batch_size > 0) load_batch_features(b, opt_.features);
       } catch (const Error& e) {
         err = e.what();
       }

@@ -1,8 +1,8 @@
 // A multi-threaded batch loader: worker threads render and tokenize clips (ClipRenderer), pad them into
-// batches (make_batch) and, when a PixelLoader is given, fetch the frames; batches come out in a fixed order
-// that depends only on (seed, epoch), however many threads run; with shards, each process builds only
-// its own rows of every batch. Not here: reading files (clip_reader.h),
-// tensors (the trainer), decoding (the PixelLoader's business).
+// batches (make_batch) and, when a PixelLoader or a FeatureLoader is given, fetch the frames or their
+// features; batches come out in a fixed order that depends only on (seed, epoch), however many threads run;
+// with shards, each process builds only its own rows of every batch. Not here: reading files
+// (clip_reader.h), tensors (the trainer), decoding (the PixelLoader's business).
 #pragma once
 #include <condition_variable>
 #include <cstdint>
@@ -35,6 +35,9 @@ struct LoaderOptions {
   // rho for the clip at `position` of `epoch`'s order (the trainer's schedule over updates); empty: the
   // render options' constant rho.
   std::function<double(int64_t epoch, size_t position)> neg_rate_at;
+  // When set, every batch also gets the precomputed features of its frames (Batch::features), instead of or
+  // besides the pixels of the constructor's PixelLoader; e.g. feature_store_loader(data_root).
+  FeatureLoader features;
 };
 
 // The rows [begin, end) of a batch of `n` that shard `index` of `count` takes: contiguous, in shard order,
