@@ -1,5 +1,6 @@
 // `prospect synth`: writes the built-in synthetic dataset (task videos as Arrow frame files, DST clips in
-// train/val/test splits, a BPE tokenizer trained on their text) and a small random SmolVLM to train on it.
+// train/val/test splits, a BPE tokenizer trained on their text) and a small random SmolVLM to train on it;
+// with --features, also per-video frame feature files for feature-based models.
 // Hidden option for comparing the BPE trainer with others (tests/peers/check_tokenizer.py):
 // `--tokenizer-corpus FILE` (JSON lines {"text": ...}) trains only the tokenizer, on those texts, with
 // --vocab-size and --min-frequency, and writes OUT/tokenizer.json; nothing else is made.
@@ -76,6 +77,17 @@ prospect::tools::Command reg(
       sub.add_option("--frame-pool", a->model.frame_pool, "Pool each frame's token grid to k x k (K = k^2)")
           ->capture_default_str();
       sub.add_flag("--no-model", a->no_model, "Write the data and tokenizer only");
+      sub.add_flag("--features", a->data.features,
+                   "Also write frames/synth_N.features.safetensors per video (a fixed random encoder's frame "
+                   "features, docs/DATA.md) and name it in every clip's features_file");
+      sub.add_option("--feature-dim", a->data.feature_dim,
+                     "With --features: dimensions per feature token (D)")
+          ->capture_default_str();
+      sub.add_option("--feature-tokens", a->data.feature_tokens,
+                     "With --features: tokens per frame (K, a square: a sqrt(K) x sqrt(K) grid of regions)")
+          ->capture_default_str();
+      sub.add_option("--feature-dtype", a->data.feature_dtype, "With --features: F32, F16 or BF16")
+          ->capture_default_str();
       // Hidden (empty group): for comparing the BPE trainer with Hugging Face's (see the header comment).
       sub.add_option("--tokenizer-corpus", a->tokenizer_corpus,
                      "Train only the tokenizer, on the texts of this JSON-lines file {\"text\": ...}")
@@ -104,6 +116,11 @@ prospect::tools::Command reg(
                     sum.videos, sum.frames, sum.clips[0], sum.clips[1], sum.clips[2], sum.turns,
                     sum.dst_updates);
         std::printf("synth: tokenizer %s\n", sum.tokenizer_path.c_str());
+        if (a->data.features) {
+          std::printf("synth: %d features files (%d x %d %s per frame) in %.2f s\n", sum.feature_files,
+                      a->data.feature_tokens, a->data.feature_dim, a->data.feature_dtype.c_str(),
+                      sum.feature_seconds);
+        }
         if (!a->no_model) {
 #ifdef PROSPECT_HAVE_TORCH
           a->model.image_size = a->data.video.image_size;
