@@ -161,7 +161,7 @@ int main(int argc, char** argv) {
       so.threshold_dst = g.th_dst;
       so.threshold_speak = g.th_speak;
       so.teacher_forced = g.teacher;
-      stream::StreamEngine engine(m, heads, tok, so);
+      stream::StreamEngine engine(m, &heads, tok, so);
       stream::ClipStreamResult r = engine.run(clip, 0, features);
       const std::vector<double>& ms = r.stats.frame_ms;
       double mean = 0;

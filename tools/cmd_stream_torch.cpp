@@ -45,7 +45,7 @@ int run_stream(const StreamCliOptions& o) {
   stream::StreamModel m = stream::load_stream_model(o.run);
   for (const std::string& line : stream::resolve_trained_stream_options(o.run, so))
     std::fprintf(stderr, "stream: %s\n", line.c_str());
-  stream::StreamEngine engine(*m.model, *m.heads, *m.tokenizer, so);
+  stream::StreamEngine engine(*m.model, m.heads.get(), *m.tokenizer, so);
   const std::string root = stream::frames_root_for(o.run, o.data);
 
   std::unique_ptr<std::ofstream> timeline;

@@ -21,6 +21,8 @@ Batch make_batch(const std::vector<Sample>& samples, int32_t pad_id) {
   b.dst_labels.assign(total, kIgnoreIndex);
   b.speak_labels.assign(total, kIgnoreIndex);
   b.dst_update_labels.assign(total, kIgnoreIndex);
+  const bool decision_tokens = !samples.front().decision_targets.empty();
+  if (decision_tokens) b.decision_targets.assign(total, kIgnoreIndex);
   for (size_t r = 0; r < samples.size(); ++r) {
     const Sample& s = samples[r];
     const size_t off = r * static_cast<size_t>(b.seq_len);
@@ -30,6 +32,9 @@ Batch make_batch(const std::vector<Sample>& samples, int32_t pad_id) {
     std::copy(s.dst_labels.begin(), s.dst_labels.end(), b.dst_labels.begin() + off);
     std::copy(s.speak_labels.begin(), s.speak_labels.end(), b.speak_labels.begin() + off);
     std::copy(s.dst_update_labels.begin(), s.dst_update_labels.end(), b.dst_update_labels.begin() + off);
+    if (s.decision_targets.empty() == decision_tokens)
+      fail("a batch mixes samples rendered with and without decision tokens");
+    std::copy(s.decision_targets.begin(), s.decision_targets.end(), b.decision_targets.begin() + off);
 
     SampleInfo info;
     info.source_file = s.source_file;
@@ -48,7 +53,8 @@ Batch make_batch(const std::vector<Sample>& samples, int32_t pad_id) {
       b.frames.push_back({static_cast<int>(r), s.frames[k], static_cast<int>(k) < s.context_frames});
     }
     for (const DecisionPoint& d : s.decisions) {
-      b.decisions.push_back({static_cast<int>(r), d.position, d.frame, d.speak, d.dst_update});
+      b.decisions.push_back(
+          {static_cast<int>(r), d.position, d.frame, d.speak, d.dst_update, d.speak_position});
     }
   }
   return b;

@@ -39,6 +39,7 @@ struct BatchDecision {
   int64_t frame = 0;
   int32_t speak = 0;
   int32_t dst_update = kIgnoreIndex;  // kIgnoreIndex when the clip has no steps
+  int64_t speak_position = 0;         // where the speaking decision is read (DecisionPoint::speak_position)
 };
 
 struct Batch {
@@ -51,6 +52,7 @@ struct Batch {
   std::vector<int32_t> dst_labels;
   std::vector<int32_t> speak_labels;
   std::vector<int32_t> dst_update_labels;
+  std::vector<int32_t> decision_targets;  // decision tokens only (Sample::decision_targets); else empty
   std::vector<SampleInfo> samples;
   std::vector<BatchFrame> frames;        // every frame block, rows in order, blocks in order within a row
   std::vector<BatchDecision> decisions;  // rows in order, positions ascending

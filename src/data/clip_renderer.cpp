@@ -220,6 +220,25 @@ ClipRenderer::ClipRenderer(const text::Tokenizer& tok, RenderOptions opt) : tok_
          std::to_string(opt_.image_seq_len + 3) + " special tokens");
   }
   newline_ids_ = tok.encode("\n");
+  if (opt_.decision_tokens) marks_ = decision_token_ids(tok);
+}
+
+DecisionTokenIds decision_token_ids(const text::Tokenizer& tok) {
+  DecisionTokenIds d;
+  d.silent = tok.token_to_id(kEou);
+  std::vector<int32_t> dst = tok.encode("DST_UPDATE:"), speak = tok.encode("Assistant:");
+  if (d.silent < 0) fail(std::string("the tokenizer has no token ") + kEou, "decisions as tokens need it");
+  if (dst.empty() || speak.empty()) fail("\"DST_UPDATE:\" or \"Assistant:\" tokenizes to nothing");
+  d.dst = dst.front();
+  d.speak = speak.front();
+  if (d.dst == d.speak || d.dst == d.silent || d.speak == d.silent) {
+    fail(
+        "decisions as tokens need three different first tokens for <end_of_utterance>, \"DST_UPDATE:\" and "
+        "\"Assistant:\"; this tokenizer gives ids " +
+            std::to_string(d.silent) + ", " + std::to_string(d.dst) + " and " + std::to_string(d.speak),
+        "use model.decision = heads with this tokenizer");
+  }
+  return d;
 }
 
 namespace {
@@ -377,6 +396,7 @@ std::vector<Sample> ClipRenderer::render(const Clip& clip_in, int64_t epoch, dou
         s.dst_labels.push_back(learned == &s.dst_labels ? id : ignore);
         s.speak_labels.push_back(ignore);
         s.dst_update_labels.push_back(ignore);
+        if (opt_.decision_tokens) s.decision_targets.push_back(ignore);
       }
       if (opt_.keep_text) s.text += text;
     };
@@ -394,6 +414,9 @@ std::vector<Sample> ClipRenderer::render(const Clip& clip_in, int64_t epoch, dou
 
     for (size_t i = b; i < e; ++i) {
       const FrameUnit& u = layout.units[i];
+      // With decision tokens, a decision point on a frame with a DST update reads its speaking decision at
+      // the end of the DST message (the newline after its body).
+      bool speak_after_dst = false;
       for (size_t k = 0; k < u.segments.size(); ++k) {
         const Segment& seg = u.segments[k];
         switch (seg.kind) {
@@ -406,14 +429,30 @@ std::vector<Sample> ClipRenderer::render(const Clip& clip_in, int64_t epoch, dou
               d.frame = u.frame;
               d.speak = u.speak ? 1 : 0;
               d.dst_update = layout.has_steps ? (u.dst_update ? 1 : 0) : ignore;
-              s.speak_labels.back() = d.speak;
+              d.speak_position = d.position;
               s.dst_update_labels.back() = d.dst_update;
+              if (!opt_.decision_tokens) {
+                s.speak_labels.back() = d.speak;
+              } else if (d.dst_update == 1) {
+                s.decision_targets.back() = marks_.dst;
+                speak_after_dst = true;
+              } else {
+                s.speak_labels.back() = d.speak;
+                s.decision_targets.back() = d.speak ? marks_.speak : marks_.silent;
+              }
               s.decisions.push_back(d);
             }
             break;
           }
           case SegmentKind::Newline:
             append(newline_ids_, seg.text, nullptr);
+            if (speak_after_dst && k > 0 && u.segments[k - 1].kind == SegmentKind::DstBody) {
+              DecisionPoint& d = s.decisions.back();
+              d.speak_position = static_cast<int64_t>(s.input_ids.size()) - 1;
+              s.speak_labels.back() = d.speak;
+              s.decision_targets.back() = d.speak ? marks_.speak : marks_.silent;
+              speak_after_dst = false;
+            }
             break;
           case SegmentKind::DstBody:
             append(tu[i].seg_ids[k], seg.text, &s.dst_labels);

@@ -31,7 +31,19 @@ struct RenderOptions {
   // update already made a frame before the visual change and learns not to repeat it. 0 (off) for validation.
   double anchor_jitter = 0.0;
   bool keep_text = false;  // fill Sample::text (inspect, tests)
+  // Decisions as next-token targets (docs/DECISIONS.md) instead of head labels only: every decision point
+  // also gets a target token in Sample::decision_targets, and a frame with a DST update moves its speaking
+  // decision to the last token of the DST message (where the model then chooses to speak or stay silent).
+  bool decision_tokens = false;
 };
+
+// The three tokens a decision chooses between when decisions are tokens: stay silent (<end_of_utterance>),
+// write a DST update (the first token of "DST_UPDATE:") or speak (the first token of "Assistant:").
+struct DecisionTokenIds {
+  int32_t silent = -1, dst = -1, speak = -1;
+};
+// The ids for `tok`. Throws prospect::Error when a token is missing or two of the three coincide.
+DecisionTokenIds decision_token_ids(const text::Tokenizer& tok);
 
 // ---- token-free layout ----------------------------------------------------------------------------------
 
@@ -98,6 +110,9 @@ Clip jitter_anchors(const Clip& clip, double prob, uint64_t seed, int64_t epoch)
 
 struct DecisionPoint {
   int64_t position = 0;  // index in input_ids: the last token of the frame's block
+  // Where the speaking decision is read: `position`, or with decision tokens on a frame with a DST update,
+  // the last token of its DST message.
+  int64_t speak_position = 0;
   int64_t frame = 0;
   int32_t speak = 0;                  // 1 / 0
   int32_t dst_update = kIgnoreIndex;  // 1 / 0, or kIgnoreIndex when the clip has no steps
@@ -121,6 +136,9 @@ struct Sample {
   std::vector<int32_t> dst_labels;         // input id or kIgnoreIndex
   std::vector<int32_t> speak_labels;       // 1 / 0 / kIgnoreIndex
   std::vector<int32_t> dst_update_labels;  // 1 / 0 / kIgnoreIndex
+  // With RenderOptions::decision_tokens: the decision's target token id at decision positions (silent, DST
+  // or speak marker, DecisionTokenIds), kIgnoreIndex elsewhere; empty otherwise.
+  std::vector<int32_t> decision_targets;
 
   std::vector<int64_t> frames;  // frame index of every frame block, in order (context frames first)
   int context_frames = 0;       // how many of `frames` are bare context blocks
@@ -160,6 +178,7 @@ class ClipRenderer {
   RenderOptions opt_;
   std::vector<int32_t> block_ids_;    // one frame block
   std::vector<int32_t> newline_ids_;  // "\n"
+  DecisionTokenIds marks_;            // decision_tokens only
 };
 
 }  // namespace prospect::data

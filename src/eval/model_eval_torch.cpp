@@ -62,7 +62,7 @@ RunOutcome run_all(StreamModel& m, const std::vector<data::Clip>& clips, const S
                    const std::string& label) {
   RunOutcome out;
   out.options = so;
-  StreamEngine engine(*m.model, *m.heads, *m.tokenizer, so);
+  StreamEngine engine(*m.model, m.heads.get(), *m.tokenizer, so);
   for (size_t i = 0; i < clips.size(); ++i) {
     const data::Clip& clip = clips[i];
     const int64_t pos = static_cast<int64_t>(i);

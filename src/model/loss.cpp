@@ -83,6 +83,34 @@ BceSums bce_sums(const at::Tensor& logits, const at::Tensor& targets, double pos
   return s;
 }
 
+at::Tensor decision_token_ce(const at::Tensor& logits, const at::Tensor& target_ids) {
+  if (logits.dim() != 2 || target_ids.dim() != 1 || logits.size(0) != target_ids.size(0))
+    fail("loss: decision logits " + c10::str(logits.sizes()) + " do not match target ids " +
+         c10::str(target_ids.sizes()));
+  at::Tensor lp = at::log_softmax(logits.to(at::kFloat), -1);
+  return -lp.gather(1, target_ids.to(lp.device()).to(at::kLong).view({-1, 1})).view({-1});
+}
+
+at::Tensor marker_log_odds(const at::Tensor& logits, int64_t marker) {
+  at::Tensor lp = at::log_softmax(logits.to(at::kFloat), -1).select(1, marker);
+  // log(1 - p) = log(-expm1(log p)); clamped so p = 1 in fp32 gives a large finite value, not inf.
+  return lp - at::log(-at::expm1(lp.clamp_max(-1e-7)));
+}
+
+BceSums point_loss_sums(const at::Tensor& losses, const at::Tensor& targets) {
+  if (losses.dim() != 1 || targets.dim() != 1 || losses.size(0) != targets.size(0))
+    fail("loss: point losses " + c10::str(losses.sizes()) + " do not match targets " +
+         c10::str(targets.sizes()));
+  at::Tensor x = losses.to(at::kFloat);
+  at::Tensor is_pos = targets.to(x.device()).gt(0.5);
+  BceSums s;
+  s.pos_sum = at::where(is_pos, x, at::zeros_like(x)).sum();
+  s.neg_sum = at::where(is_pos, at::zeros_like(x), x).sum();
+  s.pos = is_pos.sum().item<int64_t>();
+  s.neg = x.size(0) - s.pos;
+  return s;
+}
+
 at::Tensor balanced_bce(const BceSums& s, int64_t total_pos, int64_t total_neg) {
   // Divisions only by counts that are > 0: a class absent from the whole batch drops out, no 0/0.
   if (total_pos > 0 && total_neg > 0)
@@ -122,10 +150,24 @@ LossTerms compute_loss(const LossInputs& in, const std::function<at::Tensor(cons
     ln = s.neg;
     return bce_loss(s, tp >= 0 ? tp : s.pos, tn >= 0 ? tn : s.neg, opt);
   };
-  if (in.speak_logits.defined())
+  // Decisions as tokens: the per-point CE, balanced over positives and negatives like the heads' BCE.
+  auto token_term = [&](const at::Tensor& losses, const at::Tensor& targets, int64_t tp, int64_t tn,
+                        int64_t& lp, int64_t& ln) -> at::Tensor {
+    BceSums s = point_loss_sums(losses, targets);
+    lp = s.pos;
+    ln = s.neg;
+    return opt.w_decision * bce_loss(s, tp >= 0 ? tp : s.pos, tn >= 0 ? tn : s.neg, opt);
+  };
+  if (in.speak_point_loss.defined())
+    out.speak = token_term(in.speak_point_loss, in.speak_targets, totals.speak_pos, totals.speak_neg,
+                           out.local.speak_pos, out.local.speak_neg);
+  else if (in.speak_logits.defined())
     out.speak = bce(in.speak_logits, in.speak_targets, totals.speak_pos, totals.speak_neg,
                     out.local.speak_pos, out.local.speak_neg);
-  if (in.dst_logits.defined())
+  if (in.dst_point_loss.defined())
+    out.dst = token_term(in.dst_point_loss, in.dst_targets, totals.dst_pos, totals.dst_neg, out.local.dst_pos,
+                         out.local.dst_neg);
+  else if (in.dst_logits.defined())
     out.dst = bce(in.dst_logits, in.dst_targets, totals.dst_pos, totals.dst_neg, out.local.dst_pos,
                   out.local.dst_neg);
   out.total = opt.w_lm * out.lm + opt.w_dst_gen * out.dst_gen + opt.w_speak * out.speak + opt.w_dst * out.dst;

@@ -40,8 +40,19 @@ BceSums bce_sums(const at::Tensor& logits, const at::Tensor& targets, double pos
 // nothing accumulates). 0 (no graph) when both totals are 0.
 at::Tensor balanced_bce(const BceSums& s, int64_t total_pos, int64_t total_neg);
 
+// Decisions as tokens (docs/DECISIONS.md): per-point cross entropy -log softmax(logits)[target] in fp32 of
+// the decision's target token (silent / DST marker / speak marker). logits [N, V], target ids [N] -> [N].
+at::Tensor decision_token_ce(const at::Tensor& logits, const at::Tensor& target_ids);
+// The log-odds log p - log(1 - p) of token `marker` under softmax(logits) ([N, V] -> [N], fp32): what a
+// decision head's logit is to its probability, so the head metrics and thresholds read both alike.
+at::Tensor marker_log_odds(const at::Tensor& logits, int64_t marker);
+// Sums of per-point losses over positive and negative points (targets 0/1), the same shape as bce_sums gives,
+// so balanced_bce balances them the same way.
+BceSums point_loss_sums(const at::Tensor& losses, const at::Tensor& targets);
+
 struct LossOptions {
   double w_lm = 1.0, w_dst_gen = 1.0, w_speak = 1.0, w_dst = 1.0;
+  double w_decision = 1.0;  // decisions as tokens: multiplies the speak and dst terms (their CE, balanced)
   BceMode bce_mode = BceMode::Balanced;
   double pos_weight = 1.0;  // PosWeight mode only
 };
@@ -64,6 +75,9 @@ struct LossInputs {
   at::Tensor lm_labels, dst_labels;        // [B, T]; undefined = term absent
   at::Tensor speak_logits, speak_targets;  // [N]; undefined = term absent
   at::Tensor dst_logits, dst_targets;      // [N]
+  // Decisions as tokens: per-point CE (decision_token_ce) used instead of the head logits; the targets above
+  // still say which points are positive.
+  at::Tensor speak_point_loss, dst_point_loss;  // [N]
 };
 
 struct LossTerms {

@@ -12,6 +12,7 @@
 #include "core/strings.h"
 #include "data/clip.h"
 #include "data/clip_renderer.h"
+#include "model/loss.h"
 #include "text/special_tokens.h"
 #include "text/tokenizer.h"
 
@@ -59,15 +60,16 @@ struct StreamEngine::Run {
   data::TaskState state;
   ClipStreamResult result;
   int64_t frame = 0;
+  at::Tensor last_hidden;  // [1, H] of the last token fed
   void log(const std::string& m) {
     result.log.push_back(m);
     if (obs && obs->on_log) obs->on_log(m);
   }
 };
 
-StreamEngine::StreamEngine(model::SmolVLM& model, model::DecisionHeads& heads, const text::Tokenizer& tok,
+StreamEngine::StreamEngine(model::SmolVLM& model, model::DecisionHeads* heads, const text::Tokenizer& tok,
                            StreamOptions opt)
-    : model_(&model), heads_(&heads), tok_(&tok), opt_(opt) {
+    : model_(&model), heads_(heads), tok_(&tok), opt_(opt) {
   ErrorContext c;
   c.field = "stream options";
   if (!(opt_.threshold_dst >= 0 && opt_.threshold_dst <= 1) ||
@@ -94,6 +96,18 @@ StreamEngine::StreamEngine(model::SmolVLM& model, model::DecisionHeads& heads, c
     if (id != eou_id_ && (tok.is_special(id) || id == model.config.image_token_id)) banned_[id] = true;
   }
   dst_filter_ = std::make_unique<DstTokenFilter>(tok, eou_id_);
+  if (!heads_) marks_ = data::decision_token_ids(tok);
+}
+
+std::pair<double, double> StreamEngine::decision_logits(const at::Tensor& h) {
+  at::NoGradGuard no_grad;
+  if (heads_) {
+    model::HeadLogits logits = heads_->forward(h);
+    return {logits.speak.item<double>(), logits.dst.item<double>()};
+  }
+  at::Tensor lg = model_->lm_logits(h).view({1, -1});
+  return {model::marker_log_odds(lg, marks_.speak).item<double>(),
+          model::marker_log_odds(lg, marks_.dst).item<double>()};
 }
 
 std::vector<int64_t> StreamEngine::planned_frames(const data::Clip& clip) const {
@@ -124,7 +138,8 @@ at::Tensor StreamEngine::feed(Run& r, const std::vector<int32_t>& ids, const at:
   }
   r.result.stats.fed_tokens += static_cast<int64_t>(ids.size());
   r.result.stats.max_cache_tokens = std::max(r.result.stats.max_cache_tokens, r.cache.length());
-  return out.last_hidden_state.select(1, out.last_hidden_state.size(1) - 1);  // [1, H]
+  r.last_hidden = out.last_hidden_state.select(1, out.last_hidden_state.size(1) - 1);  // [1, H]
+  return r.last_hidden;
 }
 
 void StreamEngine::rewind(Run& r, int64_t length) {
@@ -276,13 +291,13 @@ void StreamEngine::emit(Run& r, int64_t frame, eval::EventType type, const std::
   if (r.obs && r.obs->on_event) r.obs->on_event(e, r.state);
 }
 
-void StreamEngine::decide_dst(Run& r, int64_t frame, double p) {
+bool StreamEngine::decide_dst(Run& r, int64_t frame, double p) {
   DstGrammar grammar(r.state);
   if (opt_.constrain_dst && !grammar.any_valid()) {
     ++r.result.stats.dst_skipped;
     r.log("frame " + std::to_string(frame) + ": DST head fired but no transition is valid from " +
           r.state.format());
-    return;
+    return false;
   }
   const int64_t start = r.cache.length();
   at::Tensor h = feed(r, dst_prefix_ids_, at::Tensor());
@@ -298,7 +313,7 @@ void StreamEngine::decide_dst(Run& r, int64_t frame, double p) {
       rewind(r, start);
       ++r.result.stats.dst_skipped;
       r.log("frame " + std::to_string(frame) + ": DST update cut off before its first item (dropped)");
-      return;
+      return false;
     }
   }
   finish_message(r, body_start, gen, text);
@@ -316,6 +331,7 @@ void StreamEngine::decide_dst(Run& r, int64_t frame, double p) {
     }
   }
   emit(r, frame, eval::EventType::DstUpdate, shown, p);
+  return true;
 }
 
 void StreamEngine::decide_speak(Run& r, int64_t frame, double p) {
@@ -374,27 +390,34 @@ ClipStreamResult StreamEngine::run(const data::Clip& clip, int64_t clip_position
     r.frame_starts.emplace_back(r.hist_ids.size(), r.hist_feats.size());
     at::Tensor h = feed(r, concat(inputs, block_ids_), feats);
 
-    model::HeadLogits logits;
-    {
-      at::NoGradGuard no_grad;
-      logits = heads_->forward(h);
-    }
     FrameDecision d;
     d.frame = u.frame;
-    d.logit_speak = logits.speak.item<double>();
-    d.logit_dst = logits.dst.item<double>();
+    std::tie(d.logit_speak, d.logit_dst) = decision_logits(h);
     d.p_speak = sigmoid(d.logit_speak);
     d.p_dst = sigmoid(d.logit_dst);
     d.label_speak = u.speak ? 1 : 0;
     d.label_dst = has_steps ? (u.dst_update ? 1 : 0) : -1;
 
+    // Decisions as tokens: after a DST update, the speaking decision is read at the end of its message.
+    auto speak_after_dst = [&] {
+      if (heads_) return;
+      d.logit_speak = decision_logits(r.last_hidden).first;
+      d.p_speak = sigmoid(d.logit_speak);
+    };
     if (opt_.teacher_forced) {
-      // Append the reference outputs exactly as the renderer does, segment by segment.
+      // Append the reference outputs exactly as the renderer does, segment by segment (in two feeds with
+      // decision tokens: through the DST message's newline, then the rest).
       std::vector<int32_t> outs;
       for (size_t k = seg + 1; k < u.segments.size(); ++k) {
         const data::Segment& s = u.segments[k];
         std::vector<int32_t> ids = s.kind == data::SegmentKind::Newline ? newline_ids_ : tok_->encode(s.text);
         outs.insert(outs.end(), ids.begin(), ids.end());
+        if (!heads_ && s.kind == data::SegmentKind::Newline &&
+            u.segments[k - 1].kind == data::SegmentKind::DstBody) {
+          feed(r, outs, at::Tensor());
+          outs.clear();
+          speak_after_dst();
+        }
       }
       if (!outs.empty()) feed(r, outs, at::Tensor());
       d.fired_dst = u.dst_update;
@@ -422,7 +445,7 @@ ClipStreamResult StreamEngine::run(const data::Clip& clip, int64_t clip_position
     } else {
       if (has_steps && d.p_dst > opt_.threshold_dst) {
         d.fired_dst = true;
-        decide_dst(r, u.frame, d.p_dst);
+        if (decide_dst(r, u.frame, d.p_dst)) speak_after_dst();
       }
       if (d.p_speak > opt_.threshold_speak) {
         d.fired_speak = true;

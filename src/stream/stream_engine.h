@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "data/clip.h"
+#include "data/clip_renderer.h"
 #include "eval/timeline.h"
 #include "model/heads.h"
 #include "model/smolvlm.h"
@@ -84,9 +85,12 @@ using FeatureSource = std::function<at::Tensor(int64_t frame)>;
 
 class StreamEngine {
  public:
-  // Holds model, heads and tokenizer by reference: they must outlive the engine. Throws prospect::Error when
-  // the tokenizer lacks a token the rendering needs or an option is out of range.
-  StreamEngine(model::SmolVLM& model, model::DecisionHeads& heads, const text::Tokenizer& tok,
+  // Holds model, heads and tokenizer by reference: they must outlive the engine. `heads` null: decisions as
+  // tokens (docs/DECISIONS.md): after a frame block, p_dst and p_speak are the softmax probabilities of the
+  // DST and speak marker tokens; after an emitted DST update, p_speak is read again at the end of its
+  // message. Throws prospect::Error when the tokenizer lacks a token the rendering needs or an option is out
+  // of range.
+  StreamEngine(model::SmolVLM& model, model::DecisionHeads* heads, const text::Tokenizer& tok,
                StreamOptions opt);
 
   // Streams one clip (at position `clip_position` in its data file) from its initial state. Throws
@@ -109,12 +113,16 @@ class StreamEngine {
                                 const DstGrammar* grammar, std::string* text, bool* finished);
   std::string finish_message(Run& r, int64_t body_start, const std::vector<int32_t>& generated,
                              std::string text);
-  void decide_dst(Run& r, int64_t frame, double p);
+  // Returns whether a DST update was emitted.
+  bool decide_dst(Run& r, int64_t frame, double p);
+  // Both decisions' logits at hidden state `h` [1, H]: the heads, or the markers' log-odds.
+  std::pair<double, double> decision_logits(const at::Tensor& h);
   void decide_speak(Run& r, int64_t frame, double p);
   void emit(Run& r, int64_t frame, eval::EventType type, const std::string& text, double p);
 
   model::SmolVLM* model_;
-  model::DecisionHeads* heads_;
+  model::DecisionHeads* heads_;   // null: decisions as tokens
+  data::DecisionTokenIds marks_;  // decisions as tokens only
   const text::Tokenizer* tok_;
   StreamOptions opt_;
   int32_t eou_id_ = -1;

@@ -16,9 +16,16 @@ namespace prospect::stream {
 StreamModel load_stream_model(const ModelRunOptions& o) {
   ErrorContext ctx;
   ctx.file = o.model_dir;
-  if (!model::has_heads(o.model_dir))
+  // Decisions as tokens: prospect_config.json says so, and there are no heads.
+  bool decision_tokens = false;
+  if (std::filesystem::exists(std::filesystem::path(o.model_dir) / model::kProspectConfigFile)) {
+    const model::ProspectConfig pc = model::ProspectConfig::load(o.model_dir);
+    decision_tokens = pc.raw.value("decision", std::string("heads")) == "tokens";
+  }
+  if (!decision_tokens && !model::has_heads(o.model_dir))
     fail(ctx, std::string("no ") + model::kHeadsFile + " beside the checkpoint",
-         "streaming needs the decision heads: pass a folder written by `prospect train`");
+         "streaming needs the decision heads (or prospect_config.json with \"decision\": \"tokens\"): "
+         "pass a folder written by `prospect train`");
   model::ModelOptions mo;
   mo.device = at::Device(o.device);
   if (o.dtype == "bf16")
@@ -30,8 +37,10 @@ StreamModel load_stream_model(const ModelRunOptions& o) {
   StreamModel m;
   m.model = model::load_pretrained(o.model_dir, mo);
   m.model->eval();
-  m.heads = model::load_heads(o.model_dir, mo.device);
-  m.heads->eval();
+  if (!decision_tokens) {
+    m.heads = model::load_heads(o.model_dir, mo.device);
+    m.heads->eval();
+  }
   std::string tok_path =
       o.tokenizer.empty() ? (std::filesystem::path(o.model_dir) / "tokenizer.json").string() : o.tokenizer;
   if (!std::filesystem::exists(tok_path)) {

@@ -16,11 +16,12 @@ namespace prospect::stream {
 
 struct StreamModel {
   std::shared_ptr<model::SmolVLM> model;
-  std::shared_ptr<model::DecisionHeads> heads;
+  std::shared_ptr<model::DecisionHeads> heads;  // null when the model decides with tokens
   std::shared_ptr<text::Tokenizer> tokenizer;
 };
 
-// Loads DIR (HF checkpoint + prospect_heads.safetensors) and the tokenizer (o.tokenizer, else
+// Loads DIR (HF checkpoint + prospect_heads.safetensors, or prospect_config.json with "decision": "tokens",
+// docs/DECISIONS.md) and the tokenizer (o.tokenizer, else
 // DIR/tokenizer.json) on o.device in o.dtype, in eval mode. Throws prospect::Error naming the folder when the
 // heads or the tokenizer are missing, or the tokenizer does not fit the model's vocabulary.
 StreamModel load_stream_model(const ModelRunOptions& o);

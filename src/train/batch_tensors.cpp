@@ -62,6 +62,20 @@ BatchTensors to_batch_tensors(const data::Batch& b, int64_t image_size, at::Devi
   }
   std::tie(t.speak_positions, t.speak_targets) = model::decision_points(t.speak_labels);
   std::tie(t.dst_positions, t.dst_targets) = model::decision_points(t.dst_update_labels);
+  if (!b.decision_targets.empty()) {
+    at::Tensor targets = grid(b.decision_targets, B, T);
+    auto at_points = [&](const at::Tensor& pos) {
+      at::Tensor ids = pos.size(0) == 0
+                           ? at::empty({0}, at::kLong)
+                           : targets.view({-1}).index_select(0, pos.select(1, 0) * T + pos.select(1, 1));
+      if (ids.numel() > 0 && ids.lt(0).any().item<bool>())
+        fail("batch " + std::to_string(b.index) + " of epoch " + std::to_string(b.epoch) +
+             ": a decision point without a decision token target");
+      return ids;
+    };
+    t.speak_target_ids = to_device_async(at_points(t.speak_positions), device);
+    t.dst_target_ids = to_device_async(at_points(t.dst_positions), device);
+  }
   t.lm_labelled = model::count_labelled_tokens(t.lm_labels);
   t.dst_labelled = model::count_labelled_tokens(t.dst_labels);
   t.speak_pos = static_cast<int64_t>(t.speak_targets.sum().item<double>());

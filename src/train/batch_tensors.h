@@ -16,8 +16,10 @@ struct BatchTensors {
   at::Tensor pixel_values;                    // [N, 3, S, S] in the compute dtype; undefined without frames
   at::Tensor speak_positions, speak_targets;  // [Ns, 2] (row, t) and [Ns] float 0/1
   at::Tensor dst_positions, dst_targets;      // [Nd, 2] and [Nd]
-  int64_t tokens = 0;                         // real (unpadded) tokens
-  int64_t frames = 0;                         // frame blocks
+  // Decisions as tokens (the batch has decision_targets): the target token id at each speak / dst point.
+  at::Tensor speak_target_ids, dst_target_ids;  // [Ns], [Nd] int64; undefined otherwise
+  int64_t tokens = 0;                           // real (unpadded) tokens
+  int64_t frames = 0;                           // frame blocks
   // Counted on the host while building (reading them from device tensors would synchronise each step).
   int64_t lm_labelled = 0, dst_labelled = 0;  // count_labelled_tokens of lm_labels / dst_labels
   int64_t speak_pos = 0, dst_pos = 0;         // positive decision points

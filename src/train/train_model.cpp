@@ -28,7 +28,8 @@ std::vector<NamedTensor> trainable_parameters(const TrainOptions& o, const std::
       for (auto& np : m.lora->parameters()) params.push_back(np);
     }
   }
-  for (auto& item : m.heads->named_parameters()) params.emplace_back(item.key(), item.value());
+  if (m.heads)
+    for (auto& item : m.heads->named_parameters()) params.emplace_back(item.key(), item.value());
   return params;
 }
 
@@ -38,12 +39,14 @@ std::string describe_model(const TrainOptions& o, const std::string& weights_dir
                            const std::vector<NamedTensor>& params) {
   int64_t trainable = 0, head_params = 0, lora_params = 0;
   for (auto& [n, p] : params) trainable += p.numel();
-  for (auto& item : m.heads->named_parameters()) head_params += item.value().numel();
+  if (m.heads)
+    for (auto& item : m.heads->named_parameters()) head_params += item.value().numel();
   if (m.lora)
     for (auto& np : m.lora->parameters()) lora_params += np.second.numel();
   const int64_t total = m.model->num_parameters() + head_params + lora_params;
   return "model: " + weights_dir + " (" + std::to_string(m.model->num_parameters()) + " model parameters + " +
-         std::to_string(head_params) + " in the decision heads" +
+         (m.heads ? std::to_string(head_params) + " in the decision heads"
+                  : std::string("decisions as tokens (no heads)")) +
          (m.lora ? " + " + std::to_string(lora_params) + " in LoRA adapters" : std::string()) + " = " +
          std::to_string(total) + "; " + std::to_string(trainable) + " of them trainable in " +
          std::to_string(params.size()) + " tensors; mode " + train_mode_name(o.train_mode) + ", " +
@@ -66,7 +69,12 @@ TrainModel load_train_model(const TrainOptions& o, const std::string& weights_di
   // LoRA resumes from the frozen base plus saved adapters (the checkpoint's HF weights are merged ones).
   m.model = model::load_pretrained(weights_dir, mo);
   const std::string heads_dir = resume_dir.empty() ? weights_dir : resume_dir;
-  if (model::has_heads(heads_dir)) {
+  if (o.decision_tokens) {
+    // Decisions as tokens: the lm_head decides; no heads (any beside the starting checkpoint are unused).
+    if (o.train_mode == TrainMode::HeadsOnly)
+      fail("train.mode = heads_only with model.decision = tokens would train nothing",
+           "use full, freeze_vision or lora");
+  } else if (model::has_heads(heads_dir)) {
     m.heads = model::load_heads(heads_dir, device);
   } else {
     m.heads = std::make_shared<model::DecisionHeads>(m.model->config.text.hidden_size, o.head_type);
@@ -83,7 +91,7 @@ TrainModel load_train_model(const TrainOptions& o, const std::string& weights_di
     }
   }
   if (o.grad_checkpointing)
-    m.checkpointing = std::make_unique<GradCheckpointing>(*m.model->model->text_model);
+    m.checkpointing = std::make_unique<GradCheckpointing>(m.model->text_model());
   m.opt = std::make_unique<AdamW>(params, o.adamw);
   summary = describe_model(o, weights_dir, m, params);
   return m;

@@ -14,6 +14,9 @@ const std::vector<OptionDoc>& train_option_docs() {
       {"model.path", "HuggingFaceTB/SmolVLM2-2.2B-Instruct", "local HF checkpoint directory to start from"},
       {"model.tokenizer", "", "tokenizer.json to use (empty: the one in model.path)"},
       {"model.head_type", "linear", "decision heads: linear | mlp (Linear(H,H/2) -> GELU -> Linear(H/2,1))"},
+      {"model.decision", "heads",
+       "heads (speak/DST heads on the frame's last hidden state) | tokens (next-token probabilities of the "
+       "silent, DST_UPDATE and Assistant markers; docs/DECISIONS.md)"},
       {"model.frame_pooling", 0, "pool each frame's tokens to k x k (0: off, K from the model)"},
       {"data.root", ".", "data root: split files and frames_file paths are relative to it"},
       {"data.train", "train.json",
@@ -37,6 +40,8 @@ const std::vector<OptionDoc>& train_option_docs() {
       {"loss.dst_gen", 1.0, "weight of the DST-update-text cross entropy"},
       {"loss.speak", 1.0, "weight of the speaking-head BCE"},
       {"loss.dst", 1.0, "weight of the DST-update-head BCE"},
+      {"loss.decision", 1.0,
+       "model.decision = tokens: weight of the decision-token cross entropy (x loss.speak, loss.dst)"},
       {"loss.bce", "balanced", "balanced (mean over positives and negatives, halved) | pos_weight"},
       {"loss.pos_weight", 1.0, "weight of positive decision points when loss.bce = pos_weight"},
       {"train.mode", "full", "full | freeze_vision | heads_only | lora"},
@@ -184,6 +189,7 @@ void parse_model_and_data(const json& c, TrainOptions& o) {
   o.model_path = get<std::string>(c, "model.path");
   o.tokenizer = get<std::string>(c, "model.tokenizer");
   o.head_type = model::parse_head_type(checked_word(c, "model.head_type", {"linear", "mlp"}));
+  o.decision_tokens = checked_word(c, "model.decision", {"heads", "tokens"}) == "tokens";
   o.frame_pooling = get<int64_t>(c, "model.frame_pooling");
   at_least("model.frame_pooling", o.frame_pooling, 0);
 
@@ -222,7 +228,8 @@ void parse_loss_and_mode(const json& c, TrainOptions& o) {
   o.loss.w_dst_gen = get<double>(c, "loss.dst_gen");
   o.loss.w_speak = get<double>(c, "loss.speak");
   o.loss.w_dst = get<double>(c, "loss.dst");
-  for (const char* k : {"loss.lm", "loss.dst_gen", "loss.speak", "loss.dst"})
+  o.loss.w_decision = get<double>(c, "loss.decision");
+  for (const char* k : {"loss.lm", "loss.dst_gen", "loss.speak", "loss.dst", "loss.decision"})
     at_least(k, get<double>(c, k), 0.0);
   o.loss.bce_mode = pick(c, "loss.bce", kBceModes);
   o.loss.pos_weight = get<double>(c, "loss.pos_weight");

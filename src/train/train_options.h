@@ -42,6 +42,8 @@ struct TrainOptions {
   std::string model_path;
   std::string tokenizer;  // empty: MODEL/tokenizer.json
   model::HeadType head_type = model::HeadType::Linear;
+  // Decisions by the two heads (false) or as next-token probabilities of the silent / DST / speak markers.
+  bool decision_tokens = false;
   int64_t frame_pooling = 0;  // k for k x k pooling of each frame's tokens; 0 = off
   // data
   std::string data_root, train_file, val_file;

@@ -77,12 +77,23 @@ void micro_batch_step(TrainModel& m, const BatchTensors& t, const model::LossOpt
   li.hidden = hidden;
   li.lm_labels = t.lm_labels;
   li.dst_labels = t.dst_labels;
+  // The decisions: the heads on the decision points' hidden states, or (decisions as tokens, no heads) the
+  // cross entropy of each point's target token under the lm_head.
+  auto token_ce = [&](const at::Tensor& positions, const at::Tensor& ids) {
+    return model::decision_token_ce(m.model->lm_logits(model::gather_positions(hidden, positions)), ids);
+  };
   if (t.speak_targets.numel() > 0) {
-    li.speak_logits = m.heads->forward(model::gather_positions(hidden, t.speak_positions)).speak;
+    if (m.heads)
+      li.speak_logits = m.heads->forward(model::gather_positions(hidden, t.speak_positions)).speak;
+    else
+      li.speak_point_loss = token_ce(t.speak_positions, t.speak_target_ids);
     li.speak_targets = t.speak_targets;
   }
   if (t.dst_targets.numel() > 0) {
-    li.dst_logits = m.heads->forward(model::gather_positions(hidden, t.dst_positions)).dst;
+    if (m.heads)
+      li.dst_logits = m.heads->forward(model::gather_positions(hidden, t.dst_positions)).dst;
+    else
+      li.dst_point_loss = token_ce(t.dst_positions, t.dst_target_ids);
     li.dst_targets = t.dst_targets;
   }
   model::LossTerms terms = model::compute_loss(

@@ -261,6 +261,7 @@ void Trainer::setup_data() {
   if (!o_.val_file.empty()) read_split(o_.val_file, val_clips_);
   render_ = o_.render;
   render_.image_seq_len = static_cast<int>(m_.model->tokens_per_image());
+  render_.decision_tokens = o_.decision_tokens;
   loader_opts_ = o_.loader;
   loader_opts_.pad_id = static_cast<int32_t>(m_.model->config.pad_token_id());
   // The global batch is world_size x batch_size; each rank builds only its share of every one.
@@ -550,6 +551,11 @@ json Trainer::validate() {
   loader.start_epoch(0);
   ValidationOptions vo;
   vo.loss = o_.loss;
+  if (!m_.heads) {
+    const data::DecisionTokenIds marks = data::decision_token_ids(*tok_);
+    vo.dst_marker = marks.dst;
+    vo.speak_marker = marks.speak;
+  }
   vo.max_batches = o_.eval_max_batches;
   auto t0 = Clock::now();
   if (m_.lora) {
@@ -557,7 +563,7 @@ json Trainer::validate() {
     m_.lora->refresh();
   }
   json v = run_validation(
-      *m_.model, *m_.heads, [&] { return loader.next(); }, vo);
+      *m_.model, m_.heads.get(), [&] { return loader.next(); }, vo);
   v["seconds"] = seconds_since(t0);
   add_report(data_report_.val_loaded, loader.report());
   return v;

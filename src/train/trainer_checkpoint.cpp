@@ -46,12 +46,23 @@ std::string save_train_checkpoint(const std::string& checkpoints_dir, const Chec
       model::save_pretrained(*m.model, tmp);
     }
     model::ProspectConfig pc;
-    pc.head_type = m.heads->type;
-    pc.hidden_size = m.heads->hidden;
     // The pooling the model really ran with (from the option, or the starting checkpoint's own
     // prospect_config.json), so streaming renders the same K tokens per frame as training did.
     pc.frame_pool = m.model->options.frame_pool;
-    model::save_heads(*m.heads, tmp, pc);
+    if (m.heads) {
+      pc.head_type = m.heads->type;
+      pc.hidden_size = m.heads->hidden;
+      pc.raw["decision"] = "heads";
+      model::save_heads(*m.heads, tmp, pc);
+    } else {
+      // Decisions as tokens: no heads file; streaming reads the decision mode here.
+      pc.hidden_size = m.model->config.text.hidden_size;
+      pc.raw["decision"] = "tokens";
+      json pj = pc.to_json();
+      pj.erase("heads");
+      pj.erase("head_type");
+      write_text_file((d / model::kProspectConfigFile).string(), pj.dump(2) + "\n");
+    }
     fs::copy_file(src.tokenizer_path, d / "tokenizer.json", fs::copy_options::overwrite_existing);
     // What transformers needs besides tokenizer.json to build the tokenizer and processor.
     write_hf_processing_files(o.model_path, tmp, m.model->config, src.tokenizer);

@@ -47,10 +47,13 @@ void add_stream(model::SmolVLM& m, const at::Tensor& hidden, const at::Tensor& l
   s.exact += all;
 }
 
+// One head's points: `point_losses` (decisions as tokens: per-point CE) or else the BCE of `logits`.
 void add_head(const at::Tensor& logits, const at::Tensor& targets, const model::LossOptions& loss,
-              model::BceSums& sums, std::vector<eval::ScoredLabel>& points) {
+              model::BceSums& sums, std::vector<eval::ScoredLabel>& points,
+              const at::Tensor& point_losses = at::Tensor()) {
   if (targets.numel() == 0) return;
-  model::BceSums s = model::bce_sums(logits, targets, model::bce_pos_weight(loss));
+  model::BceSums s = point_losses.defined() ? model::point_loss_sums(point_losses, targets)
+                                            : model::bce_sums(logits, targets, model::bce_pos_weight(loss));
   sums.pos_sum = sums.pos_sum.defined() ? sums.pos_sum + s.pos_sum : s.pos_sum;
   sums.neg_sum = sums.neg_sum.defined() ? sums.neg_sum + s.neg_sum : s.neg_sum;
   sums.pos += s.pos;
@@ -82,7 +85,7 @@ void put_head(nlohmann::json& out, const std::string& prefix, const std::vector<
 
 }  // namespace
 
-nlohmann::json run_validation(model::SmolVLM& m, model::DecisionHeads& heads,
+nlohmann::json run_validation(model::SmolVLM& m, model::DecisionHeads* heads,
                               const std::function<std::optional<data::Batch>()>& next,
                               const ValidationOptions& options) {
   at::NoGradGuard no_grad;
@@ -104,12 +107,25 @@ nlohmann::json run_validation(model::SmolVLM& m, model::DecisionHeads& heads,
     at::Tensor hidden = m.forward(in).last_hidden_state;
     add_stream(m, hidden, t.lm_labels, lm);
     add_stream(m, hidden, t.dst_labels, dst);
-    if (t.speak_targets.numel() > 0)
-      add_head(heads.forward(model::gather_positions(hidden, t.speak_positions)).speak, t.speak_targets,
-               options.loss, speak_sums, speak_points);
-    if (t.dst_targets.numel() > 0)
-      add_head(heads.forward(model::gather_positions(hidden, t.dst_positions)).dst, t.dst_targets,
-               options.loss, dst_sums, dst_points);
+    if (heads) {
+      if (t.speak_targets.numel() > 0)
+        add_head(heads->forward(model::gather_positions(hidden, t.speak_positions)).speak, t.speak_targets,
+                 options.loss, speak_sums, speak_points);
+      if (t.dst_targets.numel() > 0)
+        add_head(heads->forward(model::gather_positions(hidden, t.dst_positions)).dst, t.dst_targets,
+                 options.loss, dst_sums, dst_points);
+    } else {
+      auto tokens = [&](const at::Tensor& pos, const at::Tensor& targets, const at::Tensor& ids,
+                        int64_t marker, model::BceSums& sums, std::vector<eval::ScoredLabel>& points) {
+        if (targets.numel() == 0) return;
+        at::Tensor lg = m.lm_logits(model::gather_positions(hidden, pos));
+        add_head(model::marker_log_odds(lg, marker), targets, options.loss, sums, points,
+                 model::decision_token_ce(lg, ids));
+      };
+      tokens(t.speak_positions, t.speak_targets, t.speak_target_ids, options.speak_marker, speak_sums,
+             speak_points);
+      tokens(t.dst_positions, t.dst_targets, t.dst_target_ids, options.dst_marker, dst_sums, dst_points);
+    }
     batches++;
     tokens += t.tokens;
   }
@@ -117,7 +133,8 @@ nlohmann::json run_validation(model::SmolVLM& m, model::DecisionHeads& heads,
   const auto& w = options.loss;
   double lm_loss = lm.tokens ? lm.ce_sum / lm.tokens : 0.0;
   double dst_gen_loss = dst.tokens ? dst.ce_sum / dst.tokens : 0.0;
-  double speak_loss = bce_value(speak_sums, w), dst_loss = bce_value(dst_sums, w);
+  const double dw = heads ? 1.0 : w.w_decision;
+  double speak_loss = dw * bce_value(speak_sums, w), dst_loss = dw * bce_value(dst_sums, w);
   out["loss"] = w.w_lm * lm_loss + w.w_dst_gen * dst_gen_loss + w.w_speak * speak_loss + w.w_dst * dst_loss;
   out["lm_loss"] = lm_loss;
   out["dst_gen_loss"] = dst_gen_loss;

@@ -19,6 +19,8 @@ struct ValidationOptions {
   model::LossOptions loss;
   int64_t max_batches = 0;  // 0: all
   double threshold = 0.5;   // a head predicts positive when sigmoid(logit) > threshold
+  // Decisions as tokens (no heads): the DST and speak marker ids (data::decision_token_ids).
+  int64_t dst_marker = -1, speak_marker = -1;
 };
 
 // Runs the model without gradients over every batch `next` yields (until nullopt or max_batches). Returns a
@@ -26,7 +28,9 @@ struct ValidationOptions {
 // dst_token_acc, dst_exact_match, dst_messages,
 // speak_{precision,recall,f1,auroc,pred_pos_rate,label_pos_rate}, the same for dst_, batches, tokens. Metrics
 // without data (no DST steps, one class only) are left out.
-nlohmann::json run_validation(model::SmolVLM& m, model::DecisionHeads& heads,
+// `heads` is null with decisions as tokens: the decisions are then scored by the markers' probabilities (and
+// their loss is the balanced cross entropy of the decision's target token).
+nlohmann::json run_validation(model::SmolVLM& m, model::DecisionHeads* heads,
                               const std::function<std::optional<data::Batch>()>& next,
                               const ValidationOptions& options);
 

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 
 #include "core/error.h"
@@ -165,4 +166,52 @@ TEST(Heads, SaveLoadBothShapes) {
   EXPECT_THROW(DecisionHeads(16, HeadType::Linear).forward(at::zeros({2, 8})), prospect::Error);
   EXPECT_THROW(parse_head_type("conv"), prospect::Error);
   std::filesystem::remove_all(dir);
+}
+
+// Decisions as tokens: the per-point CE is -log softmax[target] computed by hand in double, the marker
+// log-odds is log p - log(1 - p) of the same softmax, and compute_loss balances the CE over positives and
+// negatives with loss.decision as its weight.
+TEST(Loss, DecisionTokenCrossEntropyAndLogOdds) {
+  at::manual_seed(7);
+  const int64_t n = 6, v = 11;
+  at::Tensor logits = at::randn({n, v}, at::kFloat) * 3;
+  at::Tensor ids = at::tensor(std::vector<int64_t>{1, 4, 4, 9, 1, 0}, at::kLong);
+  at::Tensor ce = decision_token_ce(logits, ids);
+  at::Tensor odds = marker_log_odds(logits, 4);
+  at::Tensor ld = logits.to(at::kDouble);
+  double max_ce = 0, max_odds = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    double z = 0, m = ld[i].max().item<double>();
+    for (int64_t j = 0; j < v; ++j) z += std::exp(ld[i][j].item<double>() - m);
+    const double log_z = m + std::log(z);
+    const double want_ce = log_z - ld[i][ids[i].item<int64_t>()].item<double>();
+    const double p = std::exp(ld[i][4].item<double>() - log_z);
+    const double want_odds = std::log(p) - std::log1p(-p);
+    max_ce = std::max(max_ce, std::abs(ce[i].item<double>() - want_ce));
+    max_odds = std::max(max_odds, std::abs(odds[i].item<double>() - want_odds));
+  }
+  std::printf("%lld points, vocab %lld: CE maxdiff %.3e, log-odds maxdiff %.3e\n", (long long)n, (long long)v,
+              max_ce, max_odds);
+  EXPECT_LE(max_ce, 1e-5);
+  EXPECT_LE(max_odds, 1e-4);
+
+  // Balanced: (mean CE over positives + mean over negatives) / 2, times loss.decision and loss.dst.
+  at::Tensor targets = at::tensor(std::vector<float>{1, 0, 0, 1, 0, 0});
+  LossInputs in;
+  in.dst_point_loss = ce;
+  in.dst_targets = targets;
+  LossOptions opt;
+  opt.w_decision = 0.5;
+  opt.w_dst = 2.0;
+  LossTerms t = compute_loss(in, nullptr, opt);
+  const double pos = (ce[0].item<double>() + ce[3].item<double>()) / 2;
+  const double neg =
+      (ce[1].item<double>() + ce[2].item<double>() + ce[4].item<double>() + ce[5].item<double>()) / 4;
+  const double want = 0.5 * 0.5 * (pos + neg);
+  std::printf("balanced decision term %.6f (want %.6f), total %.6f\n", t.dst.item<double>(), want,
+              t.total.item<double>());
+  EXPECT_NEAR(t.dst.item<double>(), want, 1e-5);
+  EXPECT_NEAR(t.total.item<double>(), 2.0 * want, 1e-5);
+  EXPECT_EQ(t.local.dst_pos, 2);
+  EXPECT_EQ(t.local.dst_neg, 4);
 }

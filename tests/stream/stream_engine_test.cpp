@@ -50,7 +50,7 @@ StreamSetup& setup() {
 
 stream::ClipStreamResult run_clip(const stream::StreamOptions& so, size_t index) {
   StreamSetup& s = setup();
-  stream::StreamEngine engine(*s.m.model, *s.m.heads, *s.m.tokenizer, so);
+  stream::StreamEngine engine(*s.m.model, s.m.heads.get(), *s.m.tokenizer, so);
   return stream::stream_clip(s.m, engine, s.clips[index], static_cast<int64_t>(index), s.root, 4);
 }
 
@@ -232,7 +232,7 @@ TEST(StreamEngine, ThresholdsZeroAndOneAlwaysAndNeverFire) {
   for (const data::Turn& t : plain.turns)
     if (t.role != data::Role::DstUpdate) kept.push_back(t);
   plain.turns = kept;
-  stream::StreamEngine engine(*s.m.model, *s.m.heads, *s.m.tokenizer, always);
+  stream::StreamEngine engine(*s.m.model, s.m.heads.get(), *s.m.tokenizer, always);
   stream::ClipStreamResult p = stream::stream_clip(s.m, engine, plain, 0, s.root, 4);
   for (const stream::StreamEvent& e : p.events) EXPECT_EQ(e.event.type, eval::EventType::Speak);
   for (const stream::FrameDecision& d : p.decisions) EXPECT_EQ(d.label_dst, -1);

@@ -309,3 +309,40 @@ TEST(TrainCommand, HelpListsEveryOptionAndPrintConfigApplies) {
   EXPECT_EQ(cfg["optim"]["lr"].get<double>(), 2e-4);
   EXPECT_EQ(cfg["train"]["mode"].get<std::string>(), "lora");
 }
+
+// model.decision = tokens: no heads are made or saved, the speak and dst terms (the balanced CE of the
+// decision tokens) fall, validation scores the markers, and the checkpoint says "decision": "tokens".
+TEST(Trainer, DecisionTokensTrainWithoutHeads) {
+  PROSPECT_REQUIRE_FIXTURE(prospect::test::tiny_model_dir());
+  TinyRun r = tiny_setup("decision_tokens", 2);
+  r.config["model"]["decision"] = "tokens";
+  r.config["train"]["max_steps"] = 40;
+  r.config["train"]["save_every"] = 40;
+  r.config["train"]["eval_every"] = 40;
+  r.config["data"]["val"] = "val.json";
+  r.config["optim"]["lr"] = 3e-3;
+  r.config["schedule"]["name"] = "constant";
+  r.config["data"]["neg_frame_sampling_rate"] = 1.0;
+  run_training(r.config, "", quiet_hooks());
+  auto lines = train_lines(r.dir / "run");
+  ASSERT_EQ(lines.size(), 40u);
+  const double s0 = lines.front()["speak_loss"].get<double>(), s1 = lines.back()["speak_loss"].get<double>();
+  const double d0 = lines.front()["dst_loss"].get<double>(), d1 = lines.back()["dst_loss"].get<double>();
+  std::cout << "decision tokens: speak term " << s0 << " -> " << s1 << ", dst term " << d0 << " -> " << d1
+            << "\n";
+  // A random lm_head puts ~1/V on each marker: the CE starts near log V (vocab 300 here: 5.7).
+  EXPECT_GT(s0, 3.0);
+  EXPECT_GT(d0, 3.0);
+  EXPECT_LT(s1, 0.5 * s0);
+  EXPECT_LT(d1, 0.5 * d0);
+  auto val = train_lines(r.dir / "run", "val");
+  ASSERT_FALSE(val.empty());
+  std::cout << "val: " << val.back().dump() << "\n";
+  EXPECT_TRUE(val.back().contains("val/speak_auroc") || val.back().contains("speak_auroc"));
+  auto all = list_checkpoints((r.dir / "run/checkpoints").string());
+  ASSERT_FALSE(all.empty());
+  EXPECT_FALSE(fs::exists(all.back().path + "/prospect_heads.safetensors"));
+  json pc = json::parse(std::ifstream(all.back().path + "/prospect_config.json"));
+  EXPECT_EQ(pc.value("decision", std::string()), "tokens");
+  fs::remove_all(r.dir);
+}
