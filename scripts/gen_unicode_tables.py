@@ -6,7 +6,9 @@ The classes are those of the regex HF `tokenizers` runs with Oniguruma (and of R
   number  = \\p{N}  (Nd Nl No); also what Digits(individual_digits) isolates
   space   = \\s     (Oniguruma, Unicode case: U+0009..U+000D, U+0085, and categories Zs Zl Zp)
 Everything else is `other`. The table is sorted, non-overlapping [first, last] ranges of the three non-other
-classes, with adjacent ranges of one class merged, so a lookup is one binary search.
+classes, with adjacent ranges of one class merged, so a lookup is one binary search. A second table holds Rust
+regex's Unicode \\w (Alphabetic, M, Nd, Pc, Join_Control), which HF's single_word added tokens test on either
+side of a match.
 
 Run: python3 scripts/gen_unicode_tables.py > src/text/unicode_tables.cpp   (the output is committed; nothing
 Python runs at build or test time). The Unicode version is Python's unicodedata.unidata_version and is written
@@ -83,6 +85,23 @@ def to_ranges(cps):
     return out
 
 
+# Other_Alphabetic code points outside L, M and Nl (unicodedata has no Alphabetic property): the circled,
+# parenthesised and squared Latin letters (So). Checked against `tokenizers` over every code point.
+OTHER_ALPHABETIC_SYMBOLS = [(0x24B6, 0x24E9), (0x1F130, 0x1F149), (0x1F150, 0x1F169), (0x1F170, 0x1F189)]
+
+
+def word_ranges():
+    """Rust regex's Unicode \\w, which HF's single_word added tokens test next to a match: Alphabetic, M, Nd,
+    Pc and Join_Control (U+200C, U+200D)."""
+    cps = []
+    for cp in range(0x110000):
+        cat = unicodedata.category(chr(cp))
+        if (cat[0] in "LM" or cat in ("Nd", "Nl", "Pc") or cp in (0x200C, 0x200D)
+                or any(a <= cp <= b for a, b in OTHER_ALPHABETIC_SYMBOLS)):
+            cps.append(cp)
+    return to_ranges(cps)
+
+
 def python_spaces():
     """The code points Python's str.isspace() accepts: what str.split() splits on."""
     return [cp for cp in range(0x110000) if not 0xD800 <= cp <= 0xDFFF and chr(cp).isspace()]
@@ -120,6 +139,13 @@ def main():
             w("    {0x%X, 0x%X},\n" % (a, b))
         w("};\n\n")
         w("const int %sCount = %d;\n\n" % (name.replace("Ranges", "Range"), len(rs2)))
+    wr = word_ranges()
+    w("// Rust regex's Unicode \\w (HF single_word added tokens), as [first, last] ranges.\n")
+    w("const uint32_t kWordRanges[][2] = {\n")
+    for a, b in wr:
+        w("    {0x%X, 0x%X},\n" % (a, b))
+    w("};\n\n")
+    w("const int kWordRangeCount = %d;\n\n" % len(wr))
     sp = python_spaces()
     w("// Python's str.isspace() (what str.split() splits on), sorted.\n")
     w("const uint32_t kPythonSpaces[] = {%s};\n\n" % ", ".join("0x%X" % c for c in sp))

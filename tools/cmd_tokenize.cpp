@@ -1,6 +1,8 @@
 // `prospect tokenize`: reads JSON lines {"text": "..."} on stdin and writes one JSON line per input, in
-// order: {"ids": [...]} and, with --offsets, "offsets": [[start, end], ...] in code points of the text.
-// Encodes as HF does with add_special_tokens=False. Does not batch, pad or truncate.
+// order: {"ids": [...]} and, with --offsets, "offsets": [[start, end], ...] in code points of the text, and
+// with --decode, "decoded": the text of the ids. Encodes as HF does with add_special_tokens=False, or True
+// with --add-special-tokens (the post-processor's template tokens, e.g. Llama 3's <|begin_of_text|>).
+// Does not batch, pad or truncate.
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -15,6 +17,8 @@ namespace {
 struct TokenizeOptions {
   std::string tokenizer;
   bool offsets = false;
+  bool add_special_tokens = false;
+  bool decode = false;
 };
 
 [[noreturn]] void bad_line(long long line, const std::string& message, const std::string& hint = "") {
@@ -33,6 +37,10 @@ prospect::tools::Command reg(
           ->check(CLI::ExistingFile);
       sub.add_flag("--offsets", opt->offsets,
                    "Also write \"offsets\": [[start, end], ...], code-point ranges of the text per token");
+      sub.add_flag("--add-special-tokens", opt->add_special_tokens,
+                   "Add the post-processor's template tokens (e.g. <|begin_of_text|>), as HF's "
+                   "add_special_tokens=True");
+      sub.add_flag("--decode", opt->decode, "Also write \"decoded\": the text the ids decode to");
       return [opt]() -> int {
         prospect::text::Tokenizer tok = prospect::text::Tokenizer::load(opt->tokenizer);
         std::string line;
@@ -58,7 +66,8 @@ prospect::tools::Command reg(
           }
           std::vector<int32_t> ids;
           try {
-            ids = tok.encode(j["text"].get_ref<const std::string&>(), opt->offsets ? &offsets : nullptr);
+            ids = tok.encode(j["text"].get_ref<const std::string&>(), opt->offsets ? &offsets : nullptr,
+                             opt->add_special_tokens);
           } catch (const prospect::Error& e) {
             bad_line(line_no, e.what());
           }
@@ -76,6 +85,7 @@ prospect::tools::Command reg(
             }
             out += "]";
           }
+          if (opt->decode) out += ", \"decoded\": " + nlohmann::json(tok.decode(ids)).dump();
           out += "}\n";
           // One line out per line in, flushed, so the command can serve another process line by line.
           std::cout << out << std::flush;

@@ -1,8 +1,9 @@
 // Tokenizer: reads tokenizer.json, matches added tokens, runs the pre-tokenizer and the BPE model, and maps
-// ids back to text. Mirrors HF `tokenizers` 0.23 for the byte-level BPE family (SmolLM2 / SmolVLM2):
+// ids back to text. Mirrors HF `tokenizers` 0.23 for the byte-level BPE family (SmolLM2 / SmolVLM2, Llama 3):
 // added tokens split first (non-normalized ones, then normalized ones; leftmost-longest), offsets in code
 // points of the input, ByteLevel decode with invalid UTF-8 replaced as Rust's from_utf8_lossy does.
-// Does not implement normalizers, truncation, padding, or adding special tokens around a sequence.
+// TemplateProcessing tokens around a single text on request. Does not implement normalizers, truncation,
+// padding or pair templates.
 #include "text/tokenizer.h"
 
 #include <algorithm>
@@ -146,12 +147,9 @@ uint32_t codepoint_before(std::string_view s, size_t pos) {
 }
 
 bool is_whitespace(uint32_t cp) { return codepoint_class(cp) == CodepointClass::kSpace; }
-// HF's single_word check uses Rust's is_alphanumeric (Alphabetic or Numeric) and '_'; \p{L} and \p{N} are
-// the close approximation our table holds.
-bool is_word_char(uint32_t cp) {
-  CodepointClass c = codepoint_class(cp);
-  return cp == '_' || c == CodepointClass::kLetter || c == CodepointClass::kNumber;
-}
+// HF's single_word check: no regex \w character (Unicode: letters, marks, decimal digits, connector
+// punctuation, ZWJ/ZWNJ) right before or after the match.
+bool is_word_char(uint32_t cp) { return is_regex_word(cp); }
 
 [[noreturn]] void bad(const std::string& origin, const std::string& field, const std::string& message,
                       const std::string& hint = "") {
@@ -186,6 +184,8 @@ struct Tokenizer::Impl {
   AddedMatcher match_norm;    // normalized=true: matched on what is left (no normalizer, so the same text)
   bool trim_offsets = false;  // ByteLevel post-processor trims whitespace from offsets
   bool trim_add_prefix_space = false;
+  std::vector<int32_t> template_prefix;  // TemplateProcessing's ids before the text (e.g. Llama 3's BOS)
+  std::vector<int32_t> template_suffix;  // and after it
   int32_t vocab_size = 0;
   std::vector<std::string> id_bytes;  // what each id decodes to
   std::vector<int32_t> id_added;      // index into `added`, or -1
@@ -309,6 +309,39 @@ Tokenizer Tokenizer::load(const std::string& path) {
 
 namespace {
 
+// A Split pre-tokenizer: only the known regexes (pretokenizer.h), behavior Isolated, invert false.
+void parse_split(const json& step, const std::string& origin, const std::string& path,
+                 PreTokenizerConfig* cfg) {
+  const std::string supported =
+      "supported Split patterns: Llama 3's, its single-number (Qwen2) variant and "
+      "GPT-2's, with behavior Isolated and invert false (docs/TOKENIZER.md)";
+  if (!step.contains("pattern") || !step["pattern"].is_object()) {
+    bad(origin, path + ".pattern", "missing or not an object {\"Regex\": ...}", supported);
+  }
+  const json& pat = step["pattern"];
+  if (pat.contains("Regex") && pat["Regex"].is_string()) {
+    std::string regex = pat["Regex"].get<std::string>();
+    cfg->split = split_regex_for(regex);
+    if (cfg->split == SplitRegex::kNone) {
+      bad(origin, path + ".pattern.Regex",
+          "Split pattern " + json(regex).dump() + " is not supported (no regex engine: only known patterns)",
+          supported);
+    }
+  } else {
+    bad(origin, path + ".pattern", "Split pattern " + pat.dump().substr(0, 200) + " is not supported",
+        supported);
+  }
+  std::string behavior = step.contains("behavior") && step["behavior"].is_string()
+                             ? step["behavior"].get<std::string>()
+                             : (step.contains("behavior") ? step["behavior"].dump() : "missing");
+  if (behavior != "Isolated") {
+    bad(origin, path + ".behavior", "Split behavior " + behavior + " is not supported", supported);
+  }
+  if (get_bool(step, "invert", false, origin, path)) {
+    bad(origin, path + ".invert", "Split with invert true is not supported", supported);
+  }
+}
+
 void parse_pre_tokenizer(const json& root, const std::string& origin, PreTokenizerConfig* cfg) {
   const char* kField = "pre_tokenizer";
   if (!root.contains(kField) || root[kField].is_null()) {
@@ -332,7 +365,9 @@ void parse_pre_tokenizer(const json& root, const std::string& origin, PreTokeniz
     const json& step = *steps[i].first;
     const std::string& path = steps[i].second;
     std::string t = type_of(step);
-    if (t == "Digits" && !have_byte_level && !cfg->digits) {
+    if (t == "Split" && i == 0 && i + 1 < steps.size()) {
+      parse_split(step, origin, path, cfg);
+    } else if (t == "Digits" && !have_byte_level && !cfg->digits && cfg->split == SplitRegex::kNone) {
       cfg->digits = true;
       cfg->individual_digits = get_bool(step, "individual_digits", false, origin, path);
     } else if (t == "ByteLevel" && !have_byte_level && i + 1 == steps.size()) {
@@ -342,13 +377,66 @@ void parse_pre_tokenizer(const json& root, const std::string& origin, PreTokeniz
       cfg->use_regex = get_bool(step, "use_regex", true, origin, path);
     } else {
       bad(origin, path, "pre-tokenizer '" + (t.empty() ? step.dump() : t) + "' is not supported here",
-          "supported: [Digits,] ByteLevel, with ByteLevel last");
+          "supported: [Digits | Split(known regex),] ByteLevel, with ByteLevel last");
     }
   }
   if (!have_byte_level) bad(origin, kField, "no ByteLevel pre-tokenizer: only byte-level BPE is supported");
 }
 
-void parse_post_processor(const json& root, const std::string& origin, bool* trim, bool* add_prefix_space) {
+// What the post-processor does to one sequence: ByteLevel's offset trimming, and the ids a
+// TemplateProcessing's `single` template puts before and after the text (added only on request).
+struct PostProcessor {
+  bool trim = false;
+  bool trim_add_prefix_space = false;
+  std::vector<int32_t> prefix;
+  std::vector<int32_t> suffix;
+};
+
+// TemplateProcessing: the `single` template must be special tokens around one `Sequence A`; each special
+// token's ids come from `special_tokens`. The pair template is not used (Prospect encodes single texts).
+void parse_template(const json& step, const std::string& origin, const std::string& path, PostProcessor* pp) {
+  if (!step.contains("single") || !step["single"].is_array()) {
+    bad(origin, path + ".single", "missing or not an array of template pieces");
+  }
+  const json* specials = step.contains("special_tokens") && step["special_tokens"].is_object()
+                             ? &step["special_tokens"]
+                             : nullptr;
+  bool seen_sequence = false;
+  const json& single = step["single"];
+  for (size_t i = 0; i < single.size(); ++i) {
+    const json& piece = single[i];
+    const std::string ppath = path + ".single[" + std::to_string(i) + "]";
+    if (piece.is_object() && piece.contains("Sequence")) {
+      const json& seq = piece["Sequence"];
+      if (seen_sequence || !seq.is_object() || !seq.contains("id") || seq["id"] != "A") {
+        bad(origin, ppath,
+            "expected one {\"Sequence\": {\"id\": \"A\"}} in the single template, got " +
+                piece.dump().substr(0, 80));
+      }
+      seen_sequence = true;
+    } else if (piece.is_object() && piece.contains("SpecialToken") && piece["SpecialToken"].is_object() &&
+               piece["SpecialToken"].contains("id") && piece["SpecialToken"]["id"].is_string()) {
+      std::string name = piece["SpecialToken"]["id"].get<std::string>();
+      if (!specials || !specials->contains(name) || !(*specials)[name].is_object() ||
+          !(*specials)[name].contains("ids") || !(*specials)[name]["ids"].is_array()) {
+        bad(origin, path + ".special_tokens", "no ids for template token \"" + name + "\"");
+      }
+      for (const json& id : (*specials)[name]["ids"]) {
+        if (!id.is_number_integer() || id.get<long long>() < 0 || id.get<long long>() >= kMaxId) {
+          bad(origin, path + ".special_tokens[\"" + name + "\"].ids",
+              "expected ids in range, got " + id.dump());
+        }
+        (seen_sequence ? pp->suffix : pp->prefix).push_back(id.get<int32_t>());
+      }
+    } else {
+      bad(origin, ppath, "expected a SpecialToken or Sequence piece, got " + piece.dump().substr(0, 80));
+    }
+  }
+  if (!seen_sequence)
+    bad(origin, path + ".single", "the single template has no {\"Sequence\": {\"id\": \"A\"}}");
+}
+
+void parse_post_processor(const json& root, const std::string& origin, PostProcessor* out) {
   if (!root.contains("post_processor") || root["post_processor"].is_null()) return;
   const json& pp = root["post_processor"];
   std::vector<std::pair<const json*, std::string>> steps;
@@ -359,17 +447,21 @@ void parse_post_processor(const json& root, const std::string& origin, bool* tri
   } else {
     steps.emplace_back(&pp, "post_processor");
   }
+  bool have_template = false;
   for (const auto& [step, path] : steps) {
     std::string t = type_of(*step);
-    if (t == "ByteLevel") {
+    if (t == "ByteLevel" && !have_template) {
       // Changes no ids; with trim_offsets it moves offsets past leading/trailing spaces.
-      *trim = get_bool(*step, "trim_offsets", true, origin, path);
-      *add_prefix_space = get_bool(*step, "add_prefix_space", true, origin, path);
-    } else if (t == "TemplateProcessing") {
-      // Only adds special tokens, and we always encode as add_special_tokens=False.
+      out->trim = get_bool(*step, "trim_offsets", true, origin, path);
+      out->trim_add_prefix_space = get_bool(*step, "add_prefix_space", true, origin, path);
+    } else if (t == "TemplateProcessing" && !have_template) {
+      // Adds special tokens around the text, only when asked to (encode's add_special_tokens).
+      parse_template(*step, origin, path, out);
+      have_template = true;
     } else {
-      bad(origin, path, "post-processor '" + (t.empty() ? step->dump() : t) + "' is not supported",
-          "supported: null, ByteLevel, TemplateProcessing");
+      bad(origin, path, "post-processor '" + (t.empty() ? step->dump() : t) + "' is not supported here",
+          "supported: null, ByteLevel, TemplateProcessing, or a Sequence of ByteLevel then "
+          "TemplateProcessing");
     }
   }
 }
@@ -545,7 +637,12 @@ Tokenizer Tokenizer::from_json(const std::string& json_text, const std::string& 
 
   check_unsupported_parts(root, origin);
   parse_pre_tokenizer(root, origin, &im.pre);
-  parse_post_processor(root, origin, &im.trim_offsets, &im.trim_add_prefix_space);
+  PostProcessor post;
+  parse_post_processor(root, origin, &post);
+  im.trim_offsets = post.trim;
+  im.trim_add_prefix_space = post.trim_add_prefix_space;
+  im.template_prefix = std::move(post.prefix);
+  im.template_suffix = std::move(post.suffix);
   if (!root.contains("decoder") || type_of(root["decoder"]) != "ByteLevel") {
     std::string got = root.contains("decoder") ? root["decoder"].dump() : "missing";
     bad(origin, "decoder", "expected a ByteLevel decoder, got " + got.substr(0, 80));
@@ -580,6 +677,24 @@ Tokenizer Tokenizer::from_json(const std::string& json_text, const std::string& 
   im.finish();
   return tok;
 }
+
+std::vector<int32_t> Tokenizer::encode(std::string_view text, std::vector<Offset>* offsets,
+                                       bool add_special_tokens) const {
+  std::vector<int32_t> ids = encode(text, offsets);
+  const Impl& im = *impl_;
+  if (!add_special_tokens || (im.template_prefix.empty() && im.template_suffix.empty())) return ids;
+  // Template tokens get offsets (0, 0), as in HF (after ByteLevel's trimming, which came first).
+  ids.insert(ids.begin(), im.template_prefix.begin(), im.template_prefix.end());
+  ids.insert(ids.end(), im.template_suffix.begin(), im.template_suffix.end());
+  if (offsets) {
+    offsets->insert(offsets->begin(), im.template_prefix.size(), Offset{0, 0});
+    offsets->insert(offsets->end(), im.template_suffix.size(), Offset{0, 0});
+  }
+  return ids;
+}
+
+const std::vector<int32_t>& Tokenizer::template_prefix() const { return impl_->template_prefix; }
+const std::vector<int32_t>& Tokenizer::template_suffix() const { return impl_->template_suffix; }
 
 std::vector<int32_t> Tokenizer::encode(std::string_view text, std::vector<Offset>* offsets) const {
   const Impl& im = *impl_;

@@ -1,8 +1,9 @@
-// Byte-level BPE tokenizer read from a Hugging Face `tokenizer.json` (the SmolLM2 / SmolVLM2 family).
-// Encodes exactly as HF `tokenizers` does with add_special_tokens=False: added tokens are matched first and
-// never split, the rest goes through Digits(individual) + ByteLevel(GPT-2 split rules) and BPE merges.
-// Does not implement normalizers, other pre-tokenizers or other models (WordPiece, Unigram): loading a file
-// that needs them is an error naming what is unsupported.
+// Byte-level BPE tokenizer read from a Hugging Face `tokenizer.json` (the SmolLM2 / SmolVLM2 and Llama 3
+// families). Encodes exactly as HF `tokenizers` does with add_special_tokens=False (or True, on request):
+// added tokens are matched first and never split, the rest goes through Digits or a known Split regex +
+// ByteLevel and BPE merges (ignore_merges honoured). Does not implement normalizers, other pre-tokenizers,
+// unknown Split regexes or other models (WordPiece, Unigram): loading a file that needs them is an error
+// naming what is unsupported.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -30,7 +31,16 @@ class Tokenizer {
 
   // Token ids of `text`; with `offsets`, one [start, end) code-point range per id. Throws prospect::Error
   // naming the byte offset when text is not valid UTF-8. Safe to call from several threads at once.
+  // This is HF's encode(text, add_special_tokens=False): no BOS or other template tokens.
   std::vector<int32_t> encode(std::string_view text, std::vector<Offset>* offsets = nullptr) const;
+  // Same; with add_special_tokens, the post-processor's TemplateProcessing tokens (e.g. Llama 3's
+  // <|begin_of_text|>) around the ids, with offsets (0, 0): HF's encode(text, add_special_tokens=True).
+  // Without a TemplateProcessing it equals encode(text, offsets).
+  std::vector<int32_t> encode(std::string_view text, std::vector<Offset>* offsets,
+                              bool add_special_tokens) const;
+  // The ids TemplateProcessing's single template puts before / after the text (empty without one).
+  const std::vector<int32_t>& template_prefix() const;
+  const std::vector<int32_t>& template_suffix() const;
   // Text of the ids (ByteLevel decode); invalid UTF-8 sequences become U+FFFD and unknown ids are
   // dropped, as HF does.
   std::string decode(const std::vector<int32_t>& ids, bool skip_special_tokens = false) const;

@@ -1,6 +1,6 @@
-// UTF-8 decoding, validation and lossy repair, plus the code-point class lookup over the generated table.
-// The well-formedness rules are those of Unicode Table 3-7 (no overlongs, no surrogates, nothing past
-// U+10FFFF), which is also what Rust (HF tokenizers) and Python accept.
+// UTF-8 decoding, validation and lossy repair, plus the code-point class and \w lookups over the generated
+// tables. The well-formedness rules are those of Unicode Table 3-7 (no overlongs, no surrogates,
+// nothing past U+10FFFF), which is also what Rust (HF tokenizers) and Python accept.
 #include "text/unicode.h"
 
 #include <algorithm>
@@ -51,6 +51,22 @@ void scan_char(std::string_view s, size_t pos, int* len, int* valid) {
 }
 
 }  // namespace
+
+bool is_regex_word(uint32_t cp) {
+  int lo = 0;
+  int hi = kWordRangeCount - 1;
+  while (lo <= hi) {
+    int mid = (lo + hi) / 2;
+    if (cp < kWordRanges[mid][0]) {
+      hi = mid - 1;
+    } else if (cp > kWordRanges[mid][1]) {
+      lo = mid + 1;
+    } else {
+      return true;
+    }
+  }
+  return false;
+}
 
 CodepointClass codepoint_class(uint32_t cp) {
   int lo = 0;

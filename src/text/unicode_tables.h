@@ -39,6 +39,12 @@ extern const uint32_t kCasedRanges[][2];
 extern const int kCasedRangeCount;
 extern const uint32_t kCaseIgnorableRanges[][2];
 extern const int kCaseIgnorableRangeCount;
+// Rust regex's Unicode \w (Alphabetic, M, Nd, Pc, Join_Control): sorted [first, last] ranges.
+extern const uint32_t kWordRanges[][2];
+extern const int kWordRangeCount;
+// True when cp is in kWordRanges: what HF's single_word added tokens must not touch on either side.
+bool is_regex_word(uint32_t cp);
+
 // Python's str.isspace() code points, sorted.
 extern const uint32_t kPythonSpaces[];
 extern const int kPythonSpaceCount;
