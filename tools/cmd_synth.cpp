@@ -128,6 +128,15 @@ prospect::tools::Command reg(
           int64_t n = prospect::synth::write_tiny_model(a->out + "/model", sum.tokenizer_path, a->model);
           std::printf("synth: random SmolVLM with %lld parameters in %s/model\n", static_cast<long long>(n),
                       a->out.c_str());
+          if (a->data.features) {
+            // The other recipe (docs/FEATURES.md): a Llama decoder of the same shape on these features.
+            n = prospect::synth::write_tiny_features_model(a->out + "/model-features", sum.tokenizer_path,
+                                                           a->model, a->data.feature_dim,
+                                                           a->data.feature_tokens);
+            std::printf(
+                "synth: random Llama on %d-d features (K %d) with %lld parameters in %s/model-features\n",
+                a->data.feature_dim, a->data.feature_tokens, static_cast<long long>(n), a->out.c_str());
+          }
 #else
           std::fprintf(stderr, "synth: this build has no libtorch: no model written (use --no-model)\n");
           return 1;

@@ -29,12 +29,27 @@ at::Tensor frame_pixels(const data::FrameStore& store, const data::Clip& clip,
   return px;
 }
 
+namespace {
+
+std::shared_ptr<const data::FrameStore> pixel_store(const model::SmolVLM& model, const data::Clip& clip,
+                                                    const std::string& root) {
+  if (model.config.is_llama_features()) return nullptr;
+  return data::open_frame_store(root, clip.frames_file, clip.video_uid, clip.dataset);
+}
+
+}  // namespace
+
 FrameFeatures::FrameFeatures(model::SmolVLM& model, const data::Clip& clip, const std::string& frames_root,
                              std::vector<int64_t> planned_frames, int batch)
-    : FrameFeatures(model, clip,
-                    std::shared_ptr<const data::FrameStore>(
-                        data::open_frame_store(frames_root, clip.frames_file, clip.video_uid, clip.dataset)),
-                    std::move(planned_frames), batch) {}
+    : FrameFeatures(model, clip, pixel_store(model, clip, frames_root), std::move(planned_frames), batch) {
+  if (model.config.is_llama_features()) {
+    if (clip.features_file.empty())
+      fail(data::clip_context(clip, "features_file"),
+           "the model reads frame features but the clip names none",
+           "give the clip a features_file (prospect synth --features writes them)");
+    feature_store_ = data::open_feature_store(frames_root, clip.features_file);
+  }
+}
 
 FrameFeatures::FrameFeatures(model::SmolVLM& model, const data::Clip& clip,
                              std::shared_ptr<const data::FrameStore> store,
@@ -55,11 +70,25 @@ at::Tensor FrameFeatures::get(int64_t frame) {
   std::vector<int64_t> todo = {frame};
   auto next = std::upper_bound(planned_.begin(), planned_.end(), frame);
   while (next != planned_.end() && static_cast<int>(todo.size()) < batch_) todo.push_back(*next++);
-  at::Tensor px = frame_pixels(*store_, *clip_, todo, model_->config.vision.image_size);
-  // CPU pixels: encode_images tests for padding here, then copies them up asynchronously (pinned memory on
-  // CUDA) and converts them to the model's dtype on the device.
   at::Tensor feats;
-  {
+  if (feature_store_) {
+    // Precomputed features [n, K, D] through the projector.
+    const data::FeatureStore& fs = *feature_store_;
+    for (int64_t f : todo) {
+      if (!fs.has_frame(f))
+        fail(data::clip_context(*clip_, "features_file"),
+             "frame " + std::to_string(f) + " has no row in " + fs.path(),
+             "the features file must cover the clip's [start_frame_idx, end_frame_idx)");
+    }
+    at::Tensor x =
+        at::empty({static_cast<int64_t>(todo.size()), fs.tokens_per_frame(), fs.dim()}, at::kFloat);
+    fs.features(todo, x.data_ptr<float>());
+    at::NoGradGuard no_grad;
+    feats = model_->encode_images(x, false);
+  } else {
+    at::Tensor px = frame_pixels(*store_, *clip_, todo, model_->config.vision.image_size);
+    // CPU pixels: encode_images tests for padding here, then copies them up asynchronously (pinned memory on
+    // CUDA) and converts them to the model's dtype on the device.
     at::NoGradGuard no_grad;
     feats = model_->encode_images(px);
   }

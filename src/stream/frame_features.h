@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "data/clip.h"
+#include "data/feature_store.h"
 #include "data/frame_store.h"
 #include "model/smolvlm.h"
 
@@ -26,14 +27,15 @@ at::Tensor frame_pixels(const data::FrameStore& store, const data::Clip& clip,
 // before the one asked for are dropped, so memory stays at one batch.
 class FrameFeatures {
  public:
-  // Opens the clip's frames file under `frames_root`. Throws prospect::Error naming every path tried.
+  // Opens the clip's frames file under `frames_root` (for the LlamaFeatures family: its features_file, whose
+  // rows go through the projector instead). Throws prospect::Error naming every path tried.
   FrameFeatures(model::SmolVLM& model, const data::Clip& clip, const std::string& frames_root,
                 std::vector<int64_t> planned_frames, int batch = 8);
   // Wraps an already open store (tests, benchmarks).
   FrameFeatures(model::SmolVLM& model, const data::Clip& clip, std::shared_ptr<const data::FrameStore> store,
                 std::vector<int64_t> planned_frames, int batch = 8);
 
-  // Connector output [1, K, H] of `frame` (in the model's dtype and device).
+  // Connector (projector) output [1, K, H] of `frame` (in the model's dtype and device).
   at::Tensor get(int64_t frame);
   // Seconds spent reading, decoding and encoding so far.
   double seconds() const { return seconds_; }
@@ -42,6 +44,7 @@ class FrameFeatures {
   model::SmolVLM* model_;
   const data::Clip* clip_;
   std::shared_ptr<const data::FrameStore> store_;
+  std::shared_ptr<const data::FeatureStore> feature_store_;  // LlamaFeatures
   std::vector<int64_t> planned_;
   int batch_;
   std::map<int64_t, at::Tensor> ready_;

@@ -24,4 +24,12 @@ struct TinyModelOptions {
 int64_t write_tiny_model(const std::string& dir, const std::string& tokenizer_path,
                          const TinyModelOptions& opt);
 
+// The other recipe (docs/FEATURES.md): a small random LlamaForCausalLM with the same decoder shape as
+// write_tiny_model's text model, plus a random projector from `feature_dim`-d frame features, K =
+// `frame_tokens` tokens per frame (what `prospect synth --features` writes). Writes config.json (with its
+// "prospect" key), model.safetensors, prospect_projector.safetensors, heads, prospect_config.json and the
+// tokenizer into `dir`. Returns the parameter count. Throws as write_tiny_model.
+int64_t write_tiny_features_model(const std::string& dir, const std::string& tokenizer_path,
+                                  const TinyModelOptions& opt, int64_t feature_dim, int64_t frame_tokens);
+
 }  // namespace prospect::synth

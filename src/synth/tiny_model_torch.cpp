@@ -9,6 +9,17 @@
 
 namespace prospect::synth {
 
+namespace {
+
+void copy_tokenizer(const std::string& tokenizer_path, const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::copy_file(tokenizer_path, dir + "/tokenizer.json",
+                             std::filesystem::copy_options::overwrite_existing, ec);
+  if (ec) fail(dir + "/tokenizer.json: cannot copy the tokenizer: " + ec.message());
+}
+
+}  // namespace
+
 int64_t write_tiny_model(const std::string& dir, const std::string& tokenizer_path,
                          const TinyModelOptions& opt) {
   auto tok = text::Tokenizer::load(tokenizer_path);
@@ -56,10 +67,46 @@ int64_t write_tiny_model(const std::string& dir, const std::string& tokenizer_pa
   pc.frame_pool = opt.frame_pool;
   model::save_heads(heads, dir, pc);
 
-  std::error_code ec;
-  std::filesystem::copy_file(tokenizer_path, dir + "/tokenizer.json",
-                             std::filesystem::copy_options::overwrite_existing, ec);
-  if (ec) fail(dir + "/tokenizer.json: cannot copy the tokenizer: " + ec.message());
+  copy_tokenizer(tokenizer_path, dir);
+  return m.num_parameters();
+}
+
+int64_t write_tiny_features_model(const std::string& dir, const std::string& tokenizer_path,
+                                  const TinyModelOptions& opt, int64_t feature_dim, int64_t frame_tokens) {
+  auto tok = text::Tokenizer::load(tokenizer_path);
+  const int32_t image_id = tok.token_to_id("<image>");
+  const int32_t pad_id = tok.token_to_id("<|im_end|>");
+  if (image_id < 0 || pad_id < 0)
+    fail(tokenizer_path + ": the tokenizer needs <image> and <|im_end|> tokens for the features model");
+  nlohmann::json cfg = {{"architectures", {"LlamaForCausalLM"}},
+                        {"model_type", "llama"},
+                        {"vocab_size", tok.vocab_size()},
+                        {"hidden_size", opt.text_hidden},
+                        {"intermediate_size", 2 * opt.text_hidden},
+                        {"num_hidden_layers", opt.text_layers},
+                        {"num_attention_heads", opt.text_heads},
+                        {"num_key_value_heads", opt.text_kv_heads},
+                        {"max_position_embeddings", 8192},
+                        {"rope_theta", 10000.0},
+                        {"rms_norm_eps", 1e-5},
+                        {"tie_word_embeddings", false},
+                        {"pad_token_id", pad_id},
+                        {"prospect",
+                         {{"family", "llama_features"},
+                          {"feature_dim", feature_dim},
+                          {"frame_tokens", frame_tokens},
+                          {"image_token_id", image_id}}}};
+  auto config = model::SmolVLMConfig::from_json(cfg, dir + "/config.json");
+  model::SmolVLM m(config, model::ModelOptions{});
+  m.init_weights(opt.seed);
+  model::save_pretrained(m, dir);
+  model::DecisionHeads heads(config.text.hidden_size, model::parse_head_type(opt.head_type));
+  heads.init_weights(opt.seed + 1);
+  model::ProspectConfig pc;
+  pc.head_type = heads.type;
+  pc.hidden_size = config.text.hidden_size;
+  model::save_heads(heads, dir, pc);
+  copy_tokenizer(tokenizer_path, dir);
   return m.num_parameters();
 }
 

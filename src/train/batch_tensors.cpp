@@ -30,7 +30,16 @@ BatchTensors to_batch_tensors(const data::Batch& b, int64_t image_size, at::Devi
   t.dst_update_labels = grid(b.dst_update_labels, B, T);
   for (int32_t m : b.attention_mask) t.tokens += m != 0;
   t.frames = static_cast<int64_t>(b.frames.size());
-  if (t.frames > 0) {
+  if (t.frames > 0 && !b.features.empty()) {
+    // Precomputed frame features (the LlamaFeatures family): [N, K, D] float32, converted by the projector.
+    const int64_t k = b.feature_tokens, d = b.feature_dim;
+    if (k <= 0 || d <= 0 || b.features.size() != static_cast<size_t>(t.frames * k * d))
+      fail("batch " + std::to_string(b.index) + " of epoch " + std::to_string(b.epoch) + ": " +
+           std::to_string(t.frames) + " frame blocks but " + std::to_string(b.features.size()) +
+           " feature values (K " + std::to_string(k) + ", D " + std::to_string(d) + ")");
+    at::Tensor f = at::from_blob(const_cast<float*>(b.features.data()), {t.frames, k, d}, at::kFloat).clone();
+    t.frame_features = to_device_async(f, device);
+  } else if (t.frames > 0) {
     const int64_t h = b.frame_height, w = b.frame_width;
     if (b.pixels.size() != static_cast<size_t>(t.frames * h * w * 3) || h <= 0 || w <= 0)
       fail("batch " + std::to_string(b.index) + " of epoch " + std::to_string(b.epoch) + ": " +

@@ -13,7 +13,9 @@ namespace prospect::train {
 struct BatchTensors {
   at::Tensor input_ids, attention_mask;                               // [B, T] int64
   at::Tensor lm_labels, dst_labels, speak_labels, dst_update_labels;  // [B, T] int64, -100 ignored
-  at::Tensor pixel_values;                    // [N, 3, S, S] in the compute dtype; undefined without frames
+  at::Tensor pixel_values;  // [N, 3, S, S] in the compute dtype; undefined without frames or with features
+  at::Tensor
+      frame_features;  // [N, K, D] float32 when the batch carries precomputed features (Batch::features)
   at::Tensor speak_positions, speak_targets;  // [Ns, 2] (row, t) and [Ns] float 0/1
   at::Tensor dst_positions, dst_targets;      // [Nd, 2] and [Nd]
   // Decisions as tokens (the batch has decision_targets): the target token id at each speak / dst point.

@@ -22,6 +22,14 @@ std::vector<NamedTensor> trainable_parameters(const TrainOptions& o, const std::
   } else {
     for (auto& [name, p] : m.model->hf_parameters()) p.requires_grad_(false);
     m.model->set_vision_trainable(false);
+    if (o.train_mode == TrainMode::HeadsOnly && m.model->config.is_llama_features()) {
+      // "Heads and projector only": the LlamaFeatures projector trains with the heads.
+      for (auto& [name, p] : m.model->hf_parameters()) {
+        if (name.rfind("projector.", 0) != 0) continue;
+        p.requires_grad_(true);
+        params.emplace_back(name, p);
+      }
+    }
     if (o.train_mode == TrainMode::Lora) {
       m.lora = std::make_unique<LoraSet>(*m.model, o.lora);
       if (!resume_dir.empty()) m.lora->load((fs::path(resume_dir) / kLoraFile).string());
@@ -71,7 +79,7 @@ TrainModel load_train_model(const TrainOptions& o, const std::string& weights_di
   const std::string heads_dir = resume_dir.empty() ? weights_dir : resume_dir;
   if (o.decision_tokens) {
     // Decisions as tokens: the lm_head decides; no heads (any beside the starting checkpoint are unused).
-    if (o.train_mode == TrainMode::HeadsOnly)
+    if (o.train_mode == TrainMode::HeadsOnly && !m.model->config.is_llama_features())
       fail("train.mode = heads_only with model.decision = tokens would train nothing",
            "use full, freeze_vision or lora");
   } else if (model::has_heads(heads_dir)) {
@@ -90,8 +98,7 @@ TrainModel load_train_model(const TrainOptions& o, const std::string& weights_di
       dist->broadcast(value, 0);
     }
   }
-  if (o.grad_checkpointing)
-    m.checkpointing = std::make_unique<GradCheckpointing>(m.model->text_model());
+  if (o.grad_checkpointing) m.checkpointing = std::make_unique<GradCheckpointing>(m.model->text_model());
   m.opt = std::make_unique<AdamW>(params, o.adamw);
   summary = describe_model(o, weights_dir, m, params);
   return m;

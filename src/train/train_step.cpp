@@ -64,6 +64,7 @@ void micro_batch_step(TrainModel& m, const BatchTensors& t, const model::LossOpt
   in.input_ids = t.input_ids;
   in.attention_mask = t.attention_mask;
   in.pixel_values = t.pixel_values;
+  in.frame_features = t.frame_features;
   in.logits = false;
   if (m.lora) m.lora->refresh();  // a fresh graph from the adapters to the effective weights, per forward
   at::Tensor hidden;

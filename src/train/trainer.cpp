@@ -21,6 +21,7 @@
 #include "core/text_file.h"
 #include "core/torch_threads.h"
 #include "data/clip_reader.h"
+#include "data/feature_loader.h"
 #include "data/loader.h"
 #include "data/pixel_loader.h"
 #include "text/tokenizer.h"
@@ -268,7 +269,13 @@ void Trainer::setup_data() {
   loader_opts_.batch_size = static_cast<int>(o_.batch_size * env_.world_size);
   loader_opts_.shard_index = env_.rank;
   loader_opts_.num_shards = env_.world_size;
-  pixels_ = hooks_.pixels ? hooks_.pixels : data::frame_store_pixel_loader(o_.data_root);
+  if (m_.model->config.is_llama_features()) {
+    // The LlamaFeatures family reads each clip's precomputed frame features (features_file), no pixels.
+    loader_opts_.features = data::feature_store_loader(o_.data_root);
+    pixels_ = {};
+  } else {
+    pixels_ = hooks_.pixels ? hooks_.pixels : data::frame_store_pixel_loader(o_.data_root);
+  }
 }
 
 int64_t Trainer::count_batches_per_epoch() {
@@ -403,7 +410,9 @@ StepResult Trainer::train_step(const std::vector<data::Batch>& window) {
   StepResult r;
   m_.opt->zero_grad();
   r.lr = schedule_.lr(pos_.step);
-  r.window = train_window(m_, window, o_.loss, o_.train_mode == TrainMode::HeadsOnly, dist_.get());
+  r.window = train_window(m_, window, o_.loss,
+                          o_.train_mode == TrainMode::HeadsOnly && !m_.model->config.is_llama_features(),
+                          dist_.get());
   if (hooks_.after_backward) hooks_.after_backward(pos_.step + 1, m_.opt->params());
   r.grad_norm = m_.opt->clip_grad_norm(o_.grad_clip);
   const bool finite = std::isfinite(r.window.loss) && std::isfinite(r.grad_norm);

@@ -103,6 +103,7 @@ nlohmann::json run_validation(model::SmolVLM& m, model::DecisionHeads* heads,
     in.input_ids = t.input_ids;
     in.attention_mask = t.attention_mask;
     in.pixel_values = t.pixel_values;
+    in.frame_features = t.frame_features;
     in.logits = false;
     at::Tensor hidden = m.forward(in).last_hidden_state;
     add_stream(m, hidden, t.lm_labels, lm);
