@@ -22,8 +22,10 @@ std::vector<NamedTensor> trainable_parameters(const TrainOptions& o, const std::
   } else {
     for (auto& [name, p] : m.model->hf_parameters()) p.requires_grad_(false);
     m.model->set_vision_trainable(false);
-    if (o.train_mode == TrainMode::HeadsOnly && m.model->config.is_llama_features()) {
-      // "Heads and projector only": the LlamaFeatures projector trains with the heads.
+    if (m.model->config.is_llama_features()) {
+      // The LlamaFeatures projector trains in heads_only ("heads and projector") and LoRA (as LLaVA trains
+      // its projector beside LoRA adapters); a LoRA resume takes it from the checkpoint, not the base.
+      if (o.train_mode == TrainMode::Lora && !resume_dir.empty()) model::load_projector(*m.model, resume_dir);
       for (auto& [name, p] : m.model->hf_parameters()) {
         if (name.rfind("projector.", 0) != 0) continue;
         p.requires_grad_(true);
