@@ -3,7 +3,7 @@
 #
 #   bash tests/docs/run_doc_commands.sh PROSPECT WORK_DIR [DOC.md ...]
 #
-# PROSPECT is the built program; it is put on PATH as `prospect`. Each doc file (default: the five of docs/
+# PROSPECT is the built program; it is put on PATH as `prospect`. Each doc file (default: the six of docs/
 # listed below, in that order) runs in a fresh folder WORK_DIR/<NAME>/, as one bash script with
 # `set -euo pipefail`, its marked blocks in file order, so later blocks see the files and shell variables of
 # earlier ones. PROSPECT_THREADS defaults to 1. The markers, each on the line directly before a fenced block:
@@ -27,7 +27,7 @@ shift 2
 docs=("$@")
 if [ ${#docs[@]} -eq 0 ]; then
   docs=("$root/docs/QUICKSTART.md" "$root/docs/DATA.md" "$root/docs/CONFIGURATION.md" "$root/docs/TRAINING.md"
-        "$root/docs/STREAMING.md")
+        "$root/docs/STREAMING.md" "$root/docs/FEATURES.md")
 fi
 mkdir -p "$work/bin"
 work="$(realpath "$work")"
