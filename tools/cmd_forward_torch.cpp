@@ -17,8 +17,15 @@
 // foreach | fused); defaults are train.json's optim.* defaults, except lr (1e-3). --out then also holds
 // `grad_norm` (before clipping), and --grads still writes the unclipped gradients. --save-params FILE writes
 // every parameter (after the update, with --step) under its HF name. It exists so that one update can be
-// compared with torch.optim.AdamW (tests/peers/check_optimizer_step.py). Not here: generation, schedules,
-// accumulation.
+// compared with torch.optim.AdamW (tests/peers/check_optimizer_step.py).
+//
+// The llama_features family (a LlamaForCausalLM directory + prospect_projector.safetensors) reads frame
+// features instead of pixels: `features` [n, K, D] (fp32), whose projector outputs replace the <image>
+// placeholders in order; image_hidden_states is then the projector output. --feature-dim, --frame-tokens and
+// --image-token-id supply (or override) what a plain HF Llama directory's config.json lacks. --save-model DIR
+// writes the model (after the --step update) with save_pretrained (--save-shard-bytes to shard it), so a
+// Prospect-saved directory can be loaded by transformers (tests/peers/check_llama_parity.py). Not here:
+// generation, schedules, accumulation.
 #include <torch/cuda.h>
 
 #include <iostream>
@@ -99,6 +106,9 @@ struct ForwardOptions {
   std::string device = "cpu";
   std::string step;         // --step KEY=V,... (empty: no update)
   std::string save_params;  // --save-params FILE
+  std::string save_model;   // --save-model DIR
+  int64_t save_shard_bytes = 0;
+  int64_t feature_dim = 0, frame_tokens = 0, image_token_id = -1;
 };
 
 int run_forward(const ForwardOptions& o) {
@@ -120,6 +130,9 @@ int run_forward(const ForwardOptions& o) {
   } else if (o.device != "cpu") {
     prospect::fail("--device must be cpu or cuda, got '" + o.device + "'");
   }
+  mo.feature_dim = o.feature_dim;
+  mo.frame_tokens = o.frame_tokens;
+  mo.image_token_id = o.image_token_id;
   auto model = load_pretrained(o.model, mo);
   auto in = load_tensors(o.inputs);
   auto need = [&](const char* name) -> at::Tensor {
@@ -129,7 +142,8 @@ int run_forward(const ForwardOptions& o) {
       ctx.file = o.inputs;
       ctx.field = name;
       prospect::fail(ctx, "missing input tensor",
-                     "expected input_ids [B,T] and optionally attention_mask, pixel_values, labels");
+                     "expected input_ids [B,T] and optionally attention_mask, pixel_values (or features), "
+                     "labels");
     }
     return it->second;
   };
@@ -137,6 +151,12 @@ int run_forward(const ForwardOptions& o) {
   fi.input_ids = need("input_ids").to(at::kLong);
   if (in.count("attention_mask")) fi.attention_mask = in.at("attention_mask");
   if (in.count("pixel_values")) fi.pixel_values = in.at("pixel_values").to(at::kFloat);
+  if (in.count("features")) {
+    if (!model->config.is_llama_features())
+      prospect::fail(o.inputs + ": 'features' needs a llama_features model (" + o.model + " is SmolVLM)",
+                     "give pixel_values to a SmolVLM model");
+    fi.frame_features = in.at("features").to(at::kFloat);
+  }
   bool has_labels = in.count("labels") > 0;
   const bool backward = o.grads || step.enabled;
   if (backward && !has_labels)
@@ -206,6 +226,13 @@ int run_forward(const ForwardOptions& o) {
     save_tensors(o.save_params, params, {{"format", "pt"}});
     std::cout << "parameters: " << params.size() << " tensors -> " << o.save_params << "\n";
   }
+  if (!o.save_model.empty()) {
+    SaveOptions so;
+    if (o.save_shard_bytes > 0) so.max_shard_bytes = o.save_shard_bytes;
+    save_pretrained(*model, o.save_model, so);
+    std::cout << "model: " << prospect::model::model_family_name(model->family()) << " -> " << o.save_model
+              << "\n";
+  }
   double secs = prospect::seconds_since(t0);
   std::cout << "forward: " << fi.input_ids.size(0) << "x" << fi.input_ids.size(1) << " tokens, "
             << (out.image_hidden_states.defined() ? out.image_hidden_states.size(0) : 0) << " images";
@@ -225,7 +252,8 @@ prospect::tools::Command reg(
           ->required();
       sub.add_option(
              "--inputs", o->inputs,
-             "safetensors with input_ids [B,T], optional attention_mask, pixel_values [B,N,3,H,W], labels")
+             "safetensors with input_ids [B,T], optional attention_mask, pixel_values [B,N,3,H,W] (or "
+             "features [n,K,D] for a llama_features model), labels")
           ->required();
       sub.add_option("--out", o->out,
                      "Output safetensors: logits, last_hidden_state, image_hidden_states, loss (+ gradients)")
@@ -250,6 +278,16 @@ prospect::tools::Command reg(
       sub.add_option(
           "--save-params", o->save_params,
           "Write every parameter under its HF name (after the --step update) to this safetensors file");
+      sub.add_option("--save-model", o->save_model,
+                     "Save the model (after the --step update) into this directory with save_pretrained");
+      sub.add_option("--save-shard-bytes", o->save_shard_bytes,
+                     "With --save-model: shard the weights above this many bytes (0: the default 5 GiB)");
+      sub.add_option("--feature-dim", o->feature_dim,
+                     "llama_features: frame-feature width D (0: config.json's prospect.feature_dim)");
+      sub.add_option("--frame-tokens", o->frame_tokens,
+                     "llama_features: tokens per frame K (0: config.json's prospect.frame_tokens)");
+      sub.add_option("--image-token-id", o->image_token_id,
+                     "llama_features: the placeholder token id (-1: config.json's prospect.image_token_id)");
       return [o]() { return run_forward(*o); };
     });
 

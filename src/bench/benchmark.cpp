@@ -185,6 +185,10 @@ BenchClip make_clip(const model::SmolVLMConfig& c, int64_t frames, int64_t text_
   clip.where_t = where.select(1, 1).to(dev);
   clip.targets = target.index({where.select(1, 0), where.select(1, 1)}).to(dev);
   auto gen = at::make_generator<at::CPUGeneratorImpl>(seed + 1);
+  if (c.is_llama_features()) {  // precomputed frame features [n, K, D] instead of pixels
+    clip.pixels = at::randn({frames, c.frame_tokens, c.feature_dim}, gen, at::kFloat).to(dev, dt);
+    return clip;
+  }
   const int64_t s = c.vision.image_size;
   clip.pixels = at::randn({1, frames, 3, s, s}, gen, at::kFloat).clamp(-1, 1).to(dev, dt);
   return clip;
@@ -312,7 +316,9 @@ StreamFigures time_streaming(model::SmolVLM& m, const BenchOptions& o, const at:
   auto gen = at::make_generator<at::CPUGeneratorImpl>(o.seed + 11);
   std::vector<double> lat;
   for (int64_t fr = 0; fr < total; fr++) {
-    at::Tensor px = at::randn({1, 1, 3, s, s}, gen, at::kFloat);  // the new frame, on the host
+    at::Tensor px = c.is_llama_features()  // the new frame (its features), on the host
+                        ? at::randn({1, c.frame_tokens, c.feature_dim}, gen, at::kFloat)
+                        : at::randn({1, 1, 3, s, s}, gen, at::kFloat);
     sync(dev);
     auto t0 = Clock::now();
     model::ForwardInput in;
@@ -396,11 +402,34 @@ model::SmolVLMConfig bench_config(const BenchOptions& o) {
                             {"image_size", 32},
                             {"patch_size", 4}}}};
       c = model::SmolVLMConfig::from_json(j, "bench shape tiny");
+    } else if (s == "llama-1b") {
+      c = model::SmolVLMConfig::preset("llama-1b");
+    } else if (s == "llama-tiny") {
+      // The llama_features family in miniature: 16-d features, K = 2, GQA 4/2, llama3 rope scaling, tied.
+      nlohmann::json j = {{"model_type", "llama"},
+                          {"vocab_size", 1024},
+                          {"hidden_size", 64},
+                          {"intermediate_size", 128},
+                          {"num_hidden_layers", 2},
+                          {"num_attention_heads", 4},
+                          {"num_key_value_heads", 2},
+                          {"rms_norm_eps", 1e-5},
+                          {"tie_word_embeddings", true},
+                          {"max_position_embeddings", 4096},
+                          {"rope_parameters",
+                           {{"rope_type", "llama3"},
+                            {"rope_theta", 500000.0},
+                            {"factor", 32.0},
+                            {"low_freq_factor", 1.0},
+                            {"high_freq_factor", 4.0},
+                            {"original_max_position_embeddings", 64}}},
+                          {"prospect", {{"feature_dim", 16}, {"frame_tokens", 2}, {"image_token_id", 1023}}}};
+      c = model::SmolVLMConfig::from_json(j, "bench shape llama-tiny");
     } else {
-      fail("--shape must be 2.2b, 500m, 256m or tiny, got '" + o.shape + "'");
+      fail("--shape must be 2.2b, 500m, 256m, tiny, llama-1b or llama-tiny, got '" + o.shape + "'");
     }
   }
-  if (o.image_size > 0) {
+  if (o.image_size > 0 && !c.is_llama_features()) {
     c.vision.image_size = o.image_size;
     c.validate("--image-size " + std::to_string(o.image_size));
   }
@@ -429,6 +458,8 @@ std::vector<int64_t> bench_clip_ids(const model::SmolVLMConfig& c, int64_t frame
 
 json BenchResult::to_json() const {
   json j = {{"device", device},
+            {"family", family},
+            {"params_projector", params_projector},
             {"device_name", device_name},
             {"torch", torch_version},
             {"threads", threads},
@@ -495,13 +526,25 @@ BenchResult run_benchmark(const BenchOptions& o, std::FILE* log) {
   auto m = make_model(c, dev, dt, o.attention, o.seed);
   sync(dev);
   r.params_total = m->num_parameters();
-  for (auto& p : m->model->vision_model->parameters()) r.params_vision += p.numel();
-  say(log, strformat("model: %lld parameters (%lld in the vision tower), built in %.1f s",
-                     (long long)r.params_total, (long long)r.params_vision, seconds_since(t0)));
+  r.family = model::model_family_name(c.family);
+  const bool features = c.is_llama_features();
+  if (m->model)
+    for (auto& p : m->model->vision_model->parameters()) r.params_vision += p.numel();
+  if (m->projector)
+    for (auto& p : m->projector->parameters()) r.params_projector += p.numel();
+  if (features)
+    say(log, strformat("model: %lld parameters (no vision tower: frame features %lld x %lld -> projector of "
+                       "%lld parameters), built in %.1f s",
+                       (long long)r.params_total, (long long)c.frame_tokens, (long long)c.feature_dim,
+                       (long long)r.params_projector, seconds_since(t0)));
+  else
+    say(log, strformat("model: %lld parameters (%lld in the vision tower), built in %.1f s",
+                       (long long)r.params_total, (long long)r.params_vision, seconds_since(t0)));
 
   const int64_t k = m->tokens_per_image();
   const int64_t patches =
-      (c.vision.image_size / c.vision.patch_size) * (c.vision.image_size / c.vision.patch_size);
+      features ? 0
+               : (c.vision.image_size / c.vision.patch_size) * (c.vision.image_size / c.vision.patch_size);
   r.vision_patches = o.frames * patches;
   if (o.train || o.train_frozen) {
     BenchClip clip = make_clip(c, o.frames, o.text_tokens, k, o.seed, dev, dt);
@@ -512,10 +555,15 @@ BenchResult run_benchmark(const BenchOptions& o, std::FILE* log) {
                        (long long)o.frames, (long long)k, (long long)r.seq_len, (long long)r.labelled_tokens,
                        (long long)r.vision_patches));
     if (o.train) {
-      r.train = time_training(*m, clip, o, dev, true, train_step_flops(ff, true), rate, &r.adamw, log);
+      // LlamaFeatures: the projector's input is data, so no input gradient (train_step_flops' frozen form).
+      r.train = time_training(*m, clip, o, dev, true, train_step_flops(ff, !features), rate, &r.adamw, log);
       r.has_train = true;
     }
-    if (o.train_frozen) {
+    if (o.train_frozen && features) {
+      say(log,
+          "train_step_frozen_vision: skipped (llama_features has no vision tower; the full step trains "
+          "the projector)");
+    } else if (o.train_frozen) {
       r.frozen = time_training(*m, clip, o, dev, false, train_step_flops(ff, false), rate, &r.adamw, log);
       r.has_frozen = true;
     }
@@ -534,9 +582,16 @@ std::string format_bench(const BenchResult& r) {
   std::ostringstream s;
   s << strformat("device      %s (%s), libtorch %s, %lld threads\n", r.device.c_str(), r.device_name.c_str(),
                  r.torch_version.c_str(), (long long)r.threads);
-  s << strformat("model       %s, %lld parameters (vision %lld), dtype %s, attention %s, AdamW %s\n",
-                 r.shape.c_str(), (long long)r.params_total, (long long)r.params_vision, r.dtype.c_str(),
-                 r.attention.c_str(), r.adamw.empty() ? "-" : r.adamw.c_str());
+  if (r.family == "llama_features")
+    s << strformat(
+        "model       %s (llama_features: no vision tower, frame features -> projector of %lld), %lld "
+        "parameters, dtype %s, attention %s, AdamW %s\n",
+        r.shape.c_str(), (long long)r.params_projector, (long long)r.params_total, r.dtype.c_str(),
+        r.attention.c_str(), r.adamw.empty() ? "-" : r.adamw.c_str());
+  else
+    s << strformat("model       %s, %lld parameters (vision %lld), dtype %s, attention %s, AdamW %s\n",
+                   r.shape.c_str(), (long long)r.params_total, (long long)r.params_vision, r.dtype.c_str(),
+                   r.attention.c_str(), r.adamw.empty() ? "-" : r.adamw.c_str());
   s << strformat("matmul      %s: %.2f TFLOP/s (the MFU denominator)\n", r.matmul_what.c_str(),
                  r.matmul_flops_per_s / 1e12);
   if (r.has_train || r.has_frozen) {

@@ -18,7 +18,10 @@
 namespace prospect::bench {
 
 struct BenchOptions {
-  std::string shape = "2.2b";   // 2.2b | 500m | 256m | tiny (random weights)
+  // 2.2b | 500m | 256m | tiny | llama-1b | llama-tiny (random weights). The llama shapes are the
+  // llama_features family: random frame features [frames, K, D] instead of pixels, no vision tower (so no
+  // frozen-vision step).
+  std::string shape = "2.2b";
   std::string config_path;      // or a config.json (directory or file), used instead of `shape`
   std::string device = "auto";  // auto | cpu | cuda
   std::string dtype = "fp32";   // fp32 | bf16 (bf16 compute, fp32 master weights) | bf16_pure
@@ -76,7 +79,8 @@ struct BenchResult {
   std::string device, device_name, torch_version, dtype, shape, adamw, attention;
   int64_t threads = 0;
   int64_t frames = 0, seq_len = 0, vision_patches = 0, labelled_tokens = 0;
-  int64_t params_total = 0, params_vision = 0;
+  std::string family;  // smolvlm | llama_features
+  int64_t params_total = 0, params_vision = 0, params_projector = 0;
   double matmul_flops_per_s = 0;  // measured
   std::string matmul_what;        // e.g. "bf16 8192^3"
   bool has_train = false, has_frozen = false, has_stream = false;

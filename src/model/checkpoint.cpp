@@ -42,6 +42,8 @@ void write_text_atomic(const std::string& path, const std::string& text) {
   if (ec) fail(path + ": cannot move " + tmp + " into place: " + ec.message());
 }
 
+bool is_projector_name(const std::string& name) { return name.rfind("projector.", 0) == 0; }
+
 }  // namespace
 
 void load_weights(SmolVLM& m, const st::Checkpoint& ck, bool allow_unexpected) {
@@ -49,11 +51,14 @@ void load_weights(SmolVLM& m, const st::Checkpoint& ck, bool allow_unexpected) {
   std::set<std::string> wanted;
   for (auto& p : m.named_parameters(true)) {
     const std::string& name = p.key();
+    if (is_projector_name(name)) continue;  // LlamaFeatures: prospect_projector.safetensors
     wanted.insert(name);
     if (!ck.contains(name)) {
       ErrorContext ctx;
       ctx.file = ck.path();
-      fail(ctx, "the checkpoint lacks parameter '" + name + "'", "is this a SmolVLM / Idefics3 checkpoint?");
+      fail(ctx, "the checkpoint lacks parameter '" + name + "'",
+           m.config.is_llama_features() ? "is this a LlamaForCausalLM checkpoint?"
+                                        : "is this a SmolVLM / Idefics3 checkpoint?");
     }
     st::TensorView v = ck.get(name);
     at::Tensor dst = p.value();
@@ -89,8 +94,53 @@ void load_weights(SmolVLM& m, const st::Checkpoint& ck, bool allow_unexpected) {
   }
 }
 
+bool has_projector(const std::string& dir) { return fs::exists(fs::path(dir) / kProjectorFile); }
+
+void load_projector(SmolVLM& m, const std::string& dir) {
+  const std::string path = (fs::path(dir) / kProjectorFile).string();
+  if (!m.projector)
+    fail(path + ": this model (" + std::string(model_family_name(m.family())) + ") has no projector");
+  auto f = st::File::open(path);
+  at::NoGradGuard no_grad;
+  std::set<std::string> wanted;
+  for (auto& p : m.projector->named_parameters(true)) {
+    const std::string name = "projector." + p.key();
+    wanted.insert(name);
+    ErrorContext ctx;
+    ctx.file = path;
+    ctx.field = name;
+    if (!f->contains(name))
+      fail(ctx, "the projector tensor is missing", "expected projector.linear_{1,2}.{weight,bias}");
+    st::TensorView v = f->get(name);
+    if (v.info->shape != p.value().sizes().vec())
+      fail(ctx,
+           "shape " + c10::str(at::IntArrayRef(v.info->shape)) + " but config.json implies " +
+               c10::str(p.value().sizes()),
+           "prospect.feature_dim or hidden_size disagree with the projector file");
+    p.value().copy_(to_tensor(v));
+  }
+  for (const auto& n : f->names())
+    if (!wanted.count(n)) {
+      ErrorContext ctx;
+      ctx.file = path;
+      ctx.field = n;
+      fail(ctx, "a tensor the projector does not have", "expected projector.linear_{1,2}.{weight,bias}");
+    }
+}
+
+void attach_projector(SmolVLM& m, uint64_t seed, double std) {
+  if (!m.projector) fail("attach_projector: this model has no projector (family smolvlm)");
+  init_parameters(*m.projector, std, seed);
+}
+
 std::shared_ptr<SmolVLM> load_pretrained(const std::string& dir, ModelOptions options) {
   SmolVLMConfig cfg = SmolVLMConfig::load(dir);
+  if (cfg.is_llama_features()) {
+    if (options.feature_dim > 0) cfg.feature_dim = options.feature_dim;
+    if (options.frame_tokens > 0) cfg.frame_tokens = options.frame_tokens;
+    if (options.image_token_id >= 0) cfg.image_token_id = options.image_token_id;
+    cfg.validate((fs::path(dir) / "config.json").string());
+  }
   if (options.frame_pool == 0 && fs::exists(fs::path(dir) / kProspectConfigFile))
     options.frame_pool = ProspectConfig::load(dir).frame_pool;
   // Build on the CPU (parameters untouched until loaded), fill from the mapping, then move.
@@ -99,6 +149,12 @@ std::shared_ptr<SmolVLM> load_pretrained(const std::string& dir, ModelOptions op
   auto m = std::make_shared<SmolVLM>(cfg, options);
   st::Checkpoint ck = st::Checkpoint::open(dir);
   load_weights(*m, ck);
+  if (m->projector) {
+    if (has_projector(dir))
+      load_projector(*m, dir);
+    else
+      attach_projector(*m, options.projector_seed);
+  }
   if (device != at::Device(at::kCPU)) {
     m->to(device);
     m->options.device = device;
@@ -109,15 +165,20 @@ std::shared_ptr<SmolVLM> load_pretrained(const std::string& dir, ModelOptions op
 void save_pretrained(const SmolVLM& m, const std::string& dir, const SaveOptions& options) {
   fs::create_directories(dir);
   write_text_atomic((fs::path(dir) / "config.json").string(), m.config.to_json().dump(2) + "\n");
-  NamedTensors all;
+  NamedTensors all, projector;
   int64_t total = 0;
   for (const auto& p : m.named_parameters(true)) {
     at::Tensor t = p.value().detach();
     if (options.dtype != at::ScalarType::Undefined) t = t.to(options.dtype);
+    if (is_projector_name(p.key())) {
+      projector.emplace_back(p.key(), t);
+      continue;
+    }
     total += t.numel() * t.element_size();
     all.emplace_back(p.key(), t);
   }
   std::map<std::string, std::string> meta = {{"format", "pt"}};
+  if (m.projector) save_tensors((fs::path(dir) / kProjectorFile).string(), projector, meta);
   // Stale files from an earlier save with another layout would confuse loaders.
   for (const char* old : {"model.safetensors", "model.safetensors.index.json"})
     fs::remove(fs::path(dir) / old);

@@ -9,15 +9,51 @@
 
 namespace prospect::model {
 
-std::pair<at::Tensor, at::Tensor> rotary_cos_sin(const at::Tensor& position_ids, int64_t head_dim,
-                                                 double theta, at::ScalarType dtype) {
-  auto fopts = at::TensorOptions().dtype(at::kFloat).device(position_ids.device());
+at::Tensor rotary_inv_freq(const TextConfig& c, at::Device device) {
+  auto fopts = at::TensorOptions().dtype(at::kFloat).device(device);
+  const int64_t d = c.head_dim;
   at::Tensor exponents =
-      torch::arange(0, head_dim, 2, fopts.dtype(at::kLong)).to(at::kFloat) / static_cast<double>(head_dim);
-  at::Tensor inv_freq = 1.0 / at::pow(theta, exponents);  // float32, as transformers computes it
+      torch::arange(0, d, 2, fopts.dtype(at::kLong)).to(at::kFloat) / static_cast<double>(d);
+  at::Tensor inv_freq = 1.0 / at::pow(c.rope_theta, exponents);  // float32, as transformers computes it
+  if (c.rope_type != "llama3") return inv_freq;
+  // Llama 3.1 scaling, by wavelength: long waves (beyond the low-frequency bound) slow down by `factor`,
+  // short ones (below the high-frequency bound) stay, the band between blends the two.
+  const double original = static_cast<double>(c.rope_original_max_position_embeddings);
+  const double long_bound = original / c.rope_low_freq_factor;
+  const double short_bound = original / c.rope_high_freq_factor;
+  at::Tensor wavelength = (2 * M_PI) / inv_freq;
+  at::Tensor slowed = inv_freq / c.rope_factor;
+  at::Tensor scaled = at::where(wavelength > long_bound, slowed, inv_freq);
+  at::Tensor blend =
+      (original / wavelength - c.rope_low_freq_factor) / (c.rope_high_freq_factor - c.rope_low_freq_factor);
+  at::Tensor blended = (1 - blend) * scaled / c.rope_factor + blend * scaled;
+  at::Tensor in_band = wavelength.ge(short_bound).logical_and(wavelength.le(long_bound));
+  return at::where(in_band, blended, scaled);
+}
+
+namespace {
+
+std::pair<at::Tensor, at::Tensor> cos_sin_of(const at::Tensor& position_ids, const at::Tensor& inv_freq,
+                                             at::ScalarType dtype) {
   at::Tensor freqs = position_ids.to(at::kFloat).unsqueeze(-1) * inv_freq;  // [B, T, d/2]
   at::Tensor emb = at::cat({freqs, freqs}, -1);
   return {emb.cos().to(dtype), emb.sin().to(dtype)};
+}
+
+}  // namespace
+
+std::pair<at::Tensor, at::Tensor> rotary_cos_sin(const at::Tensor& position_ids, const TextConfig& c,
+                                                 at::ScalarType dtype) {
+  return cos_sin_of(position_ids, rotary_inv_freq(c, position_ids.device()), dtype);
+}
+
+std::pair<at::Tensor, at::Tensor> rotary_cos_sin(const at::Tensor& position_ids, int64_t head_dim,
+                                                 double theta, at::ScalarType dtype) {
+  TextConfig c;
+  c.head_dim = head_dim;
+  c.rope_theta = theta;
+  c.rope_type = "default";
+  return rotary_cos_sin(position_ids, c, dtype);
 }
 
 namespace {
@@ -133,8 +169,7 @@ at::Tensor TextModel::forward(const at::Tensor& inputs_embeds, const at::Tensor&
   ctx.keep = causal.view({1, 1, t, s}).logical_and(key_mask.view({b, 1, 1, s}));
   at::Tensor pos = position_ids.defined() ? position_ids.to(dev)
                                           : torch::arange(past, s, lopts).view({1, t}).expand({b, t});
-  std::tie(ctx.cos, ctx.sin) =
-      rotary_cos_sin(pos, config.head_dim, config.rope_theta, inputs_embeds.scalar_type());
+  std::tie(ctx.cos, ctx.sin) = rotary_cos_sin(pos, config, inputs_embeds.scalar_type());
   at::Tensor h = inputs_embeds;
   for (auto& layer : layers) h = runner ? runner(*layer, h, ctx) : layer->forward(h, ctx);
   return norm->forward(h);

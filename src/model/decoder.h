@@ -1,7 +1,7 @@
-// The Llama language model of SmolVLM2 (transformers' LlamaModel under `model.text_model.`): token
-// embeddings, decoder layers (RMSNorm -> grouped-query attention with rotary embeddings -> residual ->
-// RMSNorm -> SwiGLU MLP -> residual), final RMSNorm. Works on embeddings (the image merge happens before, in
-// smolvlm.h) and optionally through a KVCache. Not here: lm_head, heads, loss.
+// The Llama language model (transformers' LlamaModel: under `model.text_model.` in SmolVLM2, under `model.`
+// in LlamaForCausalLM): token embeddings, decoder layers (RMSNorm -> grouped-query attention with rotary
+// embeddings -> residual -> RMSNorm -> SwiGLU MLP -> residual), final RMSNorm. Works on embeddings (the image
+// merge happens before, in smolvlm.h) and optionally through a KVCache. Not here: lm_head, heads, loss.
 #pragma once
 #include <functional>
 #include <memory>
@@ -13,8 +13,16 @@
 
 namespace prospect::model {
 
+// The rotary inverse frequencies [head_dim / 2] (fp32, on `device`): theta^(-2i/d), then, for rope_type
+// "llama3", Llama 3.1's rescaling: wavelengths 2*pi/f longer than original_max / low_freq_factor are divided
+// by `factor`, shorter than original_max / high_freq_factor are kept, and those between are blended linearly
+// in original_max / wavelength. Computed in fp32 in the order transformers does, so the bits agree.
+at::Tensor rotary_inv_freq(const TextConfig& c, at::Device device = at::kCPU);
 // cos and sin of the rotary embedding for position ids [B, T]: two [B, T, head_dim] tensors in `dtype`,
 // computed in fp32 as transformers' LlamaRotaryEmbedding does (rotate-half layout, frequencies repeated).
+std::pair<at::Tensor, at::Tensor> rotary_cos_sin(const at::Tensor& position_ids, const TextConfig& c,
+                                                 at::ScalarType dtype);
+// The same without scaling (rope_type default), for a head_dim and theta.
 std::pair<at::Tensor, at::Tensor> rotary_cos_sin(const at::Tensor& position_ids, int64_t head_dim,
                                                  double theta, at::ScalarType dtype);
 

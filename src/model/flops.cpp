@@ -4,8 +4,31 @@
 
 namespace prospect::model {
 
+namespace {
+
+// The decoder layers over the whole sequence.
+double text_flops(const TextConfig& t, int64_t seq_len) {
+  const double H = double(t.hidden_size), T = double(seq_len), It = double(t.intermediate_size);
+  const double q = double(t.num_attention_heads * t.head_dim),
+               kv = double(t.num_key_value_heads * t.head_dim);
+  const double text_layer = 2 * T * H * q + 2 * 2 * T * H * kv + 2 * T * q * H  // q, k, v, o
+                            + 2 * T * H * It * 3                                // gate, up, down
+                            + 2 * T * T * q * 2;  // scores and values (full T x T)
+  return double(t.num_hidden_layers) * text_layer;
+}
+
+}  // namespace
+
 ForwardFlops forward_flops(const SmolVLMConfig& c, int64_t seq_len, int64_t images, int64_t logit_positions) {
   ForwardFlops f;
+  if (c.is_llama_features()) {
+    // No vision tower; the projector (Linear(D, H) -> GELU -> Linear(H, H)) counts as the connector.
+    const double K = double(c.frame_tokens), D = double(c.feature_dim), H = double(c.text.hidden_size);
+    f.connector = double(images) * 2 * K * (D * H + H * H);
+    f.text = text_flops(c.text, seq_len);
+    f.lm_head = 2 * double(logit_positions) * H * double(c.text.vocab_size);
+    return f;
+  }
   const VisionConfig& v = c.vision;
   const double P =
       double(v.image_size / v.patch_size) * double(v.image_size / v.patch_size);  // patches per image
@@ -17,16 +40,10 @@ ForwardFlops forward_flops(const SmolVLMConfig& c, int64_t seq_len, int64_t imag
   f.vision = double(images) * (2 * P * patch_in * D + double(v.num_hidden_layers) * vision_layer);
   const double s2 = double(c.scale_factor * c.scale_factor);
   const double K = P / s2;
-  const TextConfig& t = c.text;
-  const double H = double(t.hidden_size), T = double(seq_len), It = double(t.intermediate_size);
-  const double q = double(t.num_attention_heads * t.head_dim),
-               kv = double(t.num_key_value_heads * t.head_dim);
+  const double H = double(c.text.hidden_size);
   f.connector = double(images) * 2 * K * (D * s2) * H;
-  const double text_layer = 2 * T * H * q + 2 * 2 * T * H * kv + 2 * T * q * H  // q, k, v, o
-                            + 2 * T * H * It * 3                                // gate, up, down
-                            + 2 * T * T * q * 2;  // scores and values (full T x T)
-  f.text = double(t.num_hidden_layers) * text_layer;
-  f.lm_head = 2 * double(logit_positions) * H * double(t.vocab_size);
+  f.text = text_flops(c.text, seq_len);
+  f.lm_head = 2 * double(logit_positions) * H * double(c.text.vocab_size);
   return f;
 }
 

@@ -13,7 +13,7 @@ namespace prospect::model {
 // norms, softmax, activations and the embedding lookup are not counted.
 struct ForwardFlops {
   double vision = 0;     // patch embedding + encoder layers, all images
-  double connector = 0;  // pixel-shuffle projection, all images
+  double connector = 0;  // pixel-shuffle projection, all images (LlamaFeatures: the projector, vision 0)
   double text = 0;       // decoder layers over the whole sequence
   double lm_head = 0;    // at the positions whose logits are computed
   double total() const { return vision + connector + text + lm_head; }
@@ -23,7 +23,8 @@ struct ForwardFlops {
 // `logit_positions` positions (training: the labelled ones).
 ForwardFlops forward_flops(const SmolVLMConfig& c, int64_t seq_len, int64_t images, int64_t logit_positions);
 // A training step's model FLOPs: backward = 2 x forward for every trained part; with the vision tower frozen
-// it runs forward only (1x) and the connector needs no input gradient (2x).
+// it runs forward only (1x) and the connector needs no input gradient (2x). LlamaFeatures: pass false (the
+// projector's input is data: 2x).
 double train_step_flops(const ForwardFlops& f, bool vision_trainable);
 
 }  // namespace prospect::model

@@ -1,4 +1,4 @@
-// SmolVLM2 assembly, image merge and forward pass (see smolvlm.h).
+// The model of both families: assembly, image (frame-feature) merge and forward pass (see smolvlm.h).
 #include "model/smolvlm.h"
 
 #include "core/device_copy.h"
@@ -14,25 +14,59 @@ SmolVLMModel::SmolVLMModel(const SmolVLMConfig& c, const at::TensorOptions& opts
 
 SmolVLM::SmolVLM(const SmolVLMConfig& c, const ModelOptions& o) : config(c), options(o) {
   auto opts = at::TensorOptions().dtype(o.dtype).device(o.device);
-  model = register_module("model", std::make_shared<SmolVLMModel>(c, opts));
+  const bool llama = c.is_llama_features();
+  if (llama) {
+    if (c.image_token_id < 0 || c.image_token_id >= c.text.vocab_size)
+      fail("llama_features model: the <image> placeholder id " + std::to_string(c.image_token_id) +
+               " is not a token of the vocabulary [0, " + std::to_string(c.text.vocab_size) + ")",
+           "set prospect.image_token_id in config.json, or ModelOptions::image_token_id for a plain Llama "
+           "checkpoint");
+    if (o.frame_pool > 0)
+      fail("llama_features model: frame_pool " + std::to_string(o.frame_pool) +
+               " does not apply (each frame is already K = " + std::to_string(c.frame_tokens) +
+               " feature tokens)",
+           "set frame_pool to 0");
+    // LlamaForCausalLM's tree: the decoder is `model`, so its names are model.embed_tokens.weight, ...
+    text_ = register_module("model", std::make_shared<TextModel>(c.text, opts));
+  } else {
+    model = register_module("model", std::make_shared<SmolVLMModel>(c, opts));
+    text_ = model->text_model;
+  }
   if (c.tie_word_embeddings) {
     // Tied: lm_head reads the embedding matrix and is not registered, so the weight is listed (and saved)
-    // once, as model.text_model.embed_tokens.weight. Module::to() moves it in place, so the alias survives.
+    // once, as the embedding. Module::to() moves it in place, so the alias survives.
     lm_head = std::make_shared<Linear>(0, 0, false, opts);
-    lm_head->weight = model->text_model->embed_tokens->weight;
+    lm_head->weight = text_->embed_tokens->weight;
   } else {
     lm_head = register_module("lm_head",
                               std::make_shared<Linear>(c.text.hidden_size, c.text.vocab_size, false, opts));
   }
+  if (llama)
+    projector =
+        register_module("projector", std::make_shared<Projector>(c.feature_dim, c.text.hidden_size, opts));
   if (o.frame_pool > 0)
     pool_token_grid(at::zeros({1, c.tokens_per_frame(), 1}), o.frame_pool);  // validates k
 }
 
 int64_t SmolVLM::tokens_per_image() const {
+  if (config.is_llama_features()) return config.frame_tokens;
   return options.frame_pool > 0 ? options.frame_pool * options.frame_pool : config.tokens_per_frame();
 }
 
 at::Tensor SmolVLM::encode_images(const at::Tensor& pixel_values, bool check_padding) {
+  if (config.is_llama_features()) {
+    at::Tensor f = pixel_values;
+    if (f.dim() == 4) f = f.reshape({f.size(0) * f.size(1), f.size(2), f.size(3)});
+    if (f.dim() != 3 || f.size(1) != config.frame_tokens || f.size(2) != config.feature_dim)
+      fail("frame features must be [n, K, D] = [n, " + std::to_string(config.frame_tokens) + ", " +
+               std::to_string(config.feature_dim) + "] (or [B, N, K, D]), got " +
+               c10::str(pixel_values.sizes()),
+           "the feature files and the model's prospect.frame_tokens / prospect.feature_dim disagree");
+    if (!at::isFloatingType(f.scalar_type()))
+      fail("frame features must be floating point, got " + std::string(c10::toString(f.scalar_type())));
+    f = to_device_async(f, lm_head->weight.device(), lm_head->weight.scalar_type());
+    return projector->forward(f);
+  }
   at::Tensor px = pixel_values;
   if (px.dim() == 5) px = px.reshape({px.size(0) * px.size(1), px.size(2), px.size(3), px.size(4)});
   if (px.dim() != 4)
@@ -79,11 +113,16 @@ at::Tensor SmolVLM::embed(const at::Tensor& input_ids, const at::Tensor& image_f
       n_tokens > 0 ? input_ids.eq(config.image_token_id).nonzero() : at::Tensor();  // [n_tokens, 2]
   const at::Device dev = lm_head->weight.device();
   at::Tensor ids = to_device_async(input_ids, dev);
-  at::Tensor emb = model->text_model->embed_tokens->forward(ids);
+  at::Tensor emb = text_->embed_tokens->forward(ids);
   int64_t n_feat = image_features.defined() ? image_features.size(0) * image_features.size(1) : 0;
   if (n_tokens != n_feat) {
     std::string k = image_features.defined() ? std::to_string(image_features.size(1)) : "K";
     std::string n = image_features.defined() ? std::to_string(image_features.size(0)) : "0";
+    if (config.is_llama_features())
+      fail("the input has " + std::to_string(n_tokens) + " <image> placeholder tokens (id " +
+               std::to_string(config.image_token_id) + ") but " + n + " frames x " + k +
+               " tokens = " + std::to_string(n_feat) + " projected frame features",
+           "each frame needs exactly " + std::to_string(tokens_per_image()) + " placeholder tokens");
     fail("the input has " + std::to_string(n_tokens) + " <image> tokens (id " +
              std::to_string(config.image_token_id) + ") but " + n + " real images x " + k +
              " tokens = " + std::to_string(n_feat) + " image features",
@@ -104,12 +143,14 @@ ForwardOutput SmolVLM::forward(const ForwardInput& in) {
   ForwardOutput out;
   if (in.image_features.defined()) {
     out.image_hidden_states = in.image_features;
+  } else if (config.is_llama_features() && in.frame_features.defined()) {
+    out.image_hidden_states = encode_images(in.frame_features, false);
   } else if (in.pixel_values.defined()) {
     out.image_hidden_states = encode_images(in.pixel_values, in.check_padding);
   }
   at::Tensor emb = embed(in.input_ids, out.image_hidden_states);
   out.last_hidden_state =
-      model->text_model->forward(emb, in.attention_mask, in.position_ids, in.cache, options.attention);
+      text_->forward(emb, in.attention_mask, in.position_ids, in.cache, options.attention);
   if (in.logits) out.logits = lm_logits(out.last_hidden_state);
   return out;
 }
@@ -118,6 +159,7 @@ at::Tensor SmolVLM::lm_logits(const at::Tensor& hidden) { return lm_head->forwar
 
 void SmolVLM::set_vision_trainable(bool trainable) {
   vision_trainable_ = trainable;
+  if (!model) return;  // LlamaFeatures: no vision tower; the projector keeps its own requires_grad
   for (auto& p : model->vision_model->parameters()) p.set_requires_grad(trainable);
 }
 

@@ -21,7 +21,7 @@ LoraSet::LoraSet(model::SmolVLM& m, const LoraOptions& o) {
   scale_ = o.alpha / static_cast<double>(o.rank);
   at::NoGradGuard no_grad;
   auto gen = at::make_generator<at::CPUGeneratorImpl>(o.seed);
-  auto& layers = m.model->text_model->layers;
+  auto& layers = m.text_model().layers;
   for (size_t i = 0; i < layers.size(); i++) {
     auto& L = *layers[i];
     std::vector<std::pair<std::string, model::Linear*>> found = {
@@ -45,7 +45,9 @@ LoraSet::LoraSet(model::SmolVLM& m, const LoraOptions& o) {
       a.uniform_(-bound, bound, gen);
       t.a = a.to(t.base.options()).requires_grad_(true);
       t.b = at::zeros({out, o.rank}, t.base.options()).requires_grad_(true);
-      std::string prefix = "model.text_model.layers." + std::to_string(i) + "." + suffix;
+      // The decoder's HF names: model.text_model.layers.* (SmolVLM), model.layers.* (LlamaFeatures).
+      std::string prefix = std::string(m.model ? "model.text_model.layers." : "model.layers.") +
+                           std::to_string(i) + "." + suffix;
       params_.emplace_back(prefix + ".lora_A.weight", t.a);
       params_.emplace_back(prefix + ".lora_B.weight", t.b);
       targets_.push_back(std::move(t));
