@@ -147,6 +147,25 @@ uint32_t codepoint_before(std::string_view s, size_t pos) {
 }
 
 bool is_whitespace(uint32_t cp) { return codepoint_class(cp) == CodepointClass::kSpace; }
+// Characters at the start and at the end of a token string that are whitespace or 'Ġ' (U+0120, the
+// byte-level space): what ByteLevel's trim_offsets moves offsets past.
+std::pair<int32_t, int32_t> space_counts(std::string_view tok) {
+  std::vector<bool> space;
+  size_t pos = 0;
+  while (pos < tok.size()) {
+    uint32_t cp = 0;
+    int l = utf8_decode(tok, pos, &cp);
+    if (l <= 0) break;
+    space.push_back(cp == 0x120 || is_whitespace(cp));
+    pos += l;
+  }
+  int32_t lead = 0;
+  while (lead < static_cast<int32_t>(space.size()) && space[lead]) ++lead;
+  int32_t trail = 0;
+  while (trail < static_cast<int32_t>(space.size()) && space[space.size() - 1 - trail]) ++trail;
+  return {lead, trail};
+}
+
 // HF's single_word check: no regex \w character (Unicode: letters, marks, decimal digits, connector
 // punctuation, ZWJ/ZWNJ) right before or after the match.
 bool is_word_char(uint32_t cp) { return is_regex_word(cp); }
@@ -276,22 +295,9 @@ void Tokenizer::Impl::finish() {
       std::string tok = id_added[id] >= 0                               ? added[id_added[id]].content
                         : id < static_cast<int32_t>(bpe.vocab().size()) ? bpe.vocab()[id]
                                                                         : std::string();
-      // Count characters that are 'Ġ' (the byte-level space) or whitespace, from each end.
-      std::vector<bool> space;
-      size_t pos = 0;
-      while (pos < tok.size()) {
-        uint32_t cp = 0;
-        int l = utf8_decode(tok, pos, &cp);
-        if (l <= 0) break;
-        space.push_back(cp == 0x120 || is_whitespace(cp));
-        pos += l;
-      }
-      size_t lead = 0;
-      while (lead < space.size() && space[lead]) ++lead;
-      size_t trail = 0;
-      while (trail < space.size() && space[space.size() - 1 - trail]) ++trail;
-      lead_spaces[id] = static_cast<uint8_t>(std::min<size_t>(lead, 255));
-      trail_spaces[id] = static_cast<uint8_t>(std::min<size_t>(trail, 255));
+      auto [lead, trail] = space_counts(tok);
+      lead_spaces[id] = static_cast<uint8_t>(std::min<int32_t>(lead, 255));
+      trail_spaces[id] = static_cast<uint8_t>(std::min<int32_t>(trail, 255));
     }
   }
 }
@@ -745,6 +751,12 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, std::vector<Offset
     segments.swap(second);
   }
 
+  struct TrimOverride {
+    size_t index;
+    int32_t lead;
+    int32_t trail;
+  };
+  std::vector<TrimOverride> trim_override;
   std::vector<PreToken> pretokens;
   std::vector<uint32_t> scratch;
   std::vector<BpeToken> toks;
@@ -753,6 +765,12 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, std::vector<Offset
     if (seg.added >= 0) {
       ids.push_back(im.added[seg.added].id);
       if (offsets) offsets->emplace_back(char_of[seg.begin], char_of[seg.end - 1] + 1);
+      // An lstrip/rstrip match took in whitespace: HF's token string is then the matched text, and
+      // trim_offsets counts the spaces of that text rather than of the token's content.
+      if (offsets && im.trim_offsets && seg.end - seg.begin != im.added[seg.added].content.size()) {
+        auto [lead, trail] = space_counts(text.substr(seg.begin, seg.end - seg.begin));
+        trim_override.push_back({ids.size() - 1, lead, trail});
+      }
       continue;
     }
     pretokens.clear();
@@ -783,10 +801,16 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, std::vector<Offset
   }
 
   if (offsets && im.trim_offsets) {
+    size_t next_override = 0;
     for (size_t i = 0; i < ids.size(); ++i) {
       Offset& o = (*offsets)[i];
       int32_t lead = im.lead_spaces[ids[i]];
       int32_t trail = im.trail_spaces[ids[i]];
+      if (next_override < trim_override.size() && trim_override[next_override].index == i) {
+        lead = trim_override[next_override].lead;
+        trail = trim_override[next_override].trail;
+        ++next_override;
+      }
       if (lead > 0) {
         bool is_first = i == 0 || o.first == 0;
         if (is_first && im.trim_add_prefix_space && lead == 1) lead = 0;
