@@ -85,7 +85,10 @@ prospect::tools::Command reg(
       auto a = std::make_shared<BenchArgs>();
       a->threads = prospect::tools::default_threads();
       auto& o = a->o;
-      sub.add_option("--shape", o.shape, "Model shape: 2.2b, 500m, 256m or tiny")->capture_default_str();
+      sub.add_option(
+             "--shape", o.shape,
+             "Model shape: 2.2b, 500m, 256m, tiny (SmolVLM2), llama-1b or llama-tiny (Llama on features)")
+          ->capture_default_str();
       sub.add_option("--config", o.config_path, "A config.json (file or model directory) instead of --shape");
       sub.add_option("--device", o.device, "auto, cpu or cuda")->capture_default_str();
       sub.add_option(

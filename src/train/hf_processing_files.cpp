@@ -74,6 +74,8 @@ void write_hf_processing_files(const std::string& base_dir, const std::string& o
     if (!fs::exists(out / name)) write_text_file((out / name).string(), j.dump(2) + "\n");
   };
   generate("tokenizer_config.json", tokenizer_config(config, tok));
+  // The features family has no image processor: AutoTokenizer is all transformers needs beside the weights.
+  if (config.is_llama_features()) return;
   generate("preprocessor_config.json", preprocessor_config(config));
   generate("processor_config.json",
            {{"processor_class", "SmolVLMProcessor"}, {"image_seq_len", config.tokens_per_frame()}});

@@ -17,7 +17,8 @@ namespace prospect::train {
 const std::vector<std::string>& hf_processing_file_names();
 
 // Writes the processing files into `out_dir`: each of hf_processing_file_names() copied from `base_dir` when
-// it is there; tokenizer_config.json, preprocessor_config.json and processor_config.json generated when the
+// it is there; tokenizer_config.json, preprocessor_config.json and processor_config.json (the latter two for
+// SmolVLM only: the features family has no image processor) generated when the
 // base has none. Throws prospect::Error naming the file when a write fails.
 void write_hf_processing_files(const std::string& base_dir, const std::string& out_dir,
                                const model::SmolVLMConfig& config, const text::Tokenizer& tok);
