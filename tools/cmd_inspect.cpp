@@ -26,6 +26,7 @@ struct Options {
   int64_t epoch = 0;
   int frame_stride = 1;
   int context_frames = 0;
+  double refresh_cut_rate = 0;
   bool json = false;
 };
 
@@ -175,6 +176,9 @@ prospect::tools::Command reg(
           ->check(CLI::PositiveNumber);
       sub.add_option("--context-frames", o->context_frames, "Bare frame blocks repeated before each sub-clip")
           ->check(CLI::NonNegativeNumber);
+      sub.add_option("--refresh-cut-rate", o->refresh_cut_rate,
+                     "data.refresh_cut_rate: probability a clip is cut and starts as a refreshed stream")
+          ->check(CLI::Range(0.0, 1.0));
       sub.add_flag("--json", o->json, "One JSON line per clip with the fields of sequence.md §6");
       return [o]() -> int {
         prospect::text::Tokenizer tok = prospect::text::Tokenizer::load(o->tokenizer);
@@ -191,14 +195,16 @@ prospect::tools::Command reg(
         ro.seed = o->seed;
         ro.frame_stride = o->frame_stride;
         ro.context_frames = o->context_frames;
+        ro.refresh_cut_rate = o->refresh_cut_rate;
         ro.keep_text = true;
         ClipRenderer renderer(tok, ro);
-        int64_t shown = 0, split = 0, pieces = 0;
+        int64_t shown = 0, split = 0, pieces = 0, cuts = 0;
         for (size_t ci = 0; ci < clips.size(); ++ci) {
           if (o->index >= 0 && static_cast<int64_t>(ci) != o->index) continue;
           const Clip& clip = clips[ci];
           std::vector<Sample> samples = renderer.render(clip, o->epoch);
           ++shown;
+          if (!samples.empty() && samples.front().refresh_cut >= 0) ++cuts;
           if (samples.size() > 1) {
             ++split;
             pieces += static_cast<int64_t>(samples.size());
@@ -208,6 +214,7 @@ prospect::tools::Command reg(
             j["video_uid"] = clip.video_uid;
             j["clip_idx"] = clip.clip_idx;
             j["index"] = clip.index_in_file;
+            if (o->refresh_cut_rate > 0) j["refresh_cut"] = samples.front().refresh_cut;
             j["sub_clips"] = nlohmann::json::array();
             for (const Sample& s : samples) {
               nlohmann::json sj;
@@ -239,6 +246,8 @@ prospect::tools::Command reg(
           int64_t tokens = 0, decisions = 0, sp = 0, sn = 0, dp = 0, dn = 0, lmt = 0, dstt = 0, lmm = 0,
                   dstm = 0;
           for (const Sample& s : samples) {
+            if (s.refresh_cut >= 0)
+              std::cout << "--- cut at frame " << s.refresh_cut << " (data.refresh_cut_rate)\n";
             std::cout << "--- sub-clip " << s.sub_clip + 1 << "/" << s.num_sub_clips << ": frames "
                       << s.first_frame << ".." << s.last_frame << ", " << s.input_ids.size()
                       << " tokens, initial state "
@@ -270,7 +279,9 @@ prospect::tools::Command reg(
         }
         if (!o->json) {
           std::cout << shown << " clip" << (shown == 1 ? "" : "s") << " shown; " << split << " split into "
-                    << pieces << " pieces (max_seq_len " << o->max_seq_len << ")\n";
+                    << pieces << " pieces (max_seq_len " << o->max_seq_len << ")";
+          if (o->refresh_cut_rate > 0) std::cout << "; " << cuts << " cut for data.refresh_cut_rate";
+          std::cout << "\n";
         }
         return 0;
       };

@@ -41,6 +41,9 @@ void check_options(const RenderOptions& opt) {
   if (!(opt.anchor_jitter >= 0.0 && opt.anchor_jitter <= 1.0)) {
     fail("anchor_jitter must lie in [0, 1], got " + std::to_string(opt.anchor_jitter));
   }
+  if (!(opt.refresh_cut_rate >= 0.0 && opt.refresh_cut_rate <= 1.0)) {
+    fail("refresh_cut_rate must lie in [0, 1], got " + std::to_string(opt.refresh_cut_rate));
+  }
 }
 
 }  // namespace
@@ -165,6 +168,14 @@ std::vector<bool> select_decision_units(const Clip& clip, const ClipLayout& layo
   // At least one negative per clip when it has any: the silent frame with the smallest draw.
   if (any_silent && !kept_silent) keep[best] = true;
   return keep;
+}
+
+size_t refresh_cut_unit(const Clip& clip, size_t num_units, double rate, uint64_t seed, int64_t epoch) {
+  if (!(rate > 0) || num_units < 2) return 0;
+  uint64_t r = splitmix64(splitmix64(seed ^ 0x2EF2E5CCull) ^ splitmix64(static_cast<uint64_t>(epoch) + 0x3u) ^
+                          clip_key(clip));
+  if (unit_draw(r) >= rate) return 0;
+  return 1 + static_cast<size_t>(splitmix64(r) % static_cast<uint64_t>(num_units - 1));
 }
 
 // ---- Sample counts
@@ -347,8 +358,6 @@ std::vector<Sample> ClipRenderer::render(const Clip& clip_in, int64_t epoch, dou
   if (jitter) jittered = jitter_anchors(clip_in, opt_.anchor_jitter, opt_.seed, epoch);
   const Clip& clip = jitter ? jittered : clip_in;
   ClipLayout layout = layout_clip(clip, opt_);
-  std::vector<bool> decision = select_decision_units(
-      clip, layout, neg_rate >= 0 ? neg_rate : opt_.neg_frame_sampling_rate, opt_.seed, epoch);
   const int64_t block_len = static_cast<int64_t>(block_ids_.size());
 
   std::vector<TokenizedUnit> tu =
@@ -364,9 +373,25 @@ std::vector<Sample> ClipRenderer::render(const Clip& clip_in, int64_t epoch, dou
   };
 
   // Pieces [begin, end) of units, by sequence.md §3.
-  const std::vector<std::pair<size_t, size_t>> pieces = split_pieces(
-      clip, layout, tu, opt_, block_len,
-      [&](const TaskState& st) { return static_cast<int64_t>(system_ids(st).size() + newline_ids_.size()); });
+  auto head_len = [&](const TaskState& st) {
+    return static_cast<int64_t>(system_ids(st).size() + newline_ids_.size());
+  };
+  std::vector<std::pair<size_t, size_t>> pieces = split_pieces(clip, layout, tu, opt_, block_len, head_len);
+  // A refresh cut: drop the units before the cut; the one piece left starts with the state there.
+  int64_t cut_frame = -1;
+  if (opt_.refresh_cut_rate > 0 && pieces.size() == 1) {
+    const size_t c = refresh_cut_unit(clip, layout.units.size(), opt_.refresh_cut_rate, opt_.seed, epoch);
+    if (c > 0) {
+      cut_frame = layout.units[c].frame;
+      layout.units.erase(layout.units.begin(), layout.units.begin() + static_cast<std::ptrdiff_t>(c));
+      layout.state_before.erase(layout.state_before.begin(),
+                                layout.state_before.begin() + static_cast<std::ptrdiff_t>(c));
+      tu.erase(tu.begin(), tu.begin() + static_cast<std::ptrdiff_t>(c));
+      pieces = split_pieces(clip, layout, tu, opt_, block_len, head_len);
+    }
+  }
+  std::vector<bool> decision = select_decision_units(
+      clip, layout, neg_rate >= 0 ? neg_rate : opt_.neg_frame_sampling_rate, opt_.seed, epoch);
 
   const int32_t ignore = kIgnoreIndex;
   std::vector<Sample> out;
@@ -383,6 +408,7 @@ std::vector<Sample> ClipRenderer::render(const Clip& clip_in, int64_t epoch, dou
     s.clip_idx = clip.clip_idx;
     s.sub_clip = static_cast<int>(p);
     s.num_sub_clips = static_cast<int>(pieces.size());
+    s.refresh_cut = cut_frame;
     s.initial_state = layout.state_before[b];
     s.has_steps = layout.has_steps;
     s.first_frame = layout.units[b].frame;

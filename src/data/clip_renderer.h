@@ -35,6 +35,12 @@ struct RenderOptions {
   // also gets a target token in Sample::decision_targets, and a frame with a DST update moves its speaking
   // decision to the last token of the DST message (where the model then chooses to speak or stay silent).
   bool decision_tokens = false;
+  // Training augmentation for streams that refresh their context (docs/TRAINING.md): probability that a clip
+  // is cut at a random kept frame, drawn per (seed, epoch, clip), and rendered from there as a refreshed
+  // stream starts (StreamEngine::start_context): the system message with the state at the cut (`Current
+  // state: ...`), then the frames from the cut on. Only clips that max_seq_len does not split are cut (the
+  // later pieces of a split clip already start that way), so sample counts stay the same every epoch. 0: off.
+  double refresh_cut_rate = 0.0;
 };
 
 // The three tokens a decision chooses between when decisions are tokens: stay silent (<end_of_utterance>),
@@ -106,6 +112,10 @@ std::vector<bool> select_decision_units(const Clip& clip, const ClipLayout& layo
 // the states the turns produce stay the same. prob = 0 returns the clip unchanged.
 Clip jitter_anchors(const Clip& clip, double prob, uint64_t seed, int64_t epoch);
 
+// The unit a refresh cut starts at for (seed, epoch, clip) among `num_units` kept frames: 0 (no cut) with
+// probability 1 - rate, else uniform in [1, num_units - 1] (0 when the clip has fewer than two units).
+size_t refresh_cut_unit(const Clip& clip, size_t num_units, double rate, uint64_t seed, int64_t epoch);
+
 // ---- tokenized samples ----------------------------------------------------------------------------------
 
 struct DecisionPoint {
@@ -130,6 +140,7 @@ struct Sample {
   int64_t clip_idx = 0;
   int sub_clip = 0;  // 0-based piece of a split clip
   int num_sub_clips = 1;
+  int64_t refresh_cut = -1;  // RenderOptions::refresh_cut_rate: the frame the clip was cut at, or -1
 
   std::vector<int32_t> input_ids;
   std::vector<int32_t> lm_labels;          // input id or kIgnoreIndex

@@ -157,6 +157,7 @@ void BatchLoader::worker() {
       } else {
         ++report_.clips;
         report_.samples += static_cast<int64_t>(samples.size());
+        if (!samples.empty() && samples.front().refresh_cut >= 0) ++report_.refresh_cuts;
         if (samples.size() > 1) {
           ++report_.split_clips;
           report_.split_pieces += static_cast<int64_t>(samples.size());

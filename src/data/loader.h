@@ -52,6 +52,7 @@ struct LoaderReport {
   int64_t split_pieces = 0;  // sub-clips those became
   int64_t batches = 0;       // handed out
   int64_t skipped = 0;       // clips that could not be rendered (skip_bad_clips)
+  int64_t refresh_cuts = 0;  // clips cut for RenderOptions::refresh_cut_rate
   std::vector<std::string> skip_reasons;
 };
 

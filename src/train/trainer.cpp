@@ -281,13 +281,17 @@ void Trainer::setup_data() {
 int64_t Trainer::count_batches_per_epoch() {
   // Sub-clip counts do not depend on the epoch (labels never change the text), so one pass gives every
   // epoch's.
-  data::ClipRenderer renderer(*tok_, render_);
+  data::RenderOptions counted = render_;
+  counted.refresh_cut_rate = o_.refresh_cut_rate;  // never changes the counts; counted for the report
+  data::ClipRenderer renderer(*tok_, counted);
   int64_t samples = 0;
   data::LoaderReport& rep = data_report_.train_render;
   samples_per_clip_.assign(train_clips_.size(), 0);
   for (size_t i = 0; i < train_clips_.size(); i++) {
     try {
-      const int64_t n = static_cast<int64_t>(renderer.render(train_clips_[i], 0).size());
+      const std::vector<data::Sample> rendered = renderer.render(train_clips_[i], 0);
+      const int64_t n = static_cast<int64_t>(rendered.size());
+      if (!rendered.empty() && rendered.front().refresh_cut >= 0) rep.refresh_cuts++;
       samples_per_clip_[i] = n;
       samples += n;
       rep.clips++;
@@ -334,6 +338,7 @@ std::unique_ptr<data::BatchLoader> Trainer::make_loader(int64_t epoch) {
   data::RenderOptions r = render_;
   r.neg_frame_sampling_rate = neg_rate_at_step(0);
   r.anchor_jitter = o_.anchor_jitter;
+  r.refresh_cut_rate = o_.refresh_cut_rate;
   data::LoaderOptions lo = loader_opts_;
   if (o_.neg_rate_schedule != NegRateSchedule::Constant) {
     // Each clip renders with the rho of the update that will consume it: its micro-batch follows from the
