@@ -14,6 +14,8 @@ if ! bash scripts/format.sh --check; then
   exit 1
 fi
 bash scripts/build.sh
+# The Python package (pyproject.toml) into .venv, for the Peers.python_* checks (docs/PYTHON.md).
+bash scripts/build_python.sh
 # One compute thread: the test models are tiny, and libtorch's OpenMP threads on a busy 2-core machine are
 # 10-100x slower than one.
 export PROSPECT_THREADS="${PROSPECT_THREADS:-1}"
