@@ -65,22 +65,32 @@ at::Tensor bce_loss(const BceSums& s, int64_t total_pos, int64_t total_neg, cons
   return (s.pos_sum + s.neg_sum) / static_cast<double>(total_pos + total_neg);
 }
 
-BceSums bce_sums(const at::Tensor& logits, const at::Tensor& targets, double pos_weight) {
-  if (logits.dim() != 1 || targets.dim() != 1 || logits.size(0) != targets.size(0))
-    fail("loss: head logits " + c10::str(logits.sizes()) + " do not match targets " +
-         c10::str(targets.sizes()));
-  at::Tensor x = logits.to(at::kFloat);
-  at::Tensor y = targets.to(x.device()).to(at::kFloat);
-  at::Tensor is_pos = y.gt(0.5);
-  // -log sigmoid(x) and -log(1 - sigmoid(x)) = softplus(-x), softplus(x): finite for any finite logit.
-  at::Tensor pos_terms = at::softplus(-x) * pos_weight;
-  at::Tensor neg_terms = at::softplus(x);
+namespace {
+
+// Sums of per-point terms over positives (pos_terms) and negatives (neg_terms), split by 0/1 `targets`.
+BceSums split_sums(const at::Tensor& pos_terms, const at::Tensor& neg_terms, const at::Tensor& targets) {
+  at::Tensor is_pos = targets.to(pos_terms.device()).to(at::kFloat).gt(0.5);
   BceSums s;
   s.pos_sum = at::where(is_pos, pos_terms, at::zeros_like(pos_terms)).sum();
   s.neg_sum = at::where(is_pos, at::zeros_like(neg_terms), neg_terms).sum();
   s.pos = is_pos.sum().item<int64_t>();
-  s.neg = x.size(0) - s.pos;
+  s.neg = pos_terms.size(0) - s.pos;
   return s;
+}
+
+void check_points(const at::Tensor& values, const at::Tensor& targets, const char* what) {
+  if (values.dim() != 1 || targets.dim() != 1 || values.size(0) != targets.size(0))
+    fail(std::string("loss: ") + what + " " + c10::str(values.sizes()) + " do not match targets " +
+         c10::str(targets.sizes()));
+}
+
+}  // namespace
+
+BceSums bce_sums(const at::Tensor& logits, const at::Tensor& targets, double pos_weight) {
+  check_points(logits, targets, "head logits");
+  at::Tensor x = logits.to(at::kFloat);
+  // -log sigmoid(x) and -log(1 - sigmoid(x)) = softplus(-x), softplus(x): finite for any finite logit.
+  return split_sums(at::softplus(-x) * pos_weight, at::softplus(x), targets);
 }
 
 at::Tensor decision_token_ce(const at::Tensor& logits, const at::Tensor& target_ids) {
@@ -98,17 +108,9 @@ at::Tensor marker_log_odds(const at::Tensor& logits, int64_t marker) {
 }
 
 BceSums point_loss_sums(const at::Tensor& losses, const at::Tensor& targets) {
-  if (losses.dim() != 1 || targets.dim() != 1 || losses.size(0) != targets.size(0))
-    fail("loss: point losses " + c10::str(losses.sizes()) + " do not match targets " +
-         c10::str(targets.sizes()));
+  check_points(losses, targets, "point losses");
   at::Tensor x = losses.to(at::kFloat);
-  at::Tensor is_pos = targets.to(x.device()).gt(0.5);
-  BceSums s;
-  s.pos_sum = at::where(is_pos, x, at::zeros_like(x)).sum();
-  s.neg_sum = at::where(is_pos, at::zeros_like(x), x).sum();
-  s.pos = is_pos.sum().item<int64_t>();
-  s.neg = x.size(0) - s.pos;
-  return s;
+  return split_sums(x, x, targets);
 }
 
 at::Tensor balanced_bce(const BceSums& s, int64_t total_pos, int64_t total_neg) {

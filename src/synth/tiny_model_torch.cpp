@@ -11,11 +11,34 @@ namespace prospect::synth {
 
 namespace {
 
-void copy_tokenizer(const std::string& tokenizer_path, const std::string& dir) {
+// Random decision heads + prospect_config.json, and a copy of the tokenizer, beside the saved weights.
+void finish_model_dir(const std::string& dir, const std::string& tokenizer_path,
+                      const model::SmolVLMConfig& config, const TinyModelOptions& opt, int64_t frame_pool) {
+  model::DecisionHeads heads(config.text.hidden_size, model::parse_head_type(opt.head_type));
+  heads.init_weights(opt.seed + 1);
+  model::ProspectConfig pc;
+  pc.head_type = heads.type;
+  pc.hidden_size = config.text.hidden_size;
+  pc.frame_pool = frame_pool;
+  model::save_heads(heads, dir, pc);
   std::error_code ec;
   std::filesystem::copy_file(tokenizer_path, dir + "/tokenizer.json",
                              std::filesystem::copy_options::overwrite_existing, ec);
   if (ec) fail(dir + "/tokenizer.json: cannot copy the tokenizer: " + ec.message());
+}
+
+// The decoder keys both tiny models share (a LlamaConfig), sized by `opt` and fitted to the tokenizer.
+nlohmann::json llama_text_config(const TinyModelOptions& opt, int64_t vocab, int32_t pad_id) {
+  return {{"model_type", "llama"},
+          {"vocab_size", vocab},
+          {"hidden_size", opt.text_hidden},
+          {"intermediate_size", 2 * opt.text_hidden},
+          {"num_hidden_layers", opt.text_layers},
+          {"num_attention_heads", opt.text_heads},
+          {"num_key_value_heads", opt.text_kv_heads},
+          {"max_position_embeddings", 8192},
+          {"rope_theta", 10000.0},
+          {"pad_token_id", pad_id}};
 }
 
 }  // namespace
@@ -41,17 +64,7 @@ int64_t write_tiny_model(const std::string& dir, const std::string& tokenizer_pa
                           {"num_attention_heads", opt.vision_heads},
                           {"image_size", opt.image_size},
                           {"patch_size", opt.patch_size}}},
-                        {"text_config",
-                         {{"model_type", "llama"},
-                          {"vocab_size", tok.vocab_size()},
-                          {"hidden_size", opt.text_hidden},
-                          {"intermediate_size", 2 * opt.text_hidden},
-                          {"num_hidden_layers", opt.text_layers},
-                          {"num_attention_heads", opt.text_heads},
-                          {"num_key_value_heads", opt.text_kv_heads},
-                          {"max_position_embeddings", 8192},
-                          {"rope_theta", 10000.0},
-                          {"pad_token_id", pad_id}}}};
+                        {"text_config", llama_text_config(opt, tok.vocab_size(), pad_id)}};
   auto config = model::SmolVLMConfig::from_json(cfg, dir + "/config.json");
   model::ModelOptions mo;
   mo.frame_pool = opt.frame_pool;
@@ -59,15 +72,7 @@ int64_t write_tiny_model(const std::string& dir, const std::string& tokenizer_pa
   m.init_weights(opt.seed);
   model::save_pretrained(m, dir);
 
-  model::DecisionHeads heads(config.text.hidden_size, model::parse_head_type(opt.head_type));
-  heads.init_weights(opt.seed + 1);
-  model::ProspectConfig pc;
-  pc.head_type = heads.type;
-  pc.hidden_size = config.text.hidden_size;
-  pc.frame_pool = opt.frame_pool;
-  model::save_heads(heads, dir, pc);
-
-  copy_tokenizer(tokenizer_path, dir);
+  finish_model_dir(dir, tokenizer_path, config, opt, opt.frame_pool);
   return m.num_parameters();
 }
 
@@ -78,35 +83,20 @@ int64_t write_tiny_features_model(const std::string& dir, const std::string& tok
   const int32_t pad_id = tok.token_to_id("<|im_end|>");
   if (image_id < 0 || pad_id < 0)
     fail(tokenizer_path + ": the tokenizer needs <image> and <|im_end|> tokens for the features model");
-  nlohmann::json cfg = {{"architectures", {"LlamaForCausalLM"}},
-                        {"model_type", "llama"},
-                        {"vocab_size", tok.vocab_size()},
-                        {"hidden_size", opt.text_hidden},
-                        {"intermediate_size", 2 * opt.text_hidden},
-                        {"num_hidden_layers", opt.text_layers},
-                        {"num_attention_heads", opt.text_heads},
-                        {"num_key_value_heads", opt.text_kv_heads},
-                        {"max_position_embeddings", 8192},
-                        {"rope_theta", 10000.0},
-                        {"rms_norm_eps", 1e-5},
-                        {"tie_word_embeddings", false},
-                        {"pad_token_id", pad_id},
-                        {"prospect",
-                         {{"family", "llama_features"},
-                          {"feature_dim", feature_dim},
-                          {"frame_tokens", frame_tokens},
-                          {"image_token_id", image_id}}}};
+  // LlamaForCausalLM's flat layout: the decoder keys at the top level, Prospect's under "prospect".
+  nlohmann::json cfg = llama_text_config(opt, tok.vocab_size(), pad_id);
+  cfg["architectures"] = {"LlamaForCausalLM"};
+  cfg["rms_norm_eps"] = 1e-5;
+  cfg["tie_word_embeddings"] = false;
+  cfg["prospect"] = {{"family", "llama_features"},
+                     {"feature_dim", feature_dim},
+                     {"frame_tokens", frame_tokens},
+                     {"image_token_id", image_id}};
   auto config = model::SmolVLMConfig::from_json(cfg, dir + "/config.json");
   model::SmolVLM m(config, model::ModelOptions{});
   m.init_weights(opt.seed);
   model::save_pretrained(m, dir);
-  model::DecisionHeads heads(config.text.hidden_size, model::parse_head_type(opt.head_type));
-  heads.init_weights(opt.seed + 1);
-  model::ProspectConfig pc;
-  pc.head_type = heads.type;
-  pc.hidden_size = config.text.hidden_size;
-  model::save_heads(heads, dir, pc);
-  copy_tokenizer(tokenizer_path, dir);
+  finish_model_dir(dir, tokenizer_path, config, opt, 0);
   return m.num_parameters();
 }
 

@@ -123,15 +123,8 @@ TEST(DecisionTokens, TeacherForcedStreamingEqualsFullForward) {
     data::ClipRenderer renderer(*s.m.tokenizer, token_render(s));
     const data::Sample sample = renderer.render(clip).at(0);
     EXPECT_EQ(r.stats.fed_tokens, static_cast<int64_t>(sample.input_ids.size()));
-    auto store = data::open_frame_store(s.root, clip.frames_file, clip.video_uid, clip.dataset);
-    at::Tensor px = stream::frame_pixels(*store, clip, sample.frames, s.m.model->config.vision.image_size);
-    std::vector<int64_t> ids(sample.input_ids.begin(), sample.input_ids.end());
-    model::ForwardInput in;
-    in.input_ids = torch::tensor(ids, at::kLong).view({1, -1});
-    in.pixel_values = px;
-    in.logits = false;
+    at::Tensor hidden = test::full_forward_hidden(*s.m.model, clip, sample, s.root);
     at::NoGradGuard no_grad;
-    at::Tensor hidden = s.m.model->forward(in).last_hidden_state;
     std::vector<int64_t> dpos, spos;
     for (const data::DecisionPoint& d : sample.decisions) {
       dpos.insert(dpos.end(), {0, d.position});

@@ -78,22 +78,14 @@ TEST(StreamEngine, TeacherForcedStreamingEqualsFullForward) {
         << "streaming fed a different number of tokens than the renderer wrote";
     EXPECT_EQ(r.stats.refreshes, 0);
 
-    auto store = data::open_frame_store(s.root, clip.frames_file, clip.video_uid, clip.dataset);
-    at::Tensor px = stream::frame_pixels(*store, clip, sample.frames, s.m.model->config.vision.image_size);
-    std::vector<int64_t> ids(sample.input_ids.begin(), sample.input_ids.end());
-    model::ForwardInput in;
-    in.input_ids = torch::tensor(ids, at::kLong).view({1, -1});
-    in.pixel_values = px;
-    in.logits = false;
+    at::Tensor last_hidden = test::full_forward_hidden(*s.m.model, clip, sample, s.root);
     at::NoGradGuard no_grad;
-    model::ForwardOutput out = s.m.model->forward(in);
     std::vector<int64_t> pos;
     for (const data::DecisionPoint& d : sample.decisions) {
       pos.push_back(0);
       pos.push_back(d.position);
     }
-    at::Tensor hidden =
-        model::gather_positions(out.last_hidden_state, torch::tensor(pos, at::kLong).view({-1, 2}));
+    at::Tensor hidden = model::gather_positions(last_hidden, torch::tensor(pos, at::kLong).view({-1, 2}));
     model::HeadLogits full = s.m.heads->forward(hidden);
 
     ASSERT_EQ(r.decisions.size(), sample.decisions.size());

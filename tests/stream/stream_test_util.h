@@ -6,8 +6,11 @@
 #include <memory>
 #include <string>
 
+#include "data/clip_renderer.h"
+#include "data/frame_store.h"
 #include "fixtures.h"
 #include "model/checkpoint.h"
+#include "stream/frame_features.h"
 
 namespace prospect::test {
 
@@ -37,6 +40,20 @@ inline std::string make_stream_model_dir(uint64_t seed = 3, double std = 0.5, do
 inline std::string synth_data_dir() {
   static const std::string dir = tiny_synth_dataset(9, 1, 0, 1, /*max_clip_frames=*/12);
   return dir;
+}
+
+// The final-norm hidden states [1, T, H] of one full forward over a rendered `sample` of `clip`, with its
+// frames read under `root`: what teacher-forced streaming must reproduce step by step.
+inline at::Tensor full_forward_hidden(model::SmolVLM& m, const data::Clip& clip, const data::Sample& sample,
+                                      const std::string& root) {
+  auto store = data::open_frame_store(root, clip.frames_file, clip.video_uid, clip.dataset);
+  std::vector<int64_t> ids(sample.input_ids.begin(), sample.input_ids.end());
+  model::ForwardInput in;
+  in.input_ids = torch::tensor(ids, at::kLong).view({1, -1});
+  in.pixel_values = stream::frame_pixels(*store, clip, sample.frames, m.config.vision.image_size);
+  in.logits = false;
+  at::NoGradGuard no_grad;
+  return m.forward(in).last_hidden_state;
 }
 
 }  // namespace prospect::test
