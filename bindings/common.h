@@ -27,6 +27,11 @@ inline at::Tensor tensor_from_py(py::handle h, const char* what) {
   return THPVariable_Unpack(h.ptr());
 }
 
+// A str or os.PathLike as a path string (os.fspath); TypeError otherwise.
+inline std::string fspath(py::handle h) {
+  return py::str(py::module_::import("os").attr("fspath")(h)).cast<std::string>();
+}
+
 // A clip as Python holds it: shared, immutable.
 using ClipPtr = std::shared_ptr<const data::Clip>;
 

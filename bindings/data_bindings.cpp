@@ -348,7 +348,7 @@ void register_data(py::module_& m) {
       });
 
   m.def(
-      "read_clips", [](const std::string& path) { return hold(data::read_clips(path)); }, py::arg("path"),
+      "read_clips", [](py::object path) { return hold(data::read_clips(fspath(path))); }, py::arg("path"),
       "Every clip of a DST clip file or ProAssist samples file (JSON array, object or JSONL), in file "
       "order.\n"
       "Raises ProspectError naming file, clip, video_uid, turn and field on the first unusable record.");
@@ -363,8 +363,8 @@ void register_data(py::module_& m) {
 
   py::class_<text::Tokenizer, std::shared_ptr<text::Tokenizer>>(
       m, "Tokenizer", "A Hugging Face tokenizer.json, read by Prospect.")
-      .def(py::init([](const std::string& path) {
-             return std::make_shared<text::Tokenizer>(text::Tokenizer::load(path));
+      .def(py::init([](py::object path) {
+             return std::make_shared<text::Tokenizer>(text::Tokenizer::load(fspath(path)));
            }),
            py::arg("path"), "Reads tokenizer.json; raises ProspectError for a file Prospect cannot read.")
       .def(
