@@ -25,15 +25,21 @@ def learned_spans(text):
 def build(tokenizer, text):
     """(input_ids, labels) of a rendered text: labels are the ids inside learned spans, else -100."""
     enc = tokenizer.encode(text, add_special_tokens=False)
+    return list(enc.ids), labels_from_offsets(enc.ids, enc.offsets, text)
+
+
+def labels_from_offsets(ids, offsets, text):
+    """Labels of tokens `ids` with character `offsets` [(start, end)] into `text` (padding: (0, 0) after the
+    text's tokens is never inside a span)."""
     spans = learned_spans(text)
     labels = []
     j = 0
-    for tid, (s, e) in zip(enc.ids, enc.offsets):
+    for tid, (s, e) in zip(ids, offsets):
         while j < len(spans) and spans[j][1] <= s:
             j += 1
-        inside = j < len(spans) and spans[j][0] <= s and e <= spans[j][1]
-        labels.append(tid if inside else -100)
-    return list(enc.ids), labels
+        inside = e > s and j < len(spans) and spans[j][0] <= s and e <= spans[j][1]
+        labels.append(int(tid) if inside else -100)
+    return labels
 
 
 def markers(tokenizer):
