@@ -10,7 +10,8 @@ Runs the installed package (`pip install --no-build-isolation .`, scripts/build.
    rendered decision points; pixel_values have one real (non-zero) image per frame block.
 2. A plain-Python labels builder (tests/peers/python_labels.py: HF `tokenizers` on the rendered text, labels
    from the message prefixes) gives the same input_ids and labels; with decisions as tokens, the marker targets
-   it derives from the text equal the collator's decision_targets.
+   it derives from the text equal the collator's decision_targets; for the llama_features family the batch's
+   frame_features are the clips' feature-file rows (read with `safetensors`).
 3. Bad input (a broken clip file, a missing model folder or tokenizer, a wrong item type, a bad timeline,
    frames of the wrong dtype) raises ProspectError/TypeError with Prospect's message, and the interpreter lives.
 """
@@ -150,6 +151,32 @@ def check_decision_tokens(rep, prospect, tag, data, model_dir, tokenizer):
                 ", ".join(k for k in batch if "target" in k))
 
 
+def check_features(rep, prospect, args, work):
+    """The llama_features family: the batch's frame_features are the clips' feature-file rows, in order."""
+    from safetensors.torch import load_file
+
+    out = work / "synth_features"
+    peerlib.run_prospect(args.prospect, ["synth", "--out", out, "--train-videos", 2, "--val-videos", 1,
+                                         "--test-videos", 1, "--features", "--feature-tokens", 4],
+                         env={"PROSPECT_THREADS": "1"})
+    collate = prospect.Collator(out / "model-features", frames_root=out, max_seq_len=4096)
+    clips = prospect.read_clips(out / "train.json")[:3]
+    batch = collate(clips)
+    want = []
+    for c in clips:
+        f = load_file(str(out / c.features_file))
+        row = {int(v): i for i, v in enumerate(f["frame_index"])}
+        for s in collate.render(c):
+            want += [f["features"][row[fr]].float() for fr in s["frames"]]
+    import torch
+
+    got = batch.get("frame_features")
+    ok = got is not None and "pixel_values" not in batch and tuple(got.shape) == (len(want),) + tuple(want[0].shape)
+    err = peerlib.max_abs(got, torch.stack(want)) if ok else float("inf")
+    rep.check("llama_features: frame_features are the feature files' rows", err, 0.0,
+              f"{tuple(got.shape) if got is not None else None} for {len(want)} frame blocks, K {collate.image_seq_len}")
+
+
 def check_errors(rep, prospect, work, model_dir, tokenizer, synth):
     import numpy as np
 
@@ -238,6 +265,7 @@ def main():
     check_decision_tokens(rep, prospect, "synth decision tokens", str(synth / "train.json"), model_dir, tokenizer)
     check_decision_tokens(rep, prospect, "shared DST sample decision tokens",
                           str(samples / "dst_clip_assembly101.json"), model_dir, smol_tok)
+    check_features(rep, prospect, args, work)
     check_errors(rep, prospect, work, model_dir, tokenizer, synth)
     return peerlib.finish(rep, work, args.keep, started)
 

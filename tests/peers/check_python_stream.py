@@ -5,7 +5,8 @@
 On a checkpoint of a short `prospect train` run over `prospect synth` data, with one compute thread both sides:
 1. `prospect stream --timeline` over the test split vs prospect.Stream(...).run(clip) per clip: the same
    events (clip, frame, time, type, text, p); on_event hears every event as it happens, with the tracked state
-   after it (Stream.state inside the callback agrees), and final_state is the last state heard.
+   after it (Stream.state inside the callback agrees), and final_state is the last state heard. The same for a
+   checkpoint that decides with marker tokens (model.decision = tokens).
 2. Frames given from Python (numpy uint8 [F, H, W, 3], decoded by `prospect frames --dump --pixels`) give the
    same timeline as frames read from the clip's frames file.
 3. prospect.evaluate(test.json, events) equals `prospect eval --predictions --json` (every number), also for
@@ -110,6 +111,23 @@ def main():
     rep.require("Stream.state in the callback is the state after the event", states_ok)
     rep.require("final_state is the last state heard", finals_ok,
                 json.dumps(results[0]["final_state"]))
+
+    # Decisions as tokens (docs/DECISIONS.md): a checkpoint without heads.
+    _, tok_ckpt = peerlib.tiny_train(args.prospect, work, "tokens", steps=2, validate=False,
+                                     sets=["model.decision=tokens"])
+    tok_timeline = work / "timeline_tokens.jsonl"
+    peerlib.run_prospect(args.prospect, ["stream", "--model", tok_ckpt, "--data", test, "--timeline", tok_timeline,
+                                         "--threshold-dst", 0, "--threshold-speak", 0, "--threads", 1,
+                                         "--quiet"])
+    tok_ref = [json.loads(line) for line in tok_timeline.read_text().splitlines() if line.strip()]
+    # Thresholds 0 (fire at every frame): a 2-step model's marker probabilities are about 1 / vocabulary.
+    tok_stream = prospect.Stream(tok_ckpt, threshold_dst=0.0, threshold_speak=0.0, threads=1)
+    tok_events = []
+    for i, clip in enumerate(clips):
+        tok_events += tok_stream.run(clip, i)["events"]
+    ok, detail = same_events(tok_events, tok_ref)
+    rep.require("decision tokens: Stream events equal prospect stream --timeline",
+                ok and len(tok_ref) > 0 and tok_stream.options["decision"] == "tokens", f"{tok_stream.options['decision']}; {detail}")
 
     # 2. Frames from Python.
     clip = clips[0]
