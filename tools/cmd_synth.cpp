@@ -17,6 +17,7 @@
 #include "core/error.h"
 #include "core/text_file.h"
 #include "synth/synth_dataset.h"
+#include "synth/synth_long.h"
 #include "synth/tiny_model.h"
 #include "text/bpe_trainer.h"
 
@@ -27,6 +28,8 @@ struct SynthArgs {
   prospect::synth::SynthDatasetOptions data;
   prospect::synth::TinyModelOptions model;
   bool no_model = false;
+  prospect::synth::LongVideoOptions long_video;
+  double long_minutes = 0;       // > 0: write only a long video (synth_long.h) into --out
   std::string tokenizer_corpus;  // hidden: train only the tokenizer, on these texts
   int min_frequency = prospect::text::BpeTrainOptions{}.min_frequency;
 };
@@ -68,6 +71,9 @@ prospect::tools::Command reg(
       sub.add_option("--max-clip-frames", a->data.video.max_clip_frames,
                      "Videos longer than this are split into several clips")
           ->capture_default_str();
+      sub.add_option("--idle-tail-max", a->data.video.idle_tail_max,
+                     "Up to this many more idle frames at the end of each video (uniform; 0: none)")
+          ->capture_default_str();
       sub.add_option("--vocab-size", a->data.vocab_size, "BPE vocabulary size, special tokens included")
           ->capture_default_str();
       sub.add_option("--text-layers", a->model.text_layers, "Decoder layers of the random model")
@@ -87,6 +93,18 @@ prospect::tools::Command reg(
                      "With --features: tokens per frame (K, a square: a sqrt(K) x sqrt(K) grid of regions)")
           ->capture_default_str();
       sub.add_option("--feature-dtype", a->data.feature_dtype, "With --features: F32, F16 or BF16")
+          ->capture_default_str();
+      sub.add_option("--long-video-minutes", a->long_minutes,
+                     "Write only one long video of this many minutes (tasks back to back with long idle "
+                     "stretches, one clip per task) as OUT/NAME.json + frames/NAME_0.arrow, into a folder "
+                     "`prospect synth` made with the same --seed (its tokenizer.json and model are reused)");
+      sub.add_option("--long-idle-min", a->long_video.idle_min,
+                     "With --long-video-minutes: fewest idle frames after a task")
+          ->capture_default_str();
+      sub.add_option("--long-idle-max", a->long_video.idle_max,
+                     "With --long-video-minutes: most idle frames after a task")
+          ->capture_default_str();
+      sub.add_option("--long-name", a->long_video.name, "With --long-video-minutes: NAME of the files")
           ->capture_default_str();
       // Hidden (empty group): for comparing the BPE trainer with Hugging Face's (see the header comment).
       sub.add_option("--tokenizer-corpus", a->tokenizer_corpus,
@@ -109,6 +127,23 @@ prospect::tools::Command reg(
           prospect::write_text_file(path, tok.dump(1) + "\n");
           std::printf("synth: tokenizer %s (%zu texts, %zu merges)\n", path.c_str(), texts.size(),
                       tok["model"]["merges"].size());
+          return 0;
+        }
+        if (a->long_minutes > 0) {
+          a->long_video.minutes = a->long_minutes;
+          auto ls = prospect::synth::write_long_video(a->out, a->data, a->long_video);
+          std::printf(
+              "synth: long video %s: %d frames (%.1f min at %g fps), %d clips (one per task, longest %d "
+              "frames), %d turns (%d DST updates, %d pauses, %d questions)\n",
+              ls.clips_path.c_str(), ls.frames, ls.frames / a->data.video.fps / 60.0, a->data.video.fps,
+              ls.clips, ls.longest_clip, ls.turns, ls.dst_updates, ls.pauses, ls.questions);
+          std::printf("synth: frames %s%s%s\n", ls.frames_path.c_str(),
+                      ls.features_path.empty() ? "" : ", features ", ls.features_path.c_str());
+          if (!std::filesystem::exists(std::filesystem::path(a->out) / "tokenizer.json"))
+            std::printf(
+                "synth: note: %s has no tokenizer.json; run prospect synth --out %s --seed %llu first\n",
+                a->out.c_str(), a->out.c_str(), static_cast<unsigned long long>(a->data.seed));
+          std::printf("synth: done in %.1f s\n", prospect::seconds_since(t0));
           return 0;
         }
         auto sum = prospect::synth::write_synth_dataset(a->out, a->data);

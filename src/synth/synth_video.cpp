@@ -211,6 +211,7 @@ SynthVideo SynthGenerator::make_video(int index, const std::string& frames_file)
   int goal_frame = 0;
   const int last = make_steps(opt_, rng, n, goal_frame, v);
   v.num_frames = last + rng.uniform_int(3, 5);
+  if (opt_.idle_tail_max > 0) v.num_frames += Rng(mix(v.seed, 0x7A11ull)).uniform_int(0, opt_.idle_tail_max);
 
   const std::vector<Event> ev = make_events(opt_, rng, v, goal_frame, object);
   make_clips(opt_, ev, clip_cuts(opt_, v), frames_file, v);

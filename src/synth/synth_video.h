@@ -22,6 +22,9 @@ struct SynthOptions {
   int max_clip_frames = 32;           // longer videos are split into several clips (clip_idx 0, 1, ...)
   double pause_probability = 0.2;     // per step of 5+ active frames: pause and later resume
   double question_probability = 0.5;  // per idle stretch: the user asks what to do
+  // Up to this many more idle frames after the finished object (uniform in [0, idle_tail_max], from a draw
+  // of its own), so training also sees long silent stretches as hours-long streams have them. 0: off.
+  int idle_tail_max = 0;
 };
 
 // One step of the generated task, in frames of the video.
