@@ -9,6 +9,7 @@
 
 #include "command.h"
 #include "core/error.h"
+#include "core/malloc_tuning.h"
 #include "core/torch_threads.h"
 #include "data/clip_reader.h"
 #include "stream/stream_model.h"
@@ -30,6 +31,7 @@ struct StreamCliOptions {
 
 int run_stream(const StreamCliOptions& o) {
   using namespace prospect;
+  tune_malloc_for_torch();  // before any tensor: see core/malloc_tuning.h
   set_compute_threads(o.run.threads > 0 ? o.run.threads : tools::default_threads());
   stream::StreamOptions so = o.stream;
   so.constrain_dst = !o.no_constrain;

@@ -11,6 +11,7 @@
 #include "command.h"
 #include "core/config.h"
 #include "core/error.h"
+#include "core/malloc_tuning.h"
 #include "train/local_launcher.h"
 #include "train/train_options.h"
 #include "train/trainer.h"
@@ -90,6 +91,7 @@ prospect::tools::Command reg(
       sub.footer("Options (config keys, with defaults):\n" +
                  prospect::format_option_docs(prospect::train::train_option_docs()));
       return [args, &sub]() {
+        prospect::tune_malloc_for_torch();  // before any tensor: see core/malloc_tuning.h
         if (args->options_markdown) {
           std::cout << options_markdown(prospect::train::train_option_docs());
           return 0;
