@@ -10,6 +10,8 @@ C++ code (``prospect._prospect``), sharing tensors with PyTorch without copies.
     batch = collate([ds[0], ds[1]])     # input_ids, attention_mask, pixel_values, labels, decisions ...
     stream = prospect.Stream("run/checkpoints/checkpoint-900")
     result = stream.run(clips[0], on_event=print)                   # events, final_state, decisions, stats
+    live = stream.live(clips[0])                                    # a camera: one picture at a time
+    for f in live.frames: events = live.push(picture_of(f))         # the events that frame caused
     metrics = prospect.evaluate("data/test.json", result["events"])  # what `prospect eval` prints
 
 Errors in the input raise ``prospect.ProspectError`` with Prospect's message (file, clip, turn, field).
@@ -19,10 +21,10 @@ import torch  # noqa: F401  (libtorch must be loaded before the extension module
 
 from ._prospect import ProspectError, Clip, SubClip, Tokenizer, read_clips, read_clips_from_string
 from .data import Collator, Dataset, validate
-from .stream import Stream, evaluate, oracle_timeline
+from .stream import LiveStream, Stream, evaluate, oracle_timeline
 
 __version__ = "0.1.0"
 __all__ = [
     "ProspectError", "Clip", "SubClip", "Tokenizer", "read_clips", "read_clips_from_string", "validate",
-    "Collator", "Dataset", "Stream", "evaluate", "oracle_timeline",
+    "Collator", "Dataset", "Stream", "LiveStream", "evaluate", "oracle_timeline",
 ]

@@ -1,6 +1,8 @@
 """Streaming a checkpoint frame by frame, and scoring timelines (``prospect stream`` / ``prospect eval``)."""
 import json
 import os
+import queue
+import threading
 from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
@@ -56,6 +58,12 @@ class Stream:
         pos = clip.index_in_file if clip_position is None else int(clip_position)
         return self._core.run(clip, pos, fn, on_event, on_frame, os.fspath(frames_root) if frames_root else "")
 
+    def live(self, clip: Clip, clip_position: Optional[int] = None) -> "LiveStream":
+        """A live run of one clip: ``push(picture)`` feeds the next planned frame and returns the events it
+        caused (a camera loop: grab a picture, push it, act on the events)."""
+        pos = clip.index_in_file if clip_position is None else int(clip_position)
+        return LiveStream(self, clip, pos)
+
     def planned_frames(self, clip: Clip) -> List[int]:
         """The frames a run visits, in order."""
         return self._core.planned_frames(clip)
@@ -72,6 +80,90 @@ class Stream:
     @property
     def options(self) -> dict:
         return self._core.options
+
+
+class _Stop(Exception):
+    pass
+
+
+class LiveStream:
+    """One clip streamed as frames arrive (``Stream.live``). The engine runs in a helper thread that waits for
+    each pushed picture; ``push`` returns once that frame's decisions (and any generation) are done.
+
+    ``frames``: the planned frame indices, in order (every frame, or every ``frame_stride``-th with the anchor
+    frames); ``push`` feeds them in that order. ``state`` is the tracked state after the last push;
+    ``close()`` returns the run's result (as ``Stream.run``) once every planned frame was pushed, or stops the
+    run early and returns None.
+    """
+
+    def __init__(self, stream: Stream, clip: Clip, clip_position: int):
+        self._stream = stream
+        self.clip = clip
+        self.frames: List[int] = stream.planned_frames(clip)
+        self.state: Dict[str, str] = dict(clip.initial_state)
+        self._pushed = 0
+        self._in: "queue.Queue" = queue.Queue()
+        self._out: "queue.Queue" = queue.Queue()
+        self._events: List[dict] = []
+        self._result: Optional[dict] = None
+        self._finished = False
+
+        def frames_fn(frame):
+            picture = self._in.get()
+            if picture is _Stop:
+                raise _Stop()
+            return torch.as_tensor(picture)
+
+        def on_event(event, state):
+            self._events.append(event)
+            self.state = state
+
+        def work():
+            try:
+                self._result = stream._core.run(clip, clip_position, frames_fn, on_event,
+                                                lambda d: self._out.put(("frame", d)), "")
+                self._out.put(("done", None))
+            except _Stop:
+                self._out.put(("stopped", None))
+            except BaseException as e:  # noqa: BLE001  (handed to the caller of push / close)
+                self._out.put(("error", e))
+
+        self._thread = threading.Thread(target=work, name="prospect-live-stream", daemon=True)
+        self._thread.start()
+
+    @property
+    def next_frame(self) -> Optional[int]:
+        """The frame index the next push feeds, or None when every planned frame was pushed."""
+        return self.frames[self._pushed] if self._pushed < len(self.frames) else None
+
+    def push(self, picture) -> List[dict]:
+        """Feeds the next planned frame (RGB [H, W, 3] uint8, numpy or torch; [K, D] features for a
+        llama_features model) and returns the events (timeline dicts) it caused. Raises what the run raised
+        (ProspectError for a bad picture); the run is over after an error."""
+        if self._finished or self._pushed >= len(self.frames):
+            raise _prospect.ProspectError(f"{self.clip.source_file}: clip {self.clip.index_in_file}: all "
+                                          f"{len(self.frames)} planned frames were pushed (or the run ended)")
+        self._in.put(picture)
+        self._pushed += 1
+        kind, payload = self._out.get()
+        if kind == "error":
+            self._finished = True
+            raise payload
+        events, self._events = self._events, []
+        return events
+
+    def close(self) -> Optional[dict]:
+        """The run's result when every planned frame was pushed; else stops the run and returns None."""
+        if not self._finished:
+            if self._pushed < len(self.frames):
+                self._in.put(_Stop)
+            while True:
+                kind, payload = self._out.get()
+                if kind in ("done", "stopped", "error"):
+                    break
+            self._finished = True
+        self._thread.join()
+        return self._result if self._pushed >= len(self.frames) else None
 
 
 def _clips(clips) -> Tuple[List[Clip], str]:

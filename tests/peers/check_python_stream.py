@@ -8,7 +8,8 @@ On a checkpoint of a short `prospect train` run over `prospect synth` data, with
    after it (Stream.state inside the callback agrees), and final_state is the last state heard. The same for a
    checkpoint that decides with marker tokens (model.decision = tokens).
 2. Frames given from Python (numpy uint8 [F, H, W, 3], decoded by `prospect frames --dump --pixels`) give the
-   same timeline as frames read from the clip's frames file.
+   same timeline as frames read from the clip's frames file, also pushed live one frame at a time
+   (Stream.live(clip).push(picture) returns the events of that frame).
 3. prospect.evaluate(test.json, events) equals `prospect eval --predictions --json` (every number), also for
    the built-in oracle (prospect.oracle_timeline vs `prospect eval --oracle --json`) and another window.
 4. Bad input to Stream (a folder without heads, frames of the wrong dtype or shape) raises ProspectError.
@@ -150,6 +151,23 @@ def main():
     rep.require("numpy frames give the same per-frame probabilities", same_p and
                 len(r_np["decisions"]) == len(results[0]["decisions"]), f"{len(r_np['decisions'])} frames")
 
+    # Live: one push per planned frame, events as they happen.
+    live = stream.live(clip, 0)
+    live_events, at_frame, pushes = [], True, 0
+    for f in live.frames:
+        got = live.push(pictures[f])
+        pushes += 1
+        at_frame = at_frame and all(e["frame"] == f for e in got)
+        live_events += got
+    r_live = live.close()
+    ok, detail = same_events(live_events, results[0]["events"])
+    rep.require("live push() per frame gives the same timeline, each event at the frame just pushed",
+                ok and at_frame and r_live is not None and r_live["final_state"] == live.state,
+                f"{pushes} pushes; {detail}")
+    early = stream.live(clip, 0)
+    early.push(pictures[early.frames[0]])
+    rep.require("a live run closed early stops and returns None", early.close() is None)
+
     # 3. evaluate vs prospect eval.
     for label, extra, window in (("predictions", ["--predictions", timeline], (-2.5, 2.5)),
                                  ("predictions, window -0.5,0.5", ["--predictions", timeline, "--window=-0.5,0.5"], (-0.5, 0.5)),
@@ -179,6 +197,9 @@ def main():
     raises("a folder without heads", lambda: prospect.Stream(synth), "prospect_heads.safetensors")
     raises("float frames", lambda: stream.run(clip, 0, frames=table.astype(np.float32)), "uint8")
     raises("frames without colour", lambda: stream.run(clip, 0, frames=table[..., 0]), "[H, W, 3]")
+    bad_live = stream.live(clip, 0)
+    raises("a live push of a float picture", lambda: bad_live.push(np.zeros((8, 8, 3), np.float32)), "uint8")
+    bad_live.close()
     raises("too few frames (the array's own IndexError, through the engine)",
            lambda: stream.run(clip, 0, frames=table[:1]), "", IndexError)
     after = stream.run(clip, 0)
