@@ -12,6 +12,7 @@
 #include "bench/benchmark.h"
 #include "command.h"
 #include "core/error.h"
+#include "core/malloc_tuning.h"
 #include "core/torch_threads.h"
 
 namespace {
@@ -36,6 +37,7 @@ std::vector<std::string> split_list(const std::string& s) {
 
 int run_bench(BenchArgs& a) {
   using namespace prospect::bench;
+  const std::string malloc_mode = prospect::tune_malloc_for_torch();  // before any tensor
   prospect::set_compute_threads(a.threads);
   a.o.train = !a.no_train;
   a.o.train_frozen = !a.no_frozen;
@@ -71,10 +73,13 @@ int run_bench(BenchArgs& a) {
     BenchOptions o = a.o;
     o.dtype = mode;
     BenchResult r = run_benchmark(o, stderr);
-    if (a.json)
-      std::cout << r.to_json().dump() << std::endl;
-    else
-      std::cout << format_bench(r) << std::flush;
+    if (a.json) {
+      nlohmann::json j = r.to_json();
+      j["malloc"] = malloc_mode;
+      std::cout << j.dump() << std::endl;
+    } else {
+      std::cout << format_bench(r) << "malloc      " << malloc_mode << "\n" << std::flush;
+    }
   }
   return 0;
 }
@@ -111,6 +116,9 @@ prospect::tools::Command reg(
                      "After streaming, decode N tokens one at a time into the same cache (0: skip)")
           ->capture_default_str()
           ->check(CLI::NonNegativeNumber);
+      sub.add_flag("--stream-heads", o.stream_heads,
+                   "Streaming as the engine does it: uint8 frames preprocessed inside the timed span, the "
+                   "decision heads on the last hidden state instead of the vocabulary softmax");
       sub.add_option("--warmup", o.warmup, "Untimed training steps")->capture_default_str();
       sub.add_option("--iters", o.iters, "Timed training steps")->capture_default_str();
       sub.add_option("--adamw", o.adamw, "AdamW kernels: auto, single, foreach or fused")

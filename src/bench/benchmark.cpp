@@ -9,6 +9,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Parallel.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <torch/cuda.h>
 #include <torch/version.h>
 
@@ -24,8 +25,10 @@
 #include "core/error.h"
 #include "core/strformat.h"
 #include "core/torch_compat.h"
+#include "model/heads.h"
 #include "model/smolvlm.h"
 #include "train/adamw.h"
+#include "vision/preprocess.h"
 
 #ifdef PROSPECT_HAVE_CUDA
 #include <ATen/cuda/CUDAContext.h>
@@ -67,6 +70,13 @@ at::Device pick_device(const std::string& d) {
 
 void sync(const at::Device& d) {
   if (d.is_cuda()) torch::cuda::synchronize(d.index());
+}
+
+// The process's CPU time (user + system, every thread) in seconds.
+double process_cpu_s() {
+  struct timespec ts {};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
 }
 
 double max_rss_gib() {
@@ -243,12 +253,17 @@ TrainFigures time_training(model::SmolVLM& m, const BenchClip& clip, const Bench
     for (int i = 0; i < o.warmup + o.iters; i++) {
       sync(dev);
       auto t0 = Clock::now();
+      const double c0 = process_cpu_s();
       at::Tensor loss = train_step(m, opt, clip, 1e-5);
       sync(dev);
       const double s = seconds_since(t0);
+      const double cpu = process_cpu_s() - c0;
       f.loss = loss.item<double>();
       if (!std::isfinite(f.loss)) fail(f.name + ": the loss is not finite (" + std::to_string(f.loss) + ")");
-      if (i >= o.warmup) f.steps_s.push_back(s);
+      if (i >= o.warmup) {
+        f.steps_s.push_back(s);
+        f.steps_cpu_s.push_back(cpu);
+      }
       say(log, strformat("%s %s %d: %.4f s, loss %.4f", f.name.c_str(), i < o.warmup ? "warmup" : "step",
                          i < o.warmup ? i + 1 : i - o.warmup + 1, s, f.loss));
     }
@@ -314,23 +329,55 @@ StreamFigures time_streaming(model::SmolVLM& m, const BenchOptions& o, const at:
   }
   at::Tensor ids = at::tensor(block, at::kLong).view({1, -1});
   auto gen = at::make_generator<at::CPUGeneratorImpl>(o.seed + 11);
-  std::vector<double> lat;
+  const bool heads_mode = o.stream_heads && !c.is_llama_features();
+  std::shared_ptr<model::DecisionHeads> heads;
+  if (heads_mode) {
+    heads = std::make_shared<model::DecisionHeads>(c.text.hidden_size, model::HeadType::Linear);
+    heads->init_weights(o.seed + 5);
+    heads->to(dev);
+  }
+  std::mt19937 frame_rng(static_cast<uint32_t>(o.seed + 17));
+  std::vector<double> lat, cpu_ms;
   for (int64_t fr = 0; fr < total; fr++) {
-    at::Tensor px = c.is_llama_features()  // the new frame (its features), on the host
-                        ? at::randn({1, c.frame_tokens, c.feature_dim}, gen, at::kFloat)
-                        : at::randn({1, 1, 3, s, s}, gen, at::kFloat);
+    at::Tensor px;
+    vision::Image frame;  // heads mode: the camera frame, uint8 RGB at the tower's size
+    if (heads_mode) {
+      frame.height = frame.width = static_cast<int>(s);
+      frame.rgb.resize(static_cast<size_t>(3 * s * s));
+      for (auto& v : frame.rgb) v = static_cast<uint8_t>(frame_rng() & 0xff);
+    } else {
+      px = c.is_llama_features()  // the new frame (its features), on the host
+               ? at::randn({1, c.frame_tokens, c.feature_dim}, gen, at::kFloat)
+               : at::randn({1, 1, 3, s, s}, gen, at::kFloat);
+    }
     sync(dev);
     auto t0 = Clock::now();
+    const double c0 = process_cpu_s();
+    if (heads_mode) {
+      std::vector<float> v = vision::frame_pixel_values(frame, static_cast<int>(s));
+      px = at::from_blob(v.data(), {1, 1, 3, s, s}, at::kFloat).clone();
+    }
     model::ForwardInput in;
     in.input_ids = ids;
     in.pixel_values = px;
     in.cache = &cache;
     in.logits = false;
     at::Tensor hidden = m.forward(in).last_hidden_state;
-    at::Tensor probs = m.lm_logits(hidden.select(1, hidden.size(1) - 1)).to(at::kFloat).softmax(-1);
+    at::Tensor last = hidden.select(1, hidden.size(1) - 1);
+    at::Tensor probs;
+    if (heads_mode) {
+      model::HeadLogits hl = heads->forward(last);
+      probs = at::stack({hl.speak, hl.dst}).sigmoid();
+    } else {
+      probs = m.lm_logits(last).to(at::kFloat).softmax(-1);
+    }
+    if (dev.is_cpu()) (void)probs.data_ptr<float>();  // the decision is read on the host
     sync(dev);
     const double ms = 1e3 * seconds_since(t0);
-    if (fr >= 3) lat.push_back(ms);
+    if (fr >= 3) {
+      lat.push_back(ms);
+      cpu_ms.push_back(1e3 * (process_cpu_s() - c0));
+    }
     if (fr < 3 || fr == total - 1 || (fr - 3) % 8 == 0) {
       say(log, strformat("stream frame %lld: %.2f ms (context %lld)", (long long)fr, ms,
                          (long long)cache.length()));
@@ -338,6 +385,7 @@ StreamFigures time_streaming(model::SmolVLM& m, const BenchOptions& o, const at:
   }
   if (o.decode_tokens > 0) time_decoding(m, cache, o, dev, f, log);
   f.context_tokens_end = cache.length();
+  f.heads = heads_mode;
   f.cache_mb = static_cast<double>(cache.bytes()) / 1e6;
   f.frames = static_cast<int64_t>(lat.size());
   if (!lat.empty()) {
@@ -346,6 +394,8 @@ StreamFigures time_streaming(model::SmolVLM& m, const BenchOptions& o, const at:
     f.ms_p50 = l[l.size() / 2];  // bench_hf.py's median (upper middle)
     f.ms_p99 = l[std::min(l.size() - 1, static_cast<size_t>(std::ceil(0.99 * double(l.size()))) - 1)];
     f.ms_min = l.front();
+    std::sort(cpu_ms.begin(), cpu_ms.end());
+    f.cpu_ms_p50 = cpu_ms[cpu_ms.size() / 2];
     f.ms_max = l.back();
     double sum = 0;
     for (double x : l) sum += x;
@@ -365,7 +415,8 @@ json train_json(const TrainFigures& f) {
           {"peak_mem_gib", f.peak_mem_gib},
           {"loss", f.loss},
           {"params_trainable", f.params_trainable},
-          {"steps_s", f.steps_s}};
+          {"steps_s", f.steps_s},
+          {"steps_cpu_s", f.steps_cpu_s}};
 }
 
 }  // namespace
@@ -486,9 +537,11 @@ json BenchResult::to_json() const {
                          {"ms_min", stream.ms_min},
                          {"ms_max", stream.ms_max},
                          {"ms_mean", stream.ms_mean},
+                         {"cpu_ms_p50", stream.cpu_ms_p50},
                          {"tokens_per_s", stream.tokens_per_s},
                          {"tokens_per_frame", stream.tokens_per_frame},
                          {"context_tokens_end", stream.context_tokens_end},
+                         {"mode", stream.heads ? "heads_uint8" : "lm_softmax"},
                          {"peak_mem_gib", stream.peak_mem_gib}};
   if (has_stream && stream.decode_tokens > 0)
     j["decode_token"] = {{"tokens", stream.decode_tokens},

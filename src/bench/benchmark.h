@@ -31,8 +31,12 @@ struct BenchOptions {
   int64_t stream_frames = -1;   // frames timed when streaming (-1: `frames`); 3 more are run first, untimed
   int64_t prefix_tokens = 300;  // the streaming prompt before the first frame
   int64_t decode_tokens = 0;    // > 0: after streaming, decode this many tokens one at a time (timed)
-  int warmup = 2, iters = 5;    // training steps run untimed, then timed
-  std::string adamw = "auto";   // auto | single | foreach | fused (train/adamw.h)
+  // Streaming as the engine does it (bench/compare_hf.py's workload): each frame arrives as uint8 RGB at the
+  // vision tower's size and is preprocessed inside the timed span (vision::frame_pixel_values), and the two
+  // decision heads (Linear(H, 1), sigmoid) read the last hidden state instead of the vocabulary softmax.
+  bool stream_heads = false;
+  int warmup = 2, iters = 5;       // training steps run untimed, then timed
+  std::string adamw = "auto";      // auto | single | foreach | fused (train/adamw.h)
   std::string attention = "sdpa";  // sdpa | eager
   bool train = true, train_frozen = true, stream = true;
   int64_t matmul_n =
@@ -60,12 +64,14 @@ struct TrainFigures {
   double peak_mem_gib = 0;
   double loss = 0;  // of the last step
   int64_t params_trainable = 0;
-  std::vector<double> steps_s;  // every timed step
+  std::vector<double> steps_s;      // every timed step
+  std::vector<double> steps_cpu_s;  // the process's CPU time (user + system, all threads) of each timed step
 };
 
 struct StreamFigures {
   int64_t frames = 0;  // timed frames
   double ms_p50 = 0, ms_p99 = 0, ms_min = 0, ms_max = 0, ms_mean = 0;
+  double cpu_ms_p50 = 0;    // the process's CPU time per frame, median (robust to a shared machine's load)
   double tokens_per_s = 0;  // frame-block tokens / median latency
   int64_t tokens_per_frame = 0, context_tokens_end = 0;
   double peak_mem_gib = 0;
@@ -73,6 +79,7 @@ struct StreamFigures {
   int64_t decode_tokens = 0;
   double decode_ms_per_token = 0, decode_tokens_per_s = 0;
   double cache_mb = 0;  // the KV cache's bytes at the end, in MB (1e6)
+  bool heads = false;   // BenchOptions::stream_heads: uint8 frames preprocessed, decision heads
 };
 
 struct BenchResult {

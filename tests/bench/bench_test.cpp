@@ -127,6 +127,27 @@ TEST(Bench, TinyShapeGivesFinitePositiveFigures) {
   EXPECT_EQ(r.stream.context_tokens_end, 16 + (3 + 3) * 18);
 }
 
+TEST(Bench, StreamHeadsPreprocessesUint8FramesAndReadsTheHeads) {
+  // bench/compare_hf.py's streaming workload: uint8 frames preprocessed inside the timed span, the two
+  // decision heads instead of the vocabulary softmax; the same cache growth as the default mode.
+  PROSPECT_REQUIRE_TEST_DEVICE();
+  prospect::set_compute_threads(1);
+  BenchOptions o = tiny_options();
+  o.train = o.train_frozen = false;
+  o.stream_heads = true;
+  BenchResult r = run_benchmark(o, stdout);
+  nlohmann::json j = r.to_json();
+  std::printf("%s\n", j["stream_frame"].dump().c_str());
+  ASSERT_TRUE(r.has_stream);
+  EXPECT_FALSE(r.has_train || r.has_frozen);
+  EXPECT_TRUE(r.stream.heads);
+  EXPECT_EQ(j["stream_frame"]["mode"], "heads_uint8");
+  EXPECT_EQ(r.stream.frames, 3);
+  EXPECT_TRUE(finite_positive(r.stream.ms_p50));
+  EXPECT_TRUE(finite_positive(r.stream.cpu_ms_p50));
+  EXPECT_EQ(r.stream.context_tokens_end, 16 + (3 + 3) * 18);
+}
+
 TEST(Bench, CommandPrintsOneJsonLine) {
   auto res = prospect::test::run_prospect(
       "bench --shape tiny --device cpu --dtype fp32 --frames 1 --text-tokens 8 --warmup 0 --iters 1 "
@@ -142,6 +163,10 @@ TEST(Bench, CommandPrintsOneJsonLine) {
   EXPECT_GT(j["decode_token"]["ms_per_token"].get<double>(), 0);
   EXPECT_EQ(j["stream_frame"]["context_tokens_end"], 4 + (1 + 3) * 18 + 3);
   EXPECT_FALSE(j["torch"].get<std::string>().empty());
+  EXPECT_EQ(j["stream_frame"]["mode"], "lm_softmax");
+  EXPECT_EQ(j["train_step"]["steps_cpu_s"].size(), 1u);
+  std::printf("malloc: %s\n", j["malloc"].get<std::string>().c_str());
+  EXPECT_NE(j["malloc"].get<std::string>().find("threshold"), std::string::npos);  // mallopt applied
   auto bad = prospect::test::run_prospect("bench --shape 7b --device cpu");
   EXPECT_EQ(bad.code, 1);
   EXPECT_NE(bad.err.find("--shape"), std::string::npos);
