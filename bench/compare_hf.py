@@ -26,6 +26,11 @@ Workloads:
                 sigmoid on the last hidden state; against `prospect bench --stream-heads` (the same frame
                 block into Prospect's KV cache, vision::frame_pixel_values on the uint8 frame, the two heads).
   memory        the max RSS of each of the processes above (each side in its own process).
+  preprocess    (per invocation, not per shape or thread count) examples/collator_throughput.py on a
+                `prospect synth` dataset, once per repetition: prospect.Collator (the loader's render, tokenize,
+                labels and frames, in C++) against SmolVLMProcessor's tokenizer + SmolVLMImageProcessorPil + a
+                Python labels builder + PIL frames, the same batches checked equal; samples/s of both, in one
+                process (so no separate RSS), the baseline handed the rendered text untimed (favoured).
 
 Prints one table and one JSON line per (shape, threads, workload) with both sides' absolute figures, the
 ratio (Prospect / transformers: below 1 means Prospect is faster or smaller), the machine, the versions and
@@ -238,7 +243,8 @@ def main():
     ap.add_argument("--text-tokens", type=int, default=0, help="text tokens of the clip (0: the shape's own)")
     ap.add_argument("--stream-frames", type=int, default=8, help="timed streamed frames (3 more run first)")
     ap.add_argument("--prefix-tokens", type=int, default=32, help="streaming prompt before the first frame")
-    ap.add_argument("--workloads", default="train,stream", help="comma list: train, stream")
+    ap.add_argument("--workloads", default="train,stream,preprocess", help="comma list: train, stream, preprocess")
+    ap.add_argument("--preprocess-batches", type=int, default=10, help="batches of 4 clips per preprocess run")
     ap.add_argument("--hf-adamw", default="fused", choices=["fused", "foreach"],
                     help="torch.optim.AdamW implementation of the transformers side")
     ap.add_argument("--prospect-adamw", default="fused", choices=["fused", "foreach", "single", "auto"],
@@ -278,6 +284,26 @@ def main():
     tmp = tempfile.mkdtemp(prefix="compare_hf_")
     py = sys.executable
     me = os.path.abspath(__file__)
+    if "preprocess" in workloads:
+        data = os.path.join(tmp, "synth")
+        subprocess.run([a.prospect, "synth", "--out", data], check=True, stdout=subprocess.DEVNULL, cwd=ROOT)
+        runs = []
+        for rep in range(a.reps):
+            j, rss, wall = run_measured([py, os.path.join(ROOT, "examples", "collator_throughput.py"), "--data", data,
+                                         "--model", os.path.join(data, "model"), "--batches",
+                                         str(a.preprocess_batches), "--batch-size", "4"], 1)
+            runs.append(j)
+            print(f"# preprocess rep {rep + 1}: {wall:.1f} s, load {os.getloadavg()[0]:.2f}", file=sys.stderr,
+                  flush=True)
+        hf = median([j["plain_python_samples_per_s"] for j in runs])
+        pr = median([j["prospect_samples_per_s"] for j in runs])
+        rec = {"record": "comparison", "shape": "synth", "threads": 1, "reps": a.reps, "loadavg": os.getloadavg(),
+               "workload": "preprocess", "unit": "samples/s", "hf": hf, "prospect": pr, "ratio": pr / hf,
+               "batches": a.preprocess_batches, "batch_size": 4, "tokens": runs[0]["tokens"],
+               "frames": runs[0]["frames"], "higher_is_better": True,
+               "same_work": all(j["same_input_ids"] and j["same_labels"] for j in runs)}
+        records.append(rec)
+        emit(rec)
     for shape in shapes:
         spec = SHAPES[shape]
         cfg = dict(spec["config"])
@@ -293,6 +319,8 @@ def main():
                        "prospect_json": None} for w in workloads}
             for rep in range(a.reps):
                 for w in workloads:
+                    if w == "preprocess":
+                        continue
                     if w == "train":
                         hf_cmd = [py, me, "--worker", "hf-train", "--config", cfg_dir, "--threads", str(th),
                                   "--iters", str(a.iters), "--warmup", str(a.warmup), "--hf-adamw", a.hf_adamw] + common
@@ -306,7 +334,7 @@ def main():
                                   "--no-train", "--no-frozen", "--stream-heads", "--json", "--frames", "0",
                                   "--stream-frames", str(a.stream_frames), "--prefix-tokens", str(a.prefix_tokens)]
                     else:
-                        raise SystemExit(f"compare_hf: unknown workload '{w}' (train, stream)")
+                        raise SystemExit(f"compare_hf: unknown workload '{w}' (train, stream, preprocess)")
                     # alternate which side goes first from one repetition to the next
                     order = [("hf", hf_cmd), ("prospect", pr_cmd)]
                     if rep % 2:
@@ -318,6 +346,8 @@ def main():
                         print(f"# {shape} {th}t {w} rep {rep + 1} {side}: {wall:.1f} s, max RSS {rss:.2f} GiB, "
                               f"load {os.getloadavg()[0]:.2f}", file=sys.stderr, flush=True)
             for w in workloads:
+                if w == "preprocess":
+                    continue
                 r = res[w]
                 base = {"record": "comparison", "shape": shape, "threads": th, "reps": a.reps,
                         "frames": frames, "text_tokens": text_tokens, "loadavg": os.getloadavg()}
@@ -379,7 +409,8 @@ def main():
     print(f"{'shape':6} {'thr':>3}  {'workload':26} {'transformers':>13} {'Prospect':>13} {'ratio':>7} "
           f"{'CPU-time ratio':>14}  same work")
     for r in records:
-        fmt = (lambda v: f"{v:.4f} s") if r["unit"] == "s/step" else (
+        fmt = (lambda v: f"{v:.4f} s") if r["unit"] == "s/step" else (lambda v: f"{v:.1f}/s") if r[
+            "unit"] == "samples/s" else (
             (lambda v: f"{v:.2f} ms") if r["unit"] == "ms/frame" else (lambda v: f"{v:.3f} GiB"))
         print(f"{r['shape']:6} {r['threads']:>3}  {r['workload']:26} {fmt(r['hf']):>13} {fmt(r['prospect']):>13} "
               f"{r['ratio']:>6.2f}x {(format(r['ratio_cpu'], '.2f') + 'x') if 'ratio_cpu' in r else '-':>14}  "

@@ -1,6 +1,6 @@
 """Peers.compare_hf: bench/compare_hf.py (Prospect against transformers, side by side) runs end to end at the
 tiny shape and its output is complete: the machine record (CPU, versions, load average), one comparison record
-per workload (training step full and frozen vision, streaming p50 and p99, peak RSS of each side) with positive
+per workload (preprocessing, training step full and frozen vision, streaming p50 and p99, peak RSS of each side) with positive
 absolute figures on both sides, a finite ratio, both sides doing the same work (sequence length, labelled
 tokens, trainable parameters, streamed context), the end record, and the printed table. Timings are
 benchmarks: no ratio is checked here.
@@ -14,7 +14,7 @@ import time
 
 from peerlib import fail_now, finish, fresh_dir, parse_args
 
-EXPECTED = ["train_step", "train_step_frozen_vision", "peak_rss_train", "stream_frame_p50", "stream_frame_p99",
+EXPECTED = ["preprocess", "train_step", "train_step_frozen_vision", "peak_rss_train", "stream_frame_p50", "stream_frame_p99",
             "peak_rss_stream"]
 
 
@@ -25,7 +25,7 @@ def main():
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     out_json = os.path.join(work, "compare.jsonl")
     cmd = [sys.executable, os.path.join(root, "bench", "compare_hf.py"), "--shapes", "tiny", "--threads", "1",
-           "--reps", "1", "--iters", "2", "--warmup", "1", "--stream-frames", "3", "--prospect", a.prospect,
+           "--reps", "1", "--iters", "2", "--warmup", "1", "--stream-frames", "3", "--preprocess-batches", "2", "--prospect", a.prospect,
            "--json-out", out_json]
     print("$ " + " ".join(cmd), flush=True)
     p = subprocess.run(cmd, capture_output=True, text=True)
@@ -63,7 +63,7 @@ def main():
             problems.append(f"{w}: a figure is missing, not finite or not positive")
         if r.get("same_work") is not True:
             problems.append(f"{w}: the two sides did different work ({ {k: r.get(k) for k in ('seq_len', 'labelled_tokens', 'params_trainable', 'context_tokens_end')} })")
-        if r.get("shape") != "tiny" or r.get("threads") != 1:
+        if r.get("shape") != ("synth" if w == "preprocess" else "tiny") or r.get("threads") != 1:
             problems.append(f"{w}: shape/threads {r.get('shape')}/{r.get('threads')} (tiny/1 expected)")
     for w in EXPECTED:
         if f" {w} " not in p.stdout:
