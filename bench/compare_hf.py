@@ -40,7 +40,7 @@ import argparse
 import json
 import os
 import platform
-import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -402,6 +402,7 @@ def main():
                 records.append(rec)
                 emit(rec)
     load_end = os.getloadavg()
+    shutil.rmtree(tmp, ignore_errors=True)
     emit({"record": "end", "loadavg_start": load_start, "loadavg_end": load_end})
     print()
     print(f"Prospect vs transformers {info['transformers']}, torch {info['torch']}, {info['cpu']} "
