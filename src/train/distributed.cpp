@@ -122,15 +122,25 @@ class StoreCommunicator : public Communicator {
     return t;
   }
   // Every rank counts itself done with `key`; the last one deletes its entries (`n` of them: per rank, or
-  // the one `suffix`), so the store holds only the collectives in flight.
+  // the one `suffix`), so the store holds only the collectives in flight. Rank 0 hosts the store: it leaves
+  // only after every rank has counted itself, so a rank that ends right after the last barrier never takes
+  // the server away from a peer still talking to it (the last rank, when not 0, says so under "/released").
   void release(const std::string& key, int n, const std::string& suffix = "") {
-    if (store_->add(key + "/done", 1) < world_) return;
+    const int64_t done = store_->add(key + "/done", 1);
+    if (done < world_) {
+      if (rank_ == 0) {
+        store_->wait({key + "/released"});
+        store_->deleteKey(key + "/released");
+      }
+      return;
+    }
     if (!suffix.empty()) {
       store_->deleteKey(key + suffix);
     } else {
       for (int r = 0; r < n; r++) store_->deleteKey(key + "/" + std::to_string(r));
     }
     store_->deleteKey(key + "/done");
+    if (rank_ != 0) store_->set(key + "/released", std::vector<uint8_t>{1});
   }
 
   c10::intrusive_ptr<c10d::Store> store_;
