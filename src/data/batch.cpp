@@ -34,7 +34,8 @@ Batch make_batch(const std::vector<Sample>& samples, int32_t pad_id) {
     std::copy(s.dst_update_labels.begin(), s.dst_update_labels.end(), b.dst_update_labels.begin() + off);
     if (s.decision_targets.empty() == decision_tokens)
       fail("a batch mixes samples rendered with and without decision tokens");
-    std::copy(s.decision_targets.begin(), s.decision_targets.end(), b.decision_targets.begin() + off);
+    if (decision_tokens)  // (b.decision_targets is empty otherwise: no iterator arithmetic on it)
+      std::copy(s.decision_targets.begin(), s.decision_targets.end(), b.decision_targets.begin() + off);
 
     SampleInfo info;
     info.source_file = s.source_file;
