@@ -61,16 +61,27 @@ Batch make_batch(const std::vector<Sample>& samples, int32_t pad_id) {
   return b;
 }
 
-void load_batch_pixels(Batch& batch, const PixelLoader& loader) {
-  batch.pixels.clear();
-  batch.frame_height = batch.frame_width = 0;
+namespace {
+
+// Calls fn(row's SampleInfo, its frame indices in order) for every row of `batch` that has frame blocks (rows
+// are in order in batch.frames).
+template <typename Fn>
+void for_each_row_frames(const Batch& batch, Fn&& fn) {
   size_t next = 0;
   for (int r = 0; r < static_cast<int>(batch.samples.size()); ++r) {
-    const SampleInfo& info = batch.samples[static_cast<size_t>(r)];
     std::vector<int64_t> frames;
     while (next < batch.frames.size() && batch.frames[next].sample == r)
       frames.push_back(batch.frames[next++].frame);
-    if (frames.empty()) continue;
+    if (!frames.empty()) fn(batch.samples[static_cast<size_t>(r)], frames);
+  }
+}
+
+}  // namespace
+
+void load_batch_pixels(Batch& batch, const PixelLoader& loader) {
+  batch.pixels.clear();
+  batch.frame_height = batch.frame_width = 0;
+  for_each_row_frames(batch, [&](const SampleInfo& info, const std::vector<int64_t>& frames) {
     FramePixels px = loader(info, frames);
     ErrorContext ctx{info.source_file, info.index_in_file, info.video_uid, -1, "frames_file"};
     const size_t per = static_cast<size_t>(px.height * px.width * 3);
@@ -89,19 +100,13 @@ void load_batch_pixels(Batch& batch, const PixelLoader& loader) {
            "resize frames to one size before batching");
     }
     batch.pixels.insert(batch.pixels.end(), px.rgb.begin(), px.rgb.end());
-  }
+  });
 }
 
 void load_batch_features(Batch& batch, const FeatureLoader& loader) {
   batch.features.clear();
   batch.feature_tokens = batch.feature_dim = 0;
-  size_t next = 0;
-  for (int r = 0; r < static_cast<int>(batch.samples.size()); ++r) {
-    const SampleInfo& info = batch.samples[static_cast<size_t>(r)];
-    std::vector<int64_t> frames;
-    while (next < batch.frames.size() && batch.frames[next].sample == r)
-      frames.push_back(batch.frames[next++].frame);
-    if (frames.empty()) continue;
+  for_each_row_frames(batch, [&](const SampleInfo& info, const std::vector<int64_t>& frames) {
     FrameFeatures ft = loader(info, frames);
     ErrorContext ctx{info.source_file, info.index_in_file, info.video_uid, -1, "features_file"};
     const size_t per = static_cast<size_t>(ft.tokens * ft.dim);
@@ -121,7 +126,7 @@ void load_batch_features(Batch& batch, const FeatureLoader& loader) {
            "every features file of a dataset needs the same tokens per frame and dimension");
     }
     batch.features.insert(batch.features.end(), ft.values.begin(), ft.values.end());
-  }
+  });
 }
 
 }  // namespace prospect::data
