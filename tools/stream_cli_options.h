@@ -40,6 +40,9 @@ inline void add_stream_options(CLI::App& sub, ModelRunOptions& run, StreamOption
       ->check(CLI::Range(0.0, 1.0));
   sub.add_flag("--no-constrain", no_constrain,
                "Free DST decoding (default: constrained to valid transitions)");
+  sub.add_flag_function(
+      "--keep-dst-speech", [&so](int64_t) { so.reroute_dst_speech = false; },
+      "Keep utterances that are nothing but DST items (default: write them as the frame's DST update)");
   sub.add_option_function<int64_t>(
       "--max-context", [&run, &so](int64_t v) { so.max_context = v, run.max_context_given = true; },
       "Tokens the KV cache may hold (default: the checkpoint's trained data.max_seq_len, else 4096)");

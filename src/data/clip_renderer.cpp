@@ -44,6 +44,9 @@ void check_options(const RenderOptions& opt) {
   if (!(opt.refresh_cut_rate >= 0.0 && opt.refresh_cut_rate <= 1.0)) {
     fail("refresh_cut_rate must lie in [0, 1], got " + std::to_string(opt.refresh_cut_rate));
   }
+  if (!(opt.own_history_shift >= 0.0 && opt.own_history_shift <= 1.0)) {
+    fail("own_history_shift must lie in [0, 1], got " + std::to_string(opt.own_history_shift));
+  }
 }
 
 }  // namespace
@@ -351,12 +354,56 @@ Clip jitter_anchors(const Clip& clip, double prob, uint64_t seed, int64_t epoch)
   return out;
 }
 
+ShiftedHistory shift_own_history(const Clip& clip, double prob, uint64_t seed, int64_t epoch) {
+  ShiftedHistory out;
+  out.clip = clip;
+  if (!(prob > 0)) return out;
+  Clip& c = out.clip;
+  std::map<int64_t, std::vector<size_t>> by_frame;  // anchor frame -> turn indices, file order
+  for (size_t i = 0; i < c.turns.size(); ++i) by_frame[c.turns[i].anchor_frame].push_back(i);
+  std::set<int64_t> occupied;
+  for (const auto& [f, idx] : by_frame) occupied.insert(f);
+  uint64_t base = splitmix64(splitmix64(seed ^ 0x0B5E55EDull) ^
+                             splitmix64(static_cast<uint64_t>(epoch) + 0x11u) ^ clip_key(clip));
+  for (const auto& [f, idx] : by_frame) {
+    bool output = false, input = false;
+    for (size_t i : idx) {
+      const Role r = c.turns[i].role;
+      if (r == Role::Assistant || r == Role::DstUpdate)
+        output = true;
+      else
+        input = true;
+    }
+    // A group with a user or system turn stays: what the user said is not the model's to move.
+    if (!output || input) continue;
+    uint64_t r = splitmix64(base ^ splitmix64(static_cast<uint64_t>(f)));
+    if (unit_draw(r) >= prob) continue;
+    const bool early = (r & 1) == 0;
+    const int64_t to = early ? f - 1 : f + 1;
+    if (to < clip.start_frame || to >= clip.end_frame || occupied.count(to)) continue;
+    // The vacated frame stays occupied: its labels (a silent decision, or none) belong to this group.
+    occupied.insert(to);
+    for (size_t i : idx) c.turns[i].anchor_frame = to;
+    if (early) {
+      out.context_only.insert(to);
+      out.force_decision.insert(f);
+    } else {
+      out.no_decision.insert(f);
+    }
+  }
+  return out;
+}
+
 std::vector<Sample> ClipRenderer::render(const Clip& clip_in, int64_t epoch, double neg_rate) const {
   if (neg_rate > 1.0) fail("neg_frame_sampling_rate must lie in [0, 1], got " + std::to_string(neg_rate));
   Clip jittered;
   const bool jitter = opt_.anchor_jitter > 0;
   if (jitter) jittered = jitter_anchors(clip_in, opt_.anchor_jitter, opt_.seed, epoch);
-  const Clip& clip = jitter ? jittered : clip_in;
+  ShiftedHistory shifted;
+  const bool shift = opt_.own_history_shift > 0;
+  if (shift)
+    shifted = shift_own_history(jitter ? jittered : clip_in, opt_.own_history_shift, opt_.seed, epoch);
+  const Clip& clip = shift ? shifted.clip : jitter ? jittered : clip_in;
   ClipLayout layout = layout_clip(clip, opt_);
   const int64_t block_len = static_cast<int64_t>(block_ids_.size());
 
@@ -392,6 +439,18 @@ std::vector<Sample> ClipRenderer::render(const Clip& clip_in, int64_t epoch, dou
   }
   std::vector<bool> decision = select_decision_units(
       clip, layout, neg_rate >= 0 ? neg_rate : opt_.neg_frame_sampling_rate, opt_.seed, epoch);
+  std::vector<bool> context_only(layout.units.size(), false);
+  if (shift) {
+    for (size_t i = 0; i < layout.units.size(); ++i) {
+      const int64_t f = layout.units[i].frame;
+      if (shifted.force_decision.count(f)) decision[i] = true;
+      if (shifted.no_decision.count(f)) decision[i] = false;
+      if (shifted.context_only.count(f)) {
+        decision[i] = false;
+        context_only[i] = true;
+      }
+    }
+  }
 
   const int32_t ignore = kIgnoreIndex;
   std::vector<Sample> out;
@@ -481,10 +540,18 @@ std::vector<Sample> ClipRenderer::render(const Clip& clip_in, int64_t epoch, dou
             }
             break;
           case SegmentKind::DstBody:
+            if (context_only[i]) {
+              append(tu[i].seg_ids[k], seg.text, nullptr);
+              break;
+            }
             append(tu[i].seg_ids[k], seg.text, &s.dst_labels);
             ++s.dst_messages;
             break;
           case SegmentKind::AssistantBody:
+            if (context_only[i]) {
+              append(tu[i].seg_ids[k], seg.text, nullptr);
+              break;
+            }
             append(tu[i].seg_ids[k], seg.text, &s.lm_labels);
             ++s.lm_messages;
             break;

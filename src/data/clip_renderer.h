@@ -6,6 +6,7 @@
 // samples). Not here: batching and padding (batch.h), threads (loader.h), pixels (frame_store.h).
 #pragma once
 #include <cstdint>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -41,6 +42,13 @@ struct RenderOptions {
   // state: ...`), then the frames from the cut on. Only clips that max_seq_len does not split are cut (the
   // later pieces of a split clip already start that way), so sample counts stay the same every epoch. 0: off.
   double refresh_cut_rate = 0.0;
+  // Training augmentation against exposure bias (docs/TRAINING.md, "Own-history shifts"): probability that a
+  // frame's group of output turns (DST update and/or assistant turn) appears one frame early or late in the
+  // context only, as the model's own early or late output would when it streams, drawn per (seed, epoch,
+  // clip, frame). Early (f -> f-1): the moved turns carry no labels and f-1 is no decision point; frame f
+  // becomes a silent decision point (the update is already made: do not repeat it). Late (f -> f+1): frame f
+  // is no decision point (the change was missed there) and frame f+1 learns the update (catch up). 0: off.
+  double own_history_shift = 0.0;
 };
 
 // The three tokens a decision chooses between when decisions are tokens: stay silent (<end_of_utterance>),
@@ -111,6 +119,19 @@ std::vector<bool> select_decision_units(const Clip& clip, const ClipLayout& layo
 // an adjacent frame inside the clip that holds no turns (after earlier moves), so groups keep their order and
 // the states the turns produce stay the same. prob = 0 returns the clip unchanged.
 Clip jitter_anchors(const Clip& clip, double prob, uint64_t seed, int64_t epoch);
+
+// RenderOptions::own_history_shift: a copy of `clip` with some output groups moved one frame early or late,
+// and what that means for the labels, by frame. A group moves only to an adjacent frame inside the clip that
+// holds no turns and held none before (vacated frames stay taken), so groups keep their order, the states the
+// turns produce stay the same, and the three sets never share a frame. Groups with a user turn stay. prob = 0
+// returns the clip unchanged and empty sets.
+struct ShiftedHistory {
+  Clip clip;
+  std::set<int64_t> context_only;    // frames whose output turns are context, not targets (no decision)
+  std::set<int64_t> no_decision;     // frames that are no decision point (a late group's true frame)
+  std::set<int64_t> force_decision;  // frames that are always a (silent) decision point (an early group's)
+};
+ShiftedHistory shift_own_history(const Clip& clip, double prob, uint64_t seed, int64_t epoch);
 
 // The unit a refresh cut starts at for (seed, epoch, clip) among `num_units` kept frames: 0 (no cut) with
 // probability 1 - rate, else uniform in [1, num_units - 1] (0 when the clip has fewer than two units).

@@ -180,6 +180,7 @@ RunTotals run_totals(const RunOutcome& fr) {
     t.stats.dst_items_applied += s.dst_items_applied;
     t.stats.dst_items_invalid += s.dst_items_invalid;
     t.stats.dst_skipped += s.dst_skipped;
+    t.stats.dst_rerouted += s.dst_rerouted;
     t.stats.utterances += s.utterances;
     t.stats.generated_tokens += s.generated_tokens;
     t.stats.retokenized += s.retokenized;
@@ -266,6 +267,8 @@ ModelEvalResult run_model_eval(const ModelEvalOptions& o) {
                         {"dst_items_applied", total.dst_items_applied},
                         {"dst_items_invalid", total.dst_items_invalid},
                         {"dst_skipped", total.dst_skipped},
+                        {"dst_rerouted", total.dst_rerouted},
+                        {"reroute_dst_speech", fr.options.reroute_dst_speech},
                         {"utterances", total.utterances},
                         {"generated_tokens", total.generated_tokens},
                         {"retokenized", total.retokenized},

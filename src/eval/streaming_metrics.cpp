@@ -147,6 +147,7 @@ StreamingMetrics score_timeline(const std::vector<Clip>& clips, const std::vecto
   }
 
   EventSums dst, speak;
+  std::map<std::string, EventSums> by_kind;
   int64_t agree_pairs = 0, pairs = 0, agree_frames = 0, frames = 0;
   for (size_t ci = 0; ci < clips.size(); ++ci) {
     const Clip& c = clips[ci];
@@ -176,6 +177,7 @@ StreamingMetrics score_timeline(const std::vector<Clip>& clips, const std::vecto
     // DST transitions and state: only clips with steps take part.
     if (c.steps.empty()) continue;
     dst.clips += 1;
+    std::map<std::string, bool> kinds_here;
     std::map<DstKey, std::pair<std::vector<double>, std::vector<double>>> groups;  // key -> (pred, ref) times
     std::vector<TimedItem> ref_items, pred_items;
     for (const auto& r : refs) {
@@ -183,13 +185,18 @@ StreamingMetrics score_timeline(const std::vector<Clip>& clips, const std::vecto
       groups[key_of(r.item)].second.push_back(r.time);
       ref_items.push_back({r.frame, r.item});
       dst.reference += 1;
+      by_kind[data::transition_name(r.item.transition)].reference += 1;
+      kinds_here[data::transition_name(r.item.transition)] = true;
     }
     for (const auto* e : per_clip[ci]) {
       if (e->type != EventType::DstUpdate) continue;
       for (const auto& p : parse_dst_text(e->text)) {
         dst.predicted += 1;
         // Unparsable items and unknown steps stay in `predicted` and can never match.
-        if (!p.item || !clip_has_step(c, p.item->step_id)) continue;
+        if (!p.item) continue;
+        by_kind[data::transition_name(p.item->transition)].predicted += 1;
+        kinds_here[data::transition_name(p.item->transition)] = true;
+        if (!clip_has_step(c, p.item->step_id)) continue;
         groups[key_of(*p.item)].first.push_back(e->time);
         pred_items.push_back({e->frame, *p.item});
       }
@@ -198,12 +205,17 @@ StreamingMetrics score_timeline(const std::vector<Clip>& clips, const std::vecto
       MatchResult dm = match_events(times.first, times.second, window);
       dst.matched += static_cast<int64_t>(dm.pairs.size());
       dst.abs_error += dm.total_abs_error;
+      EventSums& k = by_kind[data::transition_name(static_cast<data::Transition>(key.second))];
+      k.matched += static_cast<int64_t>(dm.pairs.size());
+      k.abs_error += dm.total_abs_error;
     }
+    for (const auto& [kind, unused] : kinds_here) by_kind[kind].clips += 1;
     accumulate_state(c, std::move(ref_items), std::move(pred_items), agree_pairs, pairs, agree_frames,
                      frames);
   }
 
   out.dst_transition = finish(dst, false);
+  for (const auto& [kind, sums] : by_kind) out.dst_by_transition[kind] = finish(sums, false);
   out.speaking = finish(speak, true);
   out.state_frames = frames;
   out.state_pairs = pairs;
@@ -228,6 +240,9 @@ json to_json(const StreamingMetrics& m) {
   };
   json j = json::object();
   j["dst_transition"] = event_json(m.dst_transition, false);
+  json kinds = json::object();
+  for (const auto& [kind, e] : m.dst_by_transition) kinds[kind] = event_json(e, false);
+  j["dst_transition"]["by_transition"] = kinds;
   j["speaking"] = event_json(m.speaking, true);
   j["state_accuracy"] = opt(m.state_accuracy);
   j["joint_state_accuracy"] = opt(m.joint_state_accuracy);
@@ -245,6 +260,12 @@ std::string format_report(const StreamingMetrics& m) {
   o << "DST transitions:  P " << fmt(d.prf.precision) << "  R " << fmt(d.prf.recall) << "  F1 "
     << fmt(d.prf.f1) << "  (matched " << d.matched << ", predicted " << d.predicted << ", reference "
     << d.reference << ", mean |time error| " << fmt(d.mean_time_error_s) << " s)\n";
+  if (!m.dst_by_transition.empty()) {
+    o << "  by kind (matched/predicted/reference):";
+    for (const auto& [kind, e] : m.dst_by_transition)
+      o << " " << kind << " " << e.matched << "/" << e.predicted << "/" << e.reference;
+    o << "\n";
+  }
   const EventMetrics& s = m.speaking;
   o << "speaking:         P " << fmt(s.prf.precision) << "  R " << fmt(s.prf.recall) << "  F1 "
     << fmt(s.prf.f1) << "  (matched " << s.matched << ", predicted " << s.predicted << ", reference "

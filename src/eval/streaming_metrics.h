@@ -5,6 +5,7 @@
 // a model (the streaming engine), frame-level head metrics (head_metrics.h).
 #pragma once
 #include <cstdint>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -42,6 +43,9 @@ struct EventMetrics {
 
 struct StreamingMetrics {
   EventMetrics dst_transition;
+  // The same per transition kind ("start", "complete", "pause", ...): kinds that occur in the reference or
+  // in parsed predictions. Unparsable predicted items count only in dst_transition's `predicted`.
+  std::map<std::string, EventMetrics> dst_by_transition;
   EventMetrics speaking;
   std::optional<double> state_accuracy;  // agreeing (frame, step) pairs / all pairs, clips with steps
   std::optional<double>
@@ -66,9 +70,11 @@ struct StreamingMetrics {
 StreamingMetrics score_timeline(const std::vector<data::Clip>& clips,
                                 const std::vector<TimelineEvent>& events, const Window& window = Window{});
 
-// {"dst_transition": {precision, recall, f1, matched, predicted, reference, mean_time_error_s, clips},
-//  "speaking": {precision, recall, f1, matched, predicted, reference, text_similarity, mean_time_error_s,
-//  clips}, "state_accuracy", "joint_state_accuracy", "state_frames", "clips", "window": [l, r]}; nulls for
+// {"dst_transition": {precision, recall, f1, matched, predicted, reference, mean_time_error_s, clips,
+//  "by_transition": {kind: {precision, recall, f1, matched, predicted, reference, mean_time_error_s,
+//  clips}}}, "speaking": {precision, recall, f1, matched, predicted, reference, text_similarity,
+//  mean_time_error_s, clips}, "state_accuracy", "joint_state_accuracy", "state_frames", "clips", "window":
+//  [l, r]}; nulls for
 // metrics with nothing to count.
 nlohmann::json to_json(const StreamingMetrics& m);
 

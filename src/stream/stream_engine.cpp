@@ -334,12 +334,36 @@ bool StreamEngine::decide_dst(Run& r, int64_t frame, double p) {
   return true;
 }
 
-void StreamEngine::decide_speak(Run& r, int64_t frame, double p) {
+bool is_dst_items(const std::string& text) {
+  const std::string t = prospect::trim(text);
+  if (t.empty()) return false;
+  const std::vector<eval::PredictedDstItem> items = eval::parse_dst_text(t);
+  if (items.empty()) return false;
+  for (const auto& it : items)
+    if (!it.item) return false;
+  return true;
+}
+
+void StreamEngine::decide_speak(Run& r, int64_t frame, double p, bool dst_fired) {
+  const int64_t start = r.cache.length();
   at::Tensor h = feed(r, assistant_prefix_ids_, at::Tensor());
   const int64_t body_start = r.cache.length();
   std::string text;
   bool finished = false;
   std::vector<int32_t> gen = generate(r, h, opt_.max_speak_tokens, nullptr, &text, &finished);
+  if (opt_.reroute_dst_speech && is_dst_items(text)) {
+    rewind(r, start);
+    if (dst_fired || r.state.step_ids().empty()) {
+      r.log("frame " + std::to_string(frame) + ": utterance '" + prospect::trim(text) +
+            "' is DST items after this frame's update (dropped)");
+      return;
+    }
+    ++r.result.stats.dst_rerouted;
+    r.log("frame " + std::to_string(frame) + ": utterance '" + prospect::trim(text) +
+          "' is DST items: written as a DST update instead");
+    if (decide_dst(r, frame, p)) decide_speak(r, frame, p, true);
+    return;
+  }
   finish_message(r, body_start, gen, text);
   ++r.result.stats.utterances;
   // The renderer writes "Assistant: {content}": the content starts after that one space.
@@ -449,7 +473,7 @@ ClipStreamResult StreamEngine::run(const data::Clip& clip, int64_t clip_position
       }
       if (d.p_speak > opt_.threshold_speak) {
         d.fired_speak = true;
-        decide_speak(r, u.frame, d.p_speak);
+        decide_speak(r, u.frame, d.p_speak, d.fired_dst || !has_steps);
       }
     }
     r.result.decisions.push_back(d);

@@ -46,6 +46,10 @@ struct StreamEvent {
   double p = 0;
 };
 
+// True when `text` (trimmed) is one or more DST items and nothing else ("S2->complete, S3->start"): an
+// utterance that StreamOptions::reroute_dst_speech writes as a DST update instead.
+bool is_dst_items(const std::string& text);
+
 struct StreamStats {
   int64_t frames = 0;
   int64_t refreshes = 0;    // context refreshes or middle drops
@@ -53,6 +57,7 @@ struct StreamStats {
   int64_t dst_items_applied = 0;
   int64_t dst_items_invalid = 0;  // unparsable or not valid from the tracked state (ignored)
   int64_t dst_skipped = 0;        // head fired but no update came out (nothing valid, or cut off empty)
+  int64_t dst_rerouted = 0;       // utterances that were DST items, written as a DST update instead (reroute)
   int64_t utterances = 0;
   int64_t generated_tokens = 0;
   int64_t retokenized = 0;  // messages re-fed in their canonical tokenization
@@ -117,7 +122,10 @@ class StreamEngine {
   bool decide_dst(Run& r, int64_t frame, double p);
   // Both decisions' logits at hidden state `h` [1, H]: the heads, or the markers' log-odds.
   std::pair<double, double> decision_logits(const at::Tensor& h);
-  void decide_speak(Run& r, int64_t frame, double p);
+  // `dst_fired`: the DST head fired at this frame. Otherwise, with StreamOptions::reroute_dst_speech, an
+  // utterance that is nothing but DST items is taken back and the frame gets a DST update instead, then
+  // one more utterance (dropped if it is DST items again).
+  void decide_speak(Run& r, int64_t frame, double p, bool dst_fired);
   void emit(Run& r, int64_t frame, eval::EventType type, const std::string& text, double p);
 
   model::SmolVLM* model_;

@@ -15,7 +15,11 @@ struct StreamOptions {
   double threshold_dst = 0.5;  // a head fires when p > threshold (0 fires on every frame, 1 never)
   double threshold_speak = 0.5;
   bool constrain_dst = true;  // grammar-constrained DST decoding
-  int max_dst_tokens = 32;    // generated tokens per update, <end_of_utterance> included
+  // An utterance that is nothing but DST items ("S2->complete") on a frame where the DST head did not fire
+  // is the model writing its update in the wrong channel: take it back, decode the DST update (under the
+  // grammar when constrained), then speak once more (docs/STREAMING.md). false keeps such utterances.
+  bool reroute_dst_speech = true;
+  int max_dst_tokens = 32;  // generated tokens per update, <end_of_utterance> included
   int max_speak_tokens = 128;
   int64_t max_context = 4096;    // tokens the cache may hold (the model's max_seq_len)
   int64_t refresh_margin = 512;  // act when fewer than this many would remain (capped at max_context / 4)

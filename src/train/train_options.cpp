@@ -33,6 +33,9 @@ const std::vector<OptionDoc>& train_option_docs() {
        "training only: probability an output frame's turns move one frame earlier/later"},
       {"data.refresh_cut_rate", 0.0,
        "training only: probability a clip starts at a random frame as a refreshed stream does"},
+      {"data.own_history_shift", 0.0,
+       "training only: probability an output frame's turns show one frame early/late as context, "
+       "the labels teaching not to repeat / to catch up"},
       {"data.frame_stride", 1, "keep every s-th frame (anchor frames always kept)"},
       {"data.context_frames", 0, "bare frame blocks repeated before each sub-clip cut"},
       {"data.workers", 2, "data-loader threads (decode frames, render sequences)"},
@@ -210,6 +213,8 @@ void parse_model_and_data(const json& c, TrainOptions& o) {
   in_unit("data.anchor_jitter", o.anchor_jitter);
   o.refresh_cut_rate = get<double>(c, "data.refresh_cut_rate");
   in_unit("data.refresh_cut_rate", o.refresh_cut_rate);
+  o.own_history_shift = get<double>(c, "data.own_history_shift");
+  in_unit("data.own_history_shift", o.own_history_shift);
   o.neg_rate_schedule = pick(c, "data.neg_rate_schedule", kNegRateSchedules);
   const int64_t frame_stride = get<int64_t>(c, "data.frame_stride");
   at_least("data.frame_stride", frame_stride, 1);

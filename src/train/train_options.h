@@ -55,8 +55,9 @@ struct TrainOptions {
   // trainer: batch_size (the global batch, train.batch_size x ranks), pad_id (the model's) and the shard.
   data::LoaderOptions loader;
   double neg_rate = 0.5, neg_rate_end = 0.5, eval_neg_rate = 1.0;
-  double anchor_jitter = 0.0;     // training samples only (RenderOptions::anchor_jitter)
-  double refresh_cut_rate = 0.0;  // training samples only (RenderOptions::refresh_cut_rate)
+  double anchor_jitter = 0.0;      // training samples only (RenderOptions::anchor_jitter)
+  double refresh_cut_rate = 0.0;   // training samples only (RenderOptions::refresh_cut_rate)
+  double own_history_shift = 0.0;  // training samples only (RenderOptions::own_history_shift)
   NegRateSchedule neg_rate_schedule = NegRateSchedule::Constant;  // linear: from neg_rate to neg_rate_end
   // loss
   model::LossOptions loss;

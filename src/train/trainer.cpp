@@ -339,6 +339,7 @@ std::unique_ptr<data::BatchLoader> Trainer::make_loader(int64_t epoch) {
   r.neg_frame_sampling_rate = neg_rate_at_step(0);
   r.anchor_jitter = o_.anchor_jitter;
   r.refresh_cut_rate = o_.refresh_cut_rate;
+  r.own_history_shift = o_.own_history_shift;
   data::LoaderOptions lo = loader_opts_;
   if (o_.neg_rate_schedule != NegRateSchedule::Constant) {
     // Each clip renders with the rho of the update that will consume it: its micro-batch follows from the

@@ -48,6 +48,22 @@ TEST(StreamingMetrics, KnownAnswer) {
   EXPECT_DOUBLE_EQ(*d.prf.recall, 2.0 / 3.0);
   EXPECT_DOUBLE_EQ(*d.prf.f1, 4.0 / 9.0);
   EXPECT_NEAR(*d.mean_time_error_s, 0.6, 1e-9);
+  // By kind: start predicted S1 (twice) and S9 against S1, S2 (1 match); complete predicted S1, S2 against
+  // S1 (1 match); the unparsable item belongs to no kind.
+  ASSERT_EQ(m.dst_by_transition.size(), 2u);
+  const auto& st = m.dst_by_transition.at("start");
+  const auto& co = m.dst_by_transition.at("complete");
+  EXPECT_EQ(st.predicted, 3);
+  EXPECT_EQ(st.reference, 2);
+  EXPECT_EQ(st.matched, 1);
+  EXPECT_NEAR(*st.mean_time_error_s, 1.0, 1e-9);
+  EXPECT_EQ(co.predicted, 2);
+  EXPECT_EQ(co.reference, 1);
+  EXPECT_EQ(co.matched, 1);
+  EXPECT_DOUBLE_EQ(*co.prf.recall, 1.0);
+  EXPECT_DOUBLE_EQ(*co.prf.precision, 0.5);
+  auto j = prospect::eval::to_json(m);
+  EXPECT_EQ(j["dst_transition"]["by_transition"]["start"]["matched"].get<int>(), 1);
   // State, frames 0..39 x {S1, S2}: S1 differs at 10, 11 (prediction starts at 12); S2 differs at 20..39
   // (never started; the S2->complete at frame 5 is ignored). 22 of 80 pairs differ, 22 of 40 frames.
   EXPECT_EQ(m.state_frames, 40);

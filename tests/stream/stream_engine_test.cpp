@@ -320,3 +320,18 @@ TEST(StreamEngine, TimelineReadsBackAndScores) {
     }
   }
 }
+
+TEST(StreamEngine, UtterancesThatAreDstItemsAreRecognised) {
+  // What reroute_dst_speech takes back: DST items and nothing else, after trimming.
+  int yes = 0, no = 0;
+  for (const char* t : {"S1->start", " S2->complete, S3->start", "S10->pause\n"}) {
+    EXPECT_TRUE(stream::is_dst_items(t)) << t;
+    ++yes;
+  }
+  for (const char* t : {"", " ", "Now attach the wheel.", "S1->start and then", "S1->start, garbage",
+                        "S1->bogus", "Keep going: S1->start"}) {
+    EXPECT_FALSE(stream::is_dst_items(t)) << t;
+    ++no;
+  }
+  std::printf("%d texts recognised as DST items, %d not\n", yes, no);
+}
