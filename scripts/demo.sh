@@ -2,7 +2,7 @@
 # The main job: the built-in demo. Sets up and builds Prospect, synthesizes task videos whose step state is
 # visible only in the frames, trains a small SmolVLM from scratch on the CPU, streams it over the test split,
 # and writes metrics.json plus a Markdown report with plots. Output goes to ./demo (PROSPECT_DEMO_DIR).
-# On a set-up, built 2-core machine the whole run took 768 s (PyTorch 2.13, with a build running beside it).
+# On a set-up, built 2-core machine the whole run took 414 s (PyTorch 2.13, another training run beside it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/build.sh >/dev/null
