@@ -16,8 +16,10 @@
 #include <vector>
 
 #include "data/clip.h"
+#include "data/clip_reader.h"
 #include "synth/synth_dataset.h"
 #include "test_util.h"
+#include "text/tokenizer.h"
 #ifdef PROSPECT_HAVE_TORCH
 #include "model/config.h"
 #endif
@@ -107,6 +109,17 @@ inline std::string tiny_synth_dataset(uint64_t seed, int train, int val, int tes
   const std::string dir = unique_temp_path("synth_" + std::to_string(seed));
   synth::write_synth_dataset(dir, o);
   return dir;
+}
+
+// The training clips of a tiny_synth_dataset and the tokenizer written with them (rendering tests).
+struct SynthTrainClips {
+  std::vector<data::Clip> clips;
+  text::Tokenizer tok;
+};
+inline SynthTrainClips synth_train_clips(uint64_t seed, int train, int val, int test) {
+  std::string dir = tiny_synth_dataset(seed, train, val, test);
+  return SynthTrainClips{data::read_clips(dir + "/train.json"),
+                         text::Tokenizer::load(dir + "/tokenizer.json")};
 }
 
 // The `--set` arguments of a small CPU run of the tiny model on `data` (train.json; val.json when `val`):

@@ -329,42 +329,30 @@ std::vector<std::pair<size_t, size_t>> split_pieces(const Clip& clip, const Clip
 
 }  // namespace
 
-Clip jitter_anchors(const Clip& clip, double prob, uint64_t seed, int64_t epoch) {
-  Clip out = clip;
-  if (!(prob > 0)) return out;
-  std::map<int64_t, std::vector<size_t>> by_frame;  // anchor frame -> turn indices, file order
-  for (size_t i = 0; i < out.turns.size(); ++i) by_frame[out.turns[i].anchor_frame].push_back(i);
-  std::set<int64_t> occupied;
-  for (const auto& [f, idx] : by_frame) occupied.insert(f);
-  uint64_t base = splitmix64(splitmix64(seed ^ 0x4A177E5ull) ^
-                             splitmix64(static_cast<uint64_t>(epoch) + 0x7u) ^ clip_key(clip));
-  for (const auto& [f, idx] : by_frame) {
-    bool output = false;
-    for (size_t i : idx)
-      output |= out.turns[i].role == Role::Assistant || out.turns[i].role == Role::DstUpdate;
-    if (!output) continue;
-    uint64_t r = splitmix64(base ^ splitmix64(static_cast<uint64_t>(f)));
-    if (unit_draw(r) >= prob) continue;
-    const int64_t to = (r & 1) ? f + 1 : f - 1;
-    if (to < clip.start_frame || to >= clip.end_frame || occupied.count(to)) continue;
-    occupied.erase(f);
-    occupied.insert(to);
-    for (size_t i : idx) out.turns[i].anchor_frame = to;
-  }
-  return out;
-}
+namespace {
 
-ShiftedHistory shift_own_history(const Clip& clip, double prob, uint64_t seed, int64_t epoch) {
-  ShiftedHistory out;
-  out.clip = clip;
-  if (!(prob > 0)) return out;
-  Clip& c = out.clip;
+// How move_output_groups picks and places groups: the salts of its draws, and the two ways the augmentations
+// that use it differ.
+struct GroupMoves {
+  uint64_t seed_salt = 0, epoch_salt = 0;
+  bool skip_groups_with_inputs = false;  // a group with a user or system turn stays where it is
+  bool vacated_stays_taken = false;      // no later group may move into a frame a group left
+};
+
+// Moves, in `c`, each frame's group of turns that holds an output (assistant or DST_UPDATE turn) one frame
+// earlier or later with probability `prob`, drawn per (seed, epoch, clip, frame): odd draws move later. A
+// group moves only into a frame of the clip that holds no turns, so groups keep their order. Returns the
+// moves as (from, to) frames, in frame order.
+std::vector<std::pair<int64_t, int64_t>> move_output_groups(Clip& c, double prob, uint64_t seed,
+                                                            int64_t epoch, const GroupMoves& how) {
+  std::vector<std::pair<int64_t, int64_t>> moves;
+  if (!(prob > 0)) return moves;
   std::map<int64_t, std::vector<size_t>> by_frame;  // anchor frame -> turn indices, file order
   for (size_t i = 0; i < c.turns.size(); ++i) by_frame[c.turns[i].anchor_frame].push_back(i);
   std::set<int64_t> occupied;
   for (const auto& [f, idx] : by_frame) occupied.insert(f);
-  uint64_t base = splitmix64(splitmix64(seed ^ 0x0B5E55EDull) ^
-                             splitmix64(static_cast<uint64_t>(epoch) + 0x11u) ^ clip_key(clip));
+  uint64_t base = splitmix64(splitmix64(seed ^ how.seed_salt) ^
+                             splitmix64(static_cast<uint64_t>(epoch) + how.epoch_salt) ^ clip_key(c));
   for (const auto& [f, idx] : by_frame) {
     bool output = false, input = false;
     for (size_t i : idx) {
@@ -374,21 +362,39 @@ ShiftedHistory shift_own_history(const Clip& clip, double prob, uint64_t seed, i
       else
         input = true;
     }
-    // A group with a user or system turn stays: what the user said is not the model's to move.
-    if (!output || input) continue;
+    if (!output || (input && how.skip_groups_with_inputs)) continue;
     uint64_t r = splitmix64(base ^ splitmix64(static_cast<uint64_t>(f)));
     if (unit_draw(r) >= prob) continue;
-    const bool early = (r & 1) == 0;
-    const int64_t to = early ? f - 1 : f + 1;
-    if (to < clip.start_frame || to >= clip.end_frame || occupied.count(to)) continue;
-    // The vacated frame stays occupied: its labels (a silent decision, or none) belong to this group.
+    const int64_t to = (r & 1) ? f + 1 : f - 1;
+    if (to < c.start_frame || to >= c.end_frame || occupied.count(to)) continue;
+    if (!how.vacated_stays_taken) occupied.erase(f);
     occupied.insert(to);
     for (size_t i : idx) c.turns[i].anchor_frame = to;
-    if (early) {
+    moves.emplace_back(f, to);
+  }
+  return moves;
+}
+
+}  // namespace
+
+Clip jitter_anchors(const Clip& clip, double prob, uint64_t seed, int64_t epoch) {
+  Clip out = clip;
+  move_output_groups(out, prob, seed, epoch, GroupMoves{0x4A177E5ull, 0x7u, false, false});
+  return out;
+}
+
+ShiftedHistory shift_own_history(const Clip& clip, double prob, uint64_t seed, int64_t epoch) {
+  ShiftedHistory out;
+  out.clip = clip;
+  // What the user said is not the model's to move; a vacated frame keeps the labels of the group that left it
+  // (a silent decision, or none), so no other group may take it.
+  for (const auto& [from, to] :
+       move_output_groups(out.clip, prob, seed, epoch, GroupMoves{0x0B5E55EDull, 0x11u, true, true})) {
+    if (to < from) {
       out.context_only.insert(to);
-      out.force_decision.insert(f);
+      out.force_decision.insert(from);
     } else {
-      out.no_decision.insert(f);
+      out.no_decision.insert(from);
     }
   }
   return out;

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <set>
 #include <sstream>
 
 #include "core/error.h"
@@ -177,7 +178,7 @@ StreamingMetrics score_timeline(const std::vector<Clip>& clips, const std::vecto
     // DST transitions and state: only clips with steps take part.
     if (c.steps.empty()) continue;
     dst.clips += 1;
-    std::map<std::string, bool> kinds_here;
+    std::set<std::string> kinds_here;  // transition kinds this clip takes part in
     std::map<DstKey, std::pair<std::vector<double>, std::vector<double>>> groups;  // key -> (pred, ref) times
     std::vector<TimedItem> ref_items, pred_items;
     for (const auto& r : refs) {
@@ -186,7 +187,7 @@ StreamingMetrics score_timeline(const std::vector<Clip>& clips, const std::vecto
       ref_items.push_back({r.frame, r.item});
       dst.reference += 1;
       by_kind[data::transition_name(r.item.transition)].reference += 1;
-      kinds_here[data::transition_name(r.item.transition)] = true;
+      kinds_here.insert(data::transition_name(r.item.transition));
     }
     for (const auto* e : per_clip[ci]) {
       if (e->type != EventType::DstUpdate) continue;
@@ -195,7 +196,7 @@ StreamingMetrics score_timeline(const std::vector<Clip>& clips, const std::vecto
         // Unparsable items and unknown steps stay in `predicted` and can never match.
         if (!p.item) continue;
         by_kind[data::transition_name(p.item->transition)].predicted += 1;
-        kinds_here[data::transition_name(p.item->transition)] = true;
+        kinds_here.insert(data::transition_name(p.item->transition));
         if (!clip_has_step(c, p.item->step_id)) continue;
         groups[key_of(*p.item)].first.push_back(e->time);
         pred_items.push_back({e->frame, *p.item});
@@ -209,7 +210,7 @@ StreamingMetrics score_timeline(const std::vector<Clip>& clips, const std::vecto
       k.matched += static_cast<int64_t>(dm.pairs.size());
       k.abs_error += dm.total_abs_error;
     }
-    for (const auto& [kind, unused] : kinds_here) by_kind[kind].clips += 1;
+    for (const std::string& kind : kinds_here) by_kind[kind].clips += 1;
     accumulate_state(c, std::move(ref_items), std::move(pred_items), agree_pairs, pairs, agree_frames,
                      frames);
   }

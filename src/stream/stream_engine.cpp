@@ -344,7 +344,7 @@ bool is_dst_items(const std::string& text) {
   return true;
 }
 
-void StreamEngine::decide_speak(Run& r, int64_t frame, double p, bool dst_fired) {
+void StreamEngine::decide_speak(Run& r, int64_t frame, double p, bool may_reroute) {
   const int64_t start = r.cache.length();
   at::Tensor h = feed(r, assistant_prefix_ids_, at::Tensor());
   const int64_t body_start = r.cache.length();
@@ -353,15 +353,15 @@ void StreamEngine::decide_speak(Run& r, int64_t frame, double p, bool dst_fired)
   std::vector<int32_t> gen = generate(r, h, opt_.max_speak_tokens, nullptr, &text, &finished);
   if (opt_.reroute_dst_speech && is_dst_items(text)) {
     rewind(r, start);
-    if (dst_fired || r.state.step_ids().empty()) {
+    if (!may_reroute) {
       r.log("frame " + std::to_string(frame) + ": utterance '" + prospect::trim(text) +
-            "' is DST items after this frame's update (dropped)");
+            "' is DST items, and this frame had its DST decision (dropped)");
       return;
     }
     ++r.result.stats.dst_rerouted;
     r.log("frame " + std::to_string(frame) + ": utterance '" + prospect::trim(text) +
           "' is DST items: written as a DST update instead");
-    if (decide_dst(r, frame, p)) decide_speak(r, frame, p, true);
+    if (decide_dst(r, frame, p)) decide_speak(r, frame, p, false);
     return;
   }
   finish_message(r, body_start, gen, text);
@@ -473,7 +473,7 @@ ClipStreamResult StreamEngine::run(const data::Clip& clip, int64_t clip_position
       }
       if (d.p_speak > opt_.threshold_speak) {
         d.fired_speak = true;
-        decide_speak(r, u.frame, d.p_speak, d.fired_dst || !has_steps);
+        decide_speak(r, u.frame, d.p_speak, has_steps && !d.fired_dst);
       }
     }
     r.result.decisions.push_back(d);

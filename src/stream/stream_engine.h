@@ -122,10 +122,10 @@ class StreamEngine {
   bool decide_dst(Run& r, int64_t frame, double p);
   // Both decisions' logits at hidden state `h` [1, H]: the heads, or the markers' log-odds.
   std::pair<double, double> decision_logits(const at::Tensor& h);
-  // `dst_fired`: the DST head fired at this frame. Otherwise, with StreamOptions::reroute_dst_speech, an
-  // utterance that is nothing but DST items is taken back and the frame gets a DST update instead, then
-  // one more utterance (dropped if it is DST items again).
-  void decide_speak(Run& r, int64_t frame, double p, bool dst_fired);
+  // With StreamOptions::reroute_dst_speech, an utterance that is nothing but DST items is taken back; when
+  // `may_reroute` (the clip has steps and no DST decision fired at this frame) the frame gets a DST update
+  // instead, then one more utterance (dropped if it is DST items again); otherwise it is dropped.
+  void decide_speak(Run& r, int64_t frame, double p, bool may_reroute);
   void emit(Run& r, int64_t frame, eval::EventType type, const std::string& text, double p);
 
   model::SmolVLM* model_;

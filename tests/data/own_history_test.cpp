@@ -18,16 +18,10 @@ using namespace prospect::data;
 
 namespace {
 
-struct Synth {
-  std::vector<Clip> clips;
-  text::Tokenizer tok;
-};
+using Synth = test::SynthTrainClips;
 
 const Synth& synth_data() {
-  static Synth s = [] {
-    std::string dir = test::tiny_synth_dataset(23, 12, 1, 1);
-    return Synth{read_clips(dir + "/train.json"), text::Tokenizer::load(dir + "/tokenizer.json")};
-  }();
+  static const Synth s = test::synth_train_clips(23, 12, 1, 1);
   return s;
 }
 
