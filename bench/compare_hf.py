@@ -37,6 +37,7 @@ ratio (Prospect / transformers: below 1 means Prospect is faster or smaller), th
 the load average before and after. Timings are benchmarks: nothing here asserts a ratio.
 """
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -97,6 +98,12 @@ def clip_ids(cfg, frames, text_tokens, seed=0):
     return ids
 
 
+def frozen_trace_path(path):
+    """The frozen-vision step's trace beside `path` ("t.json" -> "t.frozen.json"), as `prospect bench` names it."""
+    root, ext = os.path.splitext(path)
+    return root + ".frozen" + ext
+
+
 def load_model(config_dir, train):
     import torch
     from transformers import SmolVLMConfig, SmolVLMForConditionalGeneration
@@ -125,15 +132,21 @@ def worker_train(a):
         params = [p for p in model.parameters() if p.requires_grad]
         kw = {"fused": True} if a.hf_adamw == "fused" else {"foreach": True}
         opt = torch.optim.AdamW(params, lr=1e-5, weight_decay=0.01, **kw)
-        times, cpu, loss = [], [], None
+        fig = "train_step_frozen_vision" if frozen else "train_step"
+        times, cpu, loss, prof = [], [], None, None
         for i in range(a.warmup + a.iters):
-            t0, c0 = time.perf_counter(), time.process_time()
-            o = model(input_ids=ids, pixel_values=pv, labels=labels)
-            o.loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, 1.0)
-            opt.step()
-            opt.zero_grad(set_to_none=True)
-            dt, dc = time.perf_counter() - t0, time.process_time() - c0
+            if a.profile_trace and i == a.warmup:  # the timed steps, as `prospect bench --profile-trace`
+                from torch.profiler import ProfilerActivity, profile, record_function
+                prof = profile(activities=[ProfilerActivity.CPU])
+                prof.__enter__()
+            with record_function(fig) if prof is not None else contextlib.nullcontext():
+                t0, c0 = time.perf_counter(), time.process_time()
+                o = model(input_ids=ids, pixel_values=pv, labels=labels)
+                o.loss.backward()
+                torch.nn.utils.clip_grad_norm_(params, 1.0)
+                opt.step()
+                opt.zero_grad(set_to_none=True)
+                dt, dc = time.perf_counter() - t0, time.process_time() - c0
             loss = o.loss.item()
             if i >= a.warmup:
                 times.append(dt)
@@ -141,9 +154,13 @@ def worker_train(a):
             del o
         del opt
         t = sorted(times)
-        out["train_step_frozen_vision" if frozen else "train_step"] = {
+        out[fig] = {
             "step_s_median": t[len(t) // 2], "step_s_min": t[0], "steps_s": times, "steps_cpu_s": cpu, "loss": loss,
             "params_trainable": sum(p.numel() for p in params)}
+        if prof is not None:
+            prof.__exit__(None, None, None)
+            out[fig]["profile_trace"] = frozen_trace_path(a.profile_trace) if frozen else a.profile_trace
+            prof.export_chrome_trace(out[fig]["profile_trace"])
     print(json.dumps(out), flush=True)
 
 
@@ -228,6 +245,47 @@ def machine():
             "transformers": v[1], "libc": " ".join(platform.libc_ver()), "kernel": platform.release()}
 
 
+def profile_train(a, shape, th, cfg_dir, common, emit):
+    """--profile: one more process per side with the PyTorch profiler around the timed training steps (full,
+    then frozen vision), traces in a.profile; emits a "profile" record per step kind and returns the
+    per-op tables (bench/profile_ops.py) as text."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import profile_ops
+    os.makedirs(a.profile, exist_ok=True)
+    traces = {side: os.path.abspath(os.path.join(a.profile, f"{side}_{shape}_{th}t.json"))
+              for side in ("transformers", "prospect")}
+    for path in list(traces.values()):
+        for p in (path, frozen_trace_path(path)):
+            if os.path.exists(p):
+                os.remove(p)
+    py, me = sys.executable, os.path.abspath(__file__)
+    hf_cmd = [py, me, "--worker", "hf-train", "--config", cfg_dir, "--threads", str(th), "--iters", str(a.iters),
+              "--warmup", str(a.warmup), "--hf-adamw", a.hf_adamw, "--profile-trace", traces["transformers"]] + common
+    pr_cmd = [a.prospect, "bench", "--config", cfg_dir, "--device", "cpu", "--threads", str(th), "--no-stream",
+              "--iters", str(a.iters), "--warmup", str(a.warmup), "--json", "--adamw", a.prospect_adamw,
+              "--profile-trace", traces["prospect"]] + common
+    out = {}
+    for side, cmd in (("transformers", hf_cmd), ("prospect", pr_cmd)):
+        out[side], _, wall = run_measured(cmd, th)
+        print(f"# {shape} {th}t train profile {side}: {wall:.1f} s, load {os.getloadavg()[0]:.2f}", file=sys.stderr,
+              flush=True)
+    texts = []
+    labels = ("transformers", "Prospect")
+    for fig in ("train_step", "train_step_frozen_vision"):
+        h, p = out["transformers"][fig], out["prospect"][fig]
+        if not h.get("profile_trace") or not p.get("profile_trace"):
+            raise SystemExit(f"compare_hf: --profile: a side wrote no trace for {fig}")
+        sa, sb = profile_ops.summarize(h["profile_trace"], fig), profile_ops.summarize(p["profile_trace"], fig)
+        walls = [statistics.mean(h["steps_s"]), statistics.mean(p["steps_s"])]
+        rec = profile_ops.record(sa, sb, labels, a.profile_top)
+        rec.update(shape=shape, threads=th, workload=fig, loadavg=os.getloadavg(), step_wall_s_mean=walls)
+        emit(rec)
+        texts.append(f"Per-op self time per step, {shape}, {th} thread(s), {fig} (mean of {sa['steps']} / "
+                     f"{sb['steps']} profiled steps; measured wall {walls[0]:.3f} s / {walls[1]:.3f} s per step; "
+                     f"load {os.getloadavg()[0]:.2f})\n" + profile_ops.format_table(sa, sb, labels, a.profile_top))
+    return "\n\n".join(texts)
+
+
 def median(xs):
     return statistics.median(xs) if xs else float("nan")
 
@@ -252,9 +310,15 @@ def main():
                          "single on a CPU, the trainer's default)")
     ap.add_argument("--prospect", default=os.path.join(ROOT, "build", "prospect"))
     ap.add_argument("--json-out", help="also write the JSON lines to this file")
+    ap.add_argument("--profile", metavar="DIR",
+                    help="train workload: run each side once more with the PyTorch profiler around its timed steps "
+                         "(full and frozen vision), write the chrome traces to DIR and print per-op self time per "
+                         "step side by side (bench/profile_ops.py)")
+    ap.add_argument("--profile-top", type=int, default=25, help="rows of each per-op profile table")
     # worker modes (one measurement process)
     ap.add_argument("--worker", choices=["hf-train", "hf-stream"], help=argparse.SUPPRESS)
     ap.add_argument("--config", help=argparse.SUPPRESS)
+    ap.add_argument("--profile-trace", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.worker:
         a.threads = int(a.threads)
@@ -270,7 +334,7 @@ def main():
         raise SystemExit(f"compare_hf: {a.prospect} not found: build it first (cmake --build build --target prospect)")
     info = machine()
     load_start = os.getloadavg()
-    records = []
+    records, profiles = [], []
     jsonf = open(a.json_out, "w") if a.json_out else None
 
     def emit(rec):
@@ -401,6 +465,8 @@ def main():
                 rec = dict(base, workload=mem_name, unit="GiB", hf=hm, prospect=pm, ratio=pm / hm, same_work=True)
                 records.append(rec)
                 emit(rec)
+            if a.profile and "train" in workloads:
+                profiles.append(profile_train(a, shape, th, cfg_dir, common, emit))
     load_end = os.getloadavg()
     shutil.rmtree(tmp, ignore_errors=True)
     emit({"record": "end", "loadavg_start": load_start, "loadavg_end": load_end})
@@ -416,6 +482,9 @@ def main():
         print(f"{r['shape']:6} {r['threads']:>3}  {r['workload']:26} {fmt(r['hf']):>13} {fmt(r['prospect']):>13} "
               f"{r['ratio']:>6.2f}x {(format(r['ratio_cpu'], '.2f') + 'x') if 'ratio_cpu' in r else '-':>14}  "
               f"{'yes' if r['same_work'] else 'NO'}")
+    for text in profiles:
+        print()
+        print(text)
 
 
 if __name__ == "__main__":

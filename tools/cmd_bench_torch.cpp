@@ -2,6 +2,8 @@
 // shapes of scripts/gpu/bench_hf.py by default (src/bench/benchmark.h). --dtype takes a comma list (one
 // run and one JSON line per mode). --check-bf16 N instead compares N training steps in bf16 and fp32.
 // --decode-tokens N adds token-by-token decoding after streaming (ms per token at the final context).
+// --profile-trace FILE records the timed training steps of each kind with the Kineto profiler
+// (bench/profile_trace.h).
 #include <torch/cuda.h>
 
 #include <cstdio>
@@ -69,6 +71,8 @@ int run_bench(BenchArgs& a) {
     modes = split_list(a.dtypes);
   }
   if (modes.empty()) prospect::fail("--dtype: no mode given");
+  if (!a.o.profile_trace.empty() && modes.size() > 1)
+    prospect::fail("--profile-trace: give one --dtype mode (each mode would write the same trace file)");
   for (const auto& mode : modes) {
     BenchOptions o = a.o;
     o.dtype = mode;
@@ -136,6 +140,10 @@ prospect::tools::Command reg(
           "--check-bf16", a->check_bf16,
           "Instead: N training steps in bf16 and fp32 from the same weights; exit 1 when a loss differs "
           "by more than 2 %");
+      sub.add_option("--profile-trace", o.profile_trace,
+                     "Record the timed training steps with the PyTorch (Kineto) profiler, CPU ops only, into "
+                     "this chrome-trace JSON (the frozen-vision steps: FILE with .frozen before the "
+                     "extension); bench/profile_ops.py sums self time per op");
       sub.add_flag("--json", a->json, "One JSON line per dtype mode on stdout (progress stays on stderr)");
       return [a]() { return run_bench(*a); };
     });

@@ -21,6 +21,7 @@
 #include <sstream>
 #include <thread>
 
+#include "bench/profile_trace.h"
 #include "core/clock.h"
 #include "core/error.h"
 #include "core/strformat.h"
@@ -250,7 +251,11 @@ TrainFigures time_training(model::SmolVLM& m, const BenchClip& clip, const Bench
     for (auto& [n, p] : params) f.params_trainable += p.numel();
     AdamW opt(params, bench_adamw(o));
     *impl_used = adamw_impl_name(opt.impl());
+    std::unique_ptr<ProfileSession> profile;
     for (int i = 0; i < o.warmup + o.iters; i++) {
+      // --profile-trace: the timed steps run under the profiler, each inside a span named after the step
+      if (i == o.warmup && !o.profile_trace.empty()) profile = std::make_unique<ProfileSession>();
+      if (profile) profile->begin_step(f.name);
       sync(dev);
       auto t0 = Clock::now();
       const double c0 = process_cpu_s();
@@ -258,6 +263,7 @@ TrainFigures time_training(model::SmolVLM& m, const BenchClip& clip, const Bench
       sync(dev);
       const double s = seconds_since(t0);
       const double cpu = process_cpu_s() - c0;
+      if (profile) profile->end_step();
       f.loss = loss.item<double>();
       if (!std::isfinite(f.loss)) fail(f.name + ": the loss is not finite (" + std::to_string(f.loss) + ")");
       if (i >= o.warmup) {
@@ -266,6 +272,12 @@ TrainFigures time_training(model::SmolVLM& m, const BenchClip& clip, const Bench
       }
       say(log, strformat("%s %s %d: %.4f s, loss %.4f", f.name.c_str(), i < o.warmup ? "warmup" : "step",
                          i < o.warmup ? i + 1 : i - o.warmup + 1, s, f.loss));
+    }
+    if (profile) {
+      f.profile_trace = vision_trainable ? o.profile_trace : frozen_trace_path(o.profile_trace);
+      profile->save(f.profile_trace);
+      say(log, strformat("%s: profile of the %d timed steps written to %s", f.name.c_str(), o.iters,
+                         f.profile_trace.c_str()));
     }
     opt.zero_grad();
   }
@@ -407,16 +419,18 @@ StreamFigures time_streaming(model::SmolVLM& m, const BenchOptions& o, const at:
 }
 
 json train_json(const TrainFigures& f) {
-  return {{"step_s_median", f.step_s_median},
-          {"step_s_min", f.step_s_min},
-          {"tokens_per_s", f.tokens_per_s},
-          {"flops", f.flops},
-          {"mfu", f.mfu},
-          {"peak_mem_gib", f.peak_mem_gib},
-          {"loss", f.loss},
-          {"params_trainable", f.params_trainable},
-          {"steps_s", f.steps_s},
-          {"steps_cpu_s", f.steps_cpu_s}};
+  json j = {{"step_s_median", f.step_s_median},
+            {"step_s_min", f.step_s_min},
+            {"tokens_per_s", f.tokens_per_s},
+            {"flops", f.flops},
+            {"mfu", f.mfu},
+            {"peak_mem_gib", f.peak_mem_gib},
+            {"loss", f.loss},
+            {"params_trainable", f.params_trainable},
+            {"steps_s", f.steps_s},
+            {"steps_cpu_s", f.steps_cpu_s}};
+  if (!f.profile_trace.empty()) j["profile_trace"] = f.profile_trace;
+  return j;
 }
 
 }  // namespace

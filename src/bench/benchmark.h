@@ -42,6 +42,12 @@ struct BenchOptions {
   int64_t matmul_n =
       0;  // size of the square matmul that measures the device's rate (0: 8192 on CUDA, 1024 on CPU)
   uint64_t seed = 0;
+  // Non-empty: the timed steps of the full training step run under the PyTorch (Kineto) profiler, CPU
+  // activity only, each in a span named train_step, written to this chrome-trace JSON; the frozen-vision
+  // steps (spans train_step_frozen_vision) to frozen_trace_path(profile_trace), "t.json" -> "t.frozen.json"
+  // (bench/profile_trace.h). The warm-up steps are not recorded; the profiler's overhead is in the timed
+  // steps' times.
+  std::string profile_trace;
 };
 
 // The configuration a bench shape names (2.2b with bench_hf.py's rope_theta; tiny: a few-layer model with
@@ -66,6 +72,7 @@ struct TrainFigures {
   int64_t params_trainable = 0;
   std::vector<double> steps_s;      // every timed step
   std::vector<double> steps_cpu_s;  // the process's CPU time (user + system, all threads) of each timed step
+  std::string profile_trace;        // BenchOptions::profile_trace: the trace written for this step kind
 };
 
 struct StreamFigures {

@@ -1,12 +1,13 @@
 // `prospect bench` pieces: the analytic FLOP count (model/flops.h) against a count by hand, the benchmark on
-// the tiny shape (finite, positive figures; the CLI's JSON line, with decoding), the bf16-vs-fp32 loss check,
-// and SDPA's causal fast path against eager attention. PROSPECT_TEST_DEVICE=cuda runs the device-dependent
-// ones on the GPU.
+// the tiny shape (finite, positive figures; the CLI's JSON line, with decoding; the profiler's trace of the
+// timed steps), the bf16-vs-fp32 loss check, and SDPA's causal fast path against eager attention.
+// PROSPECT_TEST_DEVICE=cuda runs the device-dependent ones on the GPU.
 #include <gtest/gtest.h>
 
 #include <cmath>
 
 #include "bench/benchmark.h"
+#include "bench/profile_trace.h"
 #include "core/torch_threads.h"
 #include "model/smolvlm.h"
 #include "test_util.h"
@@ -170,6 +171,38 @@ TEST(Bench, CommandPrintsOneJsonLine) {
   auto bad = prospect::test::run_prospect("bench --shape 7b --device cpu");
   EXPECT_EQ(bad.code, 1);
   EXPECT_NE(bad.err.find("--shape"), std::string::npos);
+}
+
+TEST(Bench, ProfileTraceWritesOneSpanPerTimedStep) {
+  // --profile-trace: the timed steps (not the warm-up) under the Kineto profiler, a chrome trace per step
+  // kind with a train_step / train_step_frozen_vision span per step around the aten ops.
+  EXPECT_EQ(frozen_trace_path("/a/t.json"), "/a/t.frozen.json");
+  EXPECT_EQ(frozen_trace_path("/a.b/trace"), "/a.b/trace.frozen");
+  EXPECT_EQ(frozen_trace_path(".json"), ".json.frozen");
+  prospect::set_compute_threads(1);
+  BenchOptions o = tiny_options();
+  o.device = "cpu";
+  o.stream = false;
+  o.profile_trace = prospect::test::unique_temp_path("trace.json");
+  BenchResult r = run_benchmark(o, stdout);
+  ASSERT_EQ(r.train.profile_trace, o.profile_trace);
+  ASSERT_EQ(r.frozen.profile_trace, frozen_trace_path(o.profile_trace));
+  EXPECT_EQ(r.to_json()["train_step"]["profile_trace"], o.profile_trace);
+  for (const auto& [path, span] :
+       {std::pair{r.train.profile_trace, std::string("train_step")},
+        std::pair{r.frozen.profile_trace, std::string("train_step_frozen_vision")}}) {
+    nlohmann::json t = nlohmann::json::parse(prospect::test::read_file_text(path));
+    int spans = 0, mm = 0;
+    for (const auto& e : t["traceEvents"]) {
+      if (e.value("ph", "") != "X") continue;
+      const std::string name = e.value("name", "");
+      if (name == span) spans++;
+      if (name == "aten::mm" || name == "aten::addmm") mm++;
+    }
+    std::printf("%s: %d '%s' spans, %d aten::mm/addmm events\n", path.c_str(), spans, span.c_str(), mm);
+    EXPECT_EQ(spans, o.iters) << path;  // the warm-up step is not recorded
+    EXPECT_GT(mm, 0) << path;
+  }
 }
 
 TEST(BenchDtypes, Bf16LossWithin2PercentOfFp32) {
