@@ -4,7 +4,8 @@
 # (plus any --set overrides), pick thresholds on the validation split (eval --sweep), score the test split, and
 # also score it teacher-forced (the frame-level head AUROC without the model's own history).
 #   bash scripts/demo_seeds.sh [--seeds "1 2 3 4 5"] [--out DIR] [--name NAME] [--jobs 2]
-#        [--config configs/demo.json] [--synth "EXTRA SYNTH ARGS"] [--model pixels|features] [--set k=v ...]
+#        [--config configs/demo.json] [--synth "EXTRA SYNTH ARGS"] [--eval "EXTRA EVAL ARGS"]
+#        [--model pixels|features] [--set k=v ...]
 # Writes DIR/NAME/seeds.jsonl (one JSON line per seed) and prints a table with the mean and the spread.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,6 +15,7 @@ name=run
 jobs=2
 config=configs/demo.json
 synth_args=""
+eval_args=""
 model=pixels
 sets=()
 while [ $# -gt 0 ]; do
@@ -24,10 +26,11 @@ while [ $# -gt 0 ]; do
     --jobs) jobs=$2; shift 2 ;;
     --config) config=$2; shift 2 ;;
     --synth) synth_args=$2; shift 2 ;;
+    --eval) eval_args=$2; shift 2 ;;
     --model) model=$2; shift 2 ;;
     --set) sets+=(--set "$2"); shift 2 ;;
     *) echo "usage: bash scripts/demo_seeds.sh [--seeds LIST] [--out DIR] [--name NAME] [--jobs N] [--config FILE]" \
-         "[--synth ARGS] [--model pixels|features] [--set k=v ...]" >&2; exit 2 ;;
+         "[--synth ARGS] [--eval ARGS] [--model pixels|features] [--set k=v ...]" >&2; exit 2 ;;
   esac
 done
 P=${PROSPECT_BIN:-build/prospect}
@@ -54,10 +57,13 @@ run_seed() {
     --set train.threads=1 "${sets[@]}" > "$run/train.log" 2>&1
   t1=$(date +%s.%N)
   ckpt=$(ls -d "$run"/checkpoints/checkpoint-* | sort -t- -k2 -n | tail -n 1)
-  $P eval --model "$ckpt" --data "$data/val.json" --threads 1 --sweep --json > "$run/sweep_val.json" 2> "$run/eval.log"
-  $P eval --model "$ckpt" --data "$data/test.json" --threads 1 --thresholds "$run/sweep_val.json" --json \
+  # shellcheck disable=SC2086
+  $P eval --model "$ckpt" --data "$data/val.json" --threads 1 $eval_args --sweep --json > "$run/sweep_val.json" 2> "$run/eval.log"
+  # shellcheck disable=SC2086
+  $P eval --model "$ckpt" --data "$data/test.json" --threads 1 $eval_args --thresholds "$run/sweep_val.json" --json \
     --write-timeline "$run/timeline.jsonl" > "$run/eval.json" 2>> "$run/eval.log"
-  $P eval --model "$ckpt" --data "$data/test.json" --threads 1 --thresholds "$run/sweep_val.json" --json \
+  # shellcheck disable=SC2086
+  $P eval --model "$ckpt" --data "$data/test.json" --threads 1 $eval_args --thresholds "$run/sweep_val.json" --json \
     --teacher-forced > "$run/eval_tf.json" 2>> "$run/eval.log"
   t2=$(date +%s.%N)
   python3 scripts/seed_summary.py line "$s" "$run" "$t0" "$t1" "$t2" > "$run/line.json"

@@ -43,6 +43,11 @@ inline void add_stream_options(CLI::App& sub, ModelRunOptions& run, StreamOption
   sub.add_flag_function(
       "--keep-dst-speech", [&so](int64_t) { so.reroute_dst_speech = false; },
       "Keep utterances that are nothing but DST items (default: write them as the frame's DST update)");
+  sub.add_option("--min-reset-prob", so.min_reset_prob,
+                 "Drop a reset item the grammar forced on a token the model gave less than this probability "
+                 "(0: off)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1.0));
   sub.add_option_function<int64_t>(
       "--max-context", [&run, &so](int64_t v) { so.max_context = v, run.max_context_given = true; },
       "Tokens the KV cache may hold (default: the checkpoint's trained data.max_seq_len, else 4096)");

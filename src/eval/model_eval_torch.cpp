@@ -181,6 +181,7 @@ RunTotals run_totals(const RunOutcome& fr) {
     t.stats.dst_items_invalid += s.dst_items_invalid;
     t.stats.dst_skipped += s.dst_skipped;
     t.stats.dst_rerouted += s.dst_rerouted;
+    t.stats.dst_abstained += s.dst_abstained;
     t.stats.utterances += s.utterances;
     t.stats.generated_tokens += s.generated_tokens;
     t.stats.retokenized += s.retokenized;
@@ -269,6 +270,8 @@ ModelEvalResult run_model_eval(const ModelEvalOptions& o) {
                         {"dst_skipped", total.dst_skipped},
                         {"dst_rerouted", total.dst_rerouted},
                         {"reroute_dst_speech", fr.options.reroute_dst_speech},
+                        {"dst_abstained", total.dst_abstained},
+                        {"min_reset_prob", fr.options.min_reset_prob},
                         {"utterances", total.utterances},
                         {"generated_tokens", total.generated_tokens},
                         {"retokenized", total.retokenized},

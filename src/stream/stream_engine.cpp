@@ -218,8 +218,10 @@ void StreamEngine::make_room(Run& r, int64_t need) {
 // --------------------------------------------------------------------------------------------
 
 std::vector<int32_t> StreamEngine::generate(Run& r, const at::Tensor& last_hidden, int max_tokens,
-                                            const DstGrammar* grammar, std::string* text, bool* finished) {
+                                            const DstGrammar* grammar, std::string* text, bool* finished,
+                                            std::vector<int64_t>* forced) {
   at::NoGradGuard no_grad;
+  if (forced) forced->clear();
   std::vector<int32_t> out;
   std::string bytes;
   *finished = false;
@@ -250,6 +252,15 @@ std::vector<int32_t> StreamEngine::generate(Run& r, const at::Tensor& last_hidde
     }
     ++r.result.stats.generated_tokens;
     if (best < 0) break;
+    if (grammar && forced && best != eou_id_ && opt_.min_reset_prob > 0) {
+      // The chosen token's probability under the unconstrained model: softmax over the whole vocabulary.
+      float mx = -std::numeric_limits<float>::infinity();
+      for (int64_t id = 0; id < vocab; ++id) mx = std::max(mx, lg[id]);
+      double z = 0;
+      for (int64_t id = 0; id < vocab; ++id) z += std::exp(double(lg[id] - mx));
+      if (std::exp(double(best_v - mx)) / z < opt_.min_reset_prob)
+        forced->push_back(static_cast<int64_t>(bytes.size()));
+    }
     if (best == eou_id_) {
       *finished = true;
       break;
@@ -304,8 +315,28 @@ bool StreamEngine::decide_dst(Run& r, int64_t frame, double p) {
   const int64_t body_start = r.cache.length();
   std::string text;
   bool finished = false;
+  std::vector<int64_t> forced;
   std::vector<int32_t> gen =
-      generate(r, h, opt_.max_dst_tokens, opt_.constrain_dst ? &grammar : nullptr, &text, &finished);
+      generate(r, h, opt_.max_dst_tokens, opt_.constrain_dst ? &grammar : nullptr, &text, &finished, &forced);
+  // A reset item that needed a token the model gave less than min_reset_prob: keep the items before it.
+  // Other forced items stay: there the grammar mends a state the model got behind (a missed start).
+  const std::vector<data::DstItem> all = grammar.items(text);
+  for (int64_t at : forced) {
+    const std::string kept = grammar.complete_prefix(text.substr(0, static_cast<size_t>(at)));
+    const size_t item = grammar.items(kept).size();
+    if (item >= all.size() || all[item].transition != data::Transition::Reset) continue;
+    ++r.result.stats.dst_abstained;
+    r.log("frame " + std::to_string(frame) + ": DST update '" + prospect::trim(text) +
+          "' needed a reset token of probability below " + std::to_string(opt_.min_reset_prob) + " (" +
+          (kept.empty() ? std::string("dropped") : "kept '" + prospect::trim(kept) + "'") + ")");
+    if (kept.empty()) {
+      rewind(r, start);
+      return false;
+    }
+    text = kept;
+    finished = true;
+    break;
+  }
   if (opt_.constrain_dst && !finished) {
     // Cut off by the token limit: keep the items that were closed.
     text = grammar.complete_prefix(text);

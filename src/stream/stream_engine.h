@@ -58,6 +58,7 @@ struct StreamStats {
   int64_t dst_items_invalid = 0;  // unparsable or not valid from the tracked state (ignored)
   int64_t dst_skipped = 0;        // head fired but no update came out (nothing valid, or cut off empty)
   int64_t dst_rerouted = 0;       // utterances that were DST items, written as a DST update instead (reroute)
+  int64_t dst_abstained = 0;      // updates cut short or dropped by min_reset_prob
   int64_t utterances = 0;
   int64_t generated_tokens = 0;
   int64_t retokenized = 0;  // messages re-fed in their canonical tokenization
@@ -114,8 +115,12 @@ class StreamEngine {
   void rewind(Run& r, int64_t length);
   void start_context(Run& r, const data::TaskState& state);
   void make_room(Run& r, int64_t need);
+  // Greedy decoding to <end_of_utterance> or max_tokens. Under a grammar, `forced` (when given) gets the
+  // byte offset in the text of each non-ending token whose own probability was below
+  // StreamOptions::min_reset_prob.
   std::vector<int32_t> generate(Run& r, const at::Tensor& last_hidden, int max_tokens,
-                                const DstGrammar* grammar, std::string* text, bool* finished);
+                                const DstGrammar* grammar, std::string* text, bool* finished,
+                                std::vector<int64_t>* forced = nullptr);
   std::string finish_message(Run& r, int64_t body_start, const std::vector<int32_t>& generated,
                              std::string text);
   // Returns whether a DST update was emitted.

@@ -19,6 +19,11 @@ struct StreamOptions {
   // is the model writing its update in the wrong channel: take it back, decode the DST update (under the
   // grammar when constrained), then speak once more (docs/STREAMING.md). false keeps such utterances.
   bool reroute_dst_speech = true;
+  // A `reset` (which wipes a step's progress) the grammar forced on the model: when constrained decoding
+  // picks a token of a reset item that the model itself gave less than this probability (softmax over the
+  // whole vocabulary), the update keeps only the items before it, and is dropped when there are none
+  // (docs/STREAMING.md §1). 0 (the default) keeps whatever the grammar allows.
+  double min_reset_prob = 0;
   int max_dst_tokens = 32;  // generated tokens per update, <end_of_utterance> included
   int max_speak_tokens = 128;
   int64_t max_context = 4096;    // tokens the cache may hold (the model's max_seq_len)

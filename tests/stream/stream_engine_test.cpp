@@ -189,6 +189,61 @@ TEST(StreamEngine, ConstrainedDstUpdatesAlwaysParseAndApply) {
               f.events.empty() ? "" : f.events[0].event.text.c_str());
 }
 
+// A reset the grammar forces on the model (StreamOptions::min_reset_prob): a vanishing bar changes nothing; a
+// bar of 1 leaves no reset item in any update (every token the grammar picks has probability below 1) while
+// updates without one still come out; every bar keeps updates that parse and apply.
+TEST(StreamEngine, ForcedResetsAreDroppedBelowTheBar) {
+  PROSPECT_REQUIRE_FIXTURE(test::tiny_model_dir() + "/model.safetensors");
+  StreamSetup& s = setup();
+  stream::StreamOptions so;
+  so.threshold_dst = 0;  // fire on every frame
+  so.threshold_speak = 1;
+  auto resets = [](const stream::ClipStreamResult& r) {
+    int64_t n = 0;
+    for (const stream::StreamEvent& e : r.events)
+      for (const eval::PredictedDstItem& p : eval::parse_dst_text(e.event.text))
+        n += p.item && p.item->transition == data::Transition::Reset;
+    return n;
+  };
+  int64_t base_resets = 0;
+  for (size_t ci = 0; ci < s.clips.size(); ++ci) {
+    so.min_reset_prob = 0;
+    const stream::ClipStreamResult base = run_clip(so, ci);
+    base_resets += resets(base);
+    for (double bar : {1e-12, 1.0}) {
+      so.min_reset_prob = bar;
+      const stream::ClipStreamResult r = run_clip(so, ci);
+      std::printf(
+          "clip %zu, bar %g: %lld updates with %lld resets (without a bar: %lld with %lld), %lld cut or "
+          "dropped, %lld frames\n",
+          ci, bar, static_cast<long long>(r.stats.dst_updates), static_cast<long long>(resets(r)),
+          static_cast<long long>(base.stats.dst_updates), static_cast<long long>(resets(base)),
+          static_cast<long long>(r.stats.dst_abstained), static_cast<long long>(r.stats.frames));
+      EXPECT_EQ(r.stats.dst_items_invalid, 0);
+      data::TaskState replay = s.clips[ci].initial_state;
+      for (const stream::StreamEvent& e : r.events)
+        for (const eval::PredictedDstItem& p : eval::parse_dst_text(e.event.text)) {
+          ASSERT_TRUE(p.item.has_value()) << "frame " << e.event.frame << ": '" << e.event.text << "'";
+          EXPECT_TRUE(replay.apply(*p.item)) << "'" << p.raw << "' not valid from " << replay.format();
+        }
+      EXPECT_EQ(replay, r.final_state);
+      EXPECT_LE(r.stats.dst_updates + r.stats.dst_skipped, r.stats.frames);
+      if (bar < 1e-9) {
+        EXPECT_EQ(r.stats.dst_abstained, 0);
+        ASSERT_EQ(r.events.size(), base.events.size());
+        for (size_t i = 0; i < r.events.size(); ++i)
+          EXPECT_EQ(r.events[i].event.text, base.events[i].event.text);
+      } else {
+        EXPECT_EQ(resets(r), 0);
+        EXPECT_GT(r.stats.dst_updates, 0);
+        EXPECT_GE(r.stats.dst_abstained, resets(base) > 0 ? 1 : 0);
+      }
+    }
+  }
+  std::printf("resets without a bar over the clips: %lld\n", static_cast<long long>(base_resets));
+  EXPECT_GT(base_resets, 0);  // the random model does write resets, so the bar of 1 had some to drop
+}
+
 TEST(StreamEngine, ThresholdsZeroAndOneAlwaysAndNeverFire) {
   PROSPECT_REQUIRE_FIXTURE(test::tiny_model_dir() + "/model.safetensors");
   stream::StreamOptions never;
