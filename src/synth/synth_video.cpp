@@ -27,6 +27,12 @@ std::string lower_first(std::string s) {
   return s;
 }
 
+}  // namespace
+
+uint8_t paused_shade(uint8_t channel) { return uint8_t(channel * 2 / 5); }
+
+namespace {
+
 uint64_t mix(uint64_t a, uint64_t b) {
   Rng r(a * 0x9E3779B97F4A7C15ull ^ (b + 0x632BE59BD9B4E019ull));
   return r.next();
@@ -277,9 +283,11 @@ vision::Image SynthGenerator::render_frame(const SynthVideo& v, int f) const {
     int px = int(std::lround(st.from_x + frac * (st.slot_x - st.from_x)));
     int py = int(std::lround(st.from_y + frac * (st.slot_y - st.from_y)));
     uint8_t c[3] = {st.color[0], st.color[1], st.color[2]};
-    if (paused) {  // put down: the part turns grey where it stopped (and the hand leaves)
-      const uint8_t grey = uint8_t((int(c[0]) + c[1] + c[2]) / 6 + 50);
-      c[0] = c[1] = c[2] = grey;
+    if (paused) {
+      // Put down: the part darkens to its own hue where it stopped (never grey, so it cannot pass for the
+      // distractor), and the hand leaves it to rest at the middle of the left edge.
+      for (uint8_t& ch : c) ch = paused_shade(ch);
+      rect(0, S / 2 - 3, 3, 6, hand);
     }
     rect(px, py, part, part, c);
     if (!paused) rect(px + part, py + part / 2, 3, 3, hand);

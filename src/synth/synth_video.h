@@ -1,9 +1,10 @@
 // Procedural task videos for the built-in demo: a person (a hand marker) assembles an object from coloured
 // parts, one task step per part, while a distractor moves around and the camera jitters. The step state is
 // visible in the frames and only there: a part appears and travels towards its slot while its step is in
-// progress, turns grey where it stopped while paused, and snaps into its slot (with a border) when
-// complete. The dialog (goal, instructions, questions and answers, DST_UPDATE turns) is written in the exact
-// DST clip schema of spec/data.md. No file I/O here: synth_dataset.h writes frames and splits.
+// progress, darkens where it stopped while paused (the hand then rests at the frame's left edge), and snaps
+// into its slot (with a border) when complete. The dialog (goal, instructions, questions and answers,
+// DST_UPDATE turns) is written in the exact DST clip schema of spec/data.md. No file I/O here:
+// synth_dataset.h writes frames and splits.
 #pragma once
 #include <cstdint>
 #include <nlohmann/json.hpp>
@@ -47,6 +48,9 @@ struct SynthVideo {
   std::vector<SynthStep> steps;
   std::vector<nlohmann::json> clips;  // DST clip records (spec/data.md §1), clip_idx 0, 1, ...
 };
+
+// A paused part's colour channel: its own hue at 40 % (dark, never grey like the distractor).
+uint8_t paused_shade(uint8_t channel);
 
 // Deterministic generator: the same (options, seed, index) gives the same video, frames and dialog.
 class SynthGenerator {

@@ -113,40 +113,53 @@ TEST(SynthDataset, WritesValidClipsFramesAndTokenizer) {
   EXPECT_GT(min_change, 0.5);
 }
 
-// A paused step is visible: at the pause frame the moving part turns grey (r = g = b) where it stopped, with
-// none of its colour left; at the resume frame the colour comes back.
-TEST(SynthVideo, PausedPartTurnsGreyUntilResumed) {
+// A paused step is visible: at the pause frame the moving part darkens to its own hue (synth::paused_shade:
+// never grey, so it cannot pass for the distractor) where it stopped, with none of its colour left, and the
+// hand rests at the middle of the left edge; at the resume frame the colour comes back and the hand leaves
+// the edge.
+TEST(SynthVideo, PausedPartDarkensUntilResumed) {
   synth::SynthOptions o;
   synth::SynthGenerator g(o, 3);
+  const uint8_t hand[3] = {235, 180, 140};
   int checked = 0;
   for (int i = 0; i < 40 && checked < 5; i++) {
     auto v = g.make_video(i, "f.arrow");
     for (const auto& st : v.steps) {
       if (st.pause_frame < 0) continue;
-      // Pixels of the step's own colour, and grey pixels, in a frame.
-      auto count = [&](int f, bool grey) {
+      const uint8_t dark[3] = {synth::paused_shade(st.color[0]), synth::paused_shade(st.color[1]),
+                               synth::paused_shade(st.color[2])};
+      // Pixels of a colour in a frame; `left` counts only the two leftmost columns' middle rows.
+      auto count = [&](int f, const uint8_t* want, bool left) {
         vision::Image img = g.render_frame(v, f);
         int n = 0;
-        for (size_t p = 0; p + 2 < img.rgb.size(); p += 3) {
-          const uint8_t* c = &img.rgb[p];
-          if (!grey && c[0] == st.color[0] && c[1] == st.color[1] && c[2] == st.color[2]) n++;
-          const uint8_t want = uint8_t((int(st.color[0]) + st.color[1] + st.color[2]) / 6 + 50);
-          if (grey && c[0] == want && c[1] == want && c[2] == want) n++;
-        }
+        for (int y = 0; y < img.height; y++)
+          for (int x = 0; x < img.width; x++) {
+            if (left && (x > 1 || y < img.height / 2 - 2 || y > img.height / 2 + 1)) continue;
+            const uint8_t* c = &img.rgb[(size_t(y) * img.width + x) * 3];
+            n += c[0] == want[0] && c[1] == want[1] && c[2] == want[2];
+          }
         return n;
       };
       const int part_px = std::max(4, o.image_size / 8) * std::max(4, o.image_size / 8);
-      int coloured_before = count(st.pause_frame - 1, false), grey_at = count(st.pause_frame, true);
-      int coloured_at = count(st.pause_frame, false), coloured_resume = count(st.resume_frame, false);
+      int coloured_before = count(st.pause_frame - 1, st.color, false),
+          dark_at = count(st.pause_frame, dark, false);
+      int coloured_at = count(st.pause_frame, st.color, false);
+      int coloured_resume = count(st.resume_frame, st.color, false);
+      int hand_before = count(st.pause_frame - 1, hand, true), hand_at = count(st.pause_frame, hand, true);
+      int hand_resume = count(st.resume_frame, hand, true);
+      EXPECT_NE(dark[0] == dark[1] && dark[1] == dark[2], true) << "a paused shade is grey";
       std::printf(
-          "video %d %s: pause %d..%d, step-colour pixels before %d / at pause %d / at resume %d, grey at "
-          "pause %d\n",
+          "video %d %s: pause %d..%d, step-colour pixels before %d / at pause %d / at resume %d, dark at "
+          "pause %d; hand pixels at the left edge before %d / at pause %d / at resume %d\n",
           i, st.id.c_str(), st.pause_frame, st.resume_frame, coloured_before, coloured_at, coloured_resume,
-          grey_at);
+          dark_at, hand_before, hand_at, hand_resume);
       EXPECT_GE(coloured_before, part_px / 2);
       EXPECT_EQ(coloured_at, 0);
-      EXPECT_GE(grey_at, part_px / 2);
+      EXPECT_GE(dark_at, part_px / 2);
       EXPECT_GE(coloured_resume, part_px / 2);
+      EXPECT_GE(hand_at, 4);
+      EXPECT_LT(hand_before, 4);
+      EXPECT_LT(hand_resume, 4);
       checked++;
     }
   }
