@@ -40,7 +40,8 @@ class StreamCore {
              double threshold_dst, double threshold_speak, bool constrain_dst, int64_t max_context,
              int64_t refresh_margin, int frame_stride, const std::string& context_policy, bool teacher_forced,
              int max_dst_tokens, int max_speak_tokens, int threads, int encode_batch,
-             const std::string& device, const std::string& dtype) {
+             const std::string& device, const std::string& dtype, bool reroute_dst_speech,
+             double min_reset_prob) {
     run_.model_dir = model_dir;
     run_.tokenizer = tokenizer;
     run_.frames_root = frames_root;
@@ -57,6 +58,9 @@ class StreamCore {
     so_.teacher_forced = teacher_forced;
     so_.max_dst_tokens = max_dst_tokens;
     so_.max_speak_tokens = max_speak_tokens;
+    so_.reroute_dst_speech = reroute_dst_speech;
+    if (min_reset_prob < 0 || min_reset_prob > 1) fail("min_reset_prob must be in [0, 1]");
+    so_.min_reset_prob = min_reset_prob;
     if (max_context > 0) so_.max_context = max_context, run_.max_context_given = true;
     if (frame_stride > 0) so_.frame_stride = frame_stride, run_.frame_stride_given = true;
     m_ = stream::load_stream_model(run_);
@@ -126,6 +130,8 @@ class StreamCore {
     d["frame_stride"] = so_.frame_stride;
     d["context_policy"] = stream::context_policy_name(so_.policy);
     d["teacher_forced"] = so_.teacher_forced;
+    d["reroute_dst_speech"] = so_.reroute_dst_speech;
+    d["min_reset_prob"] = so_.min_reset_prob;
     d["decision"] = m_.heads ? "heads" : "tokens";
     return d;
   }
@@ -187,12 +193,13 @@ void register_stream(py::module_& m) {
   py::class_<StreamCore>(m, "_StreamCore")
       .def(py::init<const std::string&, const std::string&, const std::string&, double, double, bool, int64_t,
                     int64_t, int, const std::string&, bool, int, int, int, int, const std::string&,
-                    const std::string&>(),
+                    const std::string&, bool, double>(),
            py::arg("model_dir"), py::arg("tokenizer"), py::arg("frames_root"), py::arg("threshold_dst"),
            py::arg("threshold_speak"), py::arg("constrain_dst"), py::arg("max_context"),
            py::arg("refresh_margin"), py::arg("frame_stride"), py::arg("context_policy"),
            py::arg("teacher_forced"), py::arg("max_dst_tokens"), py::arg("max_speak_tokens"),
-           py::arg("threads"), py::arg("encode_batch"), py::arg("device"), py::arg("dtype"))
+           py::arg("threads"), py::arg("encode_batch"), py::arg("device"), py::arg("dtype"),
+           py::arg("reroute_dst_speech"), py::arg("min_reset_prob"))
       .def("run", &StreamCore::run, py::arg("clip"), py::arg("clip_position"), py::arg("frames"),
            py::arg("on_event"), py::arg("on_frame"), py::arg("frames_root"))
       .def("planned_frames", &StreamCore::planned_frames)

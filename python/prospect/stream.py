@@ -25,13 +25,14 @@ class Stream:
                  threshold_speak: float = 0.5, constrain_dst: bool = True, max_context: Optional[int] = None,
                  refresh_margin: int = 512, frame_stride: Optional[int] = None, context_policy: str = "refresh",
                  teacher_forced: bool = False, max_dst_tokens: int = 32, max_speak_tokens: int = 128,
-                 threads: Optional[int] = None, encode_batch: int = 8, device: str = "cpu", dtype: str = "fp32"):
+                 threads: Optional[int] = None, encode_batch: int = 8, device: str = "cpu", dtype: str = "fp32",
+                 reroute_dst_speech: bool = True, min_reset_prob: float = 0.0):
         self._core = _prospect._StreamCore(
             os.fspath(model_dir), os.fspath(tokenizer) if tokenizer else "",
             os.fspath(frames_root) if frames_root else "", float(threshold_dst), float(threshold_speak),
             bool(constrain_dst), int(max_context or 0), int(refresh_margin), int(frame_stride or 0),
             context_policy, bool(teacher_forced), int(max_dst_tokens), int(max_speak_tokens), int(threads or 0),
-            int(encode_batch), device, dtype)
+            int(encode_batch), device, dtype, bool(reroute_dst_speech), float(min_reset_prob))
 
     def run(self, clip: Clip, clip_position: Optional[int] = None, *,
             frames: Union[None, Callable[[int], object], object] = None,

@@ -130,6 +130,25 @@ def main():
     rep.require("decision tokens: Stream events equal prospect stream --timeline",
                 ok and len(tok_ref) > 0 and tok_stream.options["decision"] == "tokens", f"{tok_stream.options['decision']}; {detail}")
 
+    # Forced resets (docs/STREAMING.md §1): with min_reset_prob the Stream drops the resets the grammar forced
+    # on the random model, as `prospect stream --min-reset-prob` does.
+    def resets(events):
+        return sum(1 for e in events if e.get("type") == "dst_update"
+                   for item in e.get("text", "").split(",") if item.strip().endswith("->reset"))
+    bar_timeline = work / "timeline_tokens_bar.jsonl"
+    peerlib.run_prospect(args.prospect, ["stream", "--model", tok_ckpt, "--data", test, "--timeline", bar_timeline,
+                                         "--threshold-dst", 0, "--threshold-speak", 0, "--threads", 1,
+                                         "--min-reset-prob", 0.5, "--quiet"])
+    bar_ref = [json.loads(line) for line in bar_timeline.read_text().splitlines() if line.strip()]
+    bar_stream = prospect.Stream(tok_ckpt, threshold_dst=0.0, threshold_speak=0.0, threads=1, min_reset_prob=0.5)
+    bar_events = []
+    for i, clip in enumerate(clips):
+        bar_events += bar_stream.run(clip, i)["events"]
+    ok, detail = same_events(bar_events, bar_ref)
+    rep.require("min_reset_prob: Stream events equal prospect stream --min-reset-prob, and no reset is left",
+                ok and resets(tok_ref) > 0 and resets(bar_ref) == 0 and bar_stream.options["min_reset_prob"] == 0.5,
+                f"resets without the bar {resets(tok_ref)}, with it {resets(bar_ref)}; {detail}")
+
     # 2. Frames from Python.
     clip = clips[0]
     frames_file = synth / clip.frames_file
