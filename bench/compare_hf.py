@@ -104,6 +104,12 @@ def frozen_trace_path(path):
     return root + ".frozen" + ext
 
 
+def stream_trace_path(path):
+    """The streamed frames' trace beside `path` ("t.json" -> "t.stream.json"), as `prospect bench` names it."""
+    root, ext = os.path.splitext(path)
+    return root + ".stream" + ext
+
+
 def load_model(config_dir, train):
     import torch
     from transformers import SmolVLMConfig, SmolVLMForConditionalGeneration
@@ -168,6 +174,7 @@ def worker_stream(a):
     """transformers: the ProAssist-style streaming loop, one JSON line."""
     import numpy as np
     import torch
+    from torch.profiler import record_function
     from transformers import DynamicCache
     from transformers.models.smolvlm.image_processing_pil_smolvlm import SmolVLMImageProcessorPil
     torch.set_num_threads(a.threads)
@@ -182,29 +189,39 @@ def worker_stream(a):
     img = cfg["image_token_id"]
     block = torch.tensor([[img - 1] + [img] * tokens_per_image(cfg) + [img - 1]])
     rng = np.random.default_rng(17)
-    lat, cpu = [], []
+    lat, cpu, prof = [], [], None
     with torch.inference_mode():
         cache = DynamicCache()
         prefix = torch.tensor([clip_ids(cfg, 0, a.prefix_tokens, seed=7)])
         model.model(input_ids=prefix, past_key_values=cache, use_cache=True)
         for f in range(a.stream_frames + 3):
+            if a.profile_trace and f == 3:  # the timed frames, as `prospect bench --profile-trace`
+                from torch.profiler import ProfilerActivity, profile
+                prof = profile(activities=[ProfilerActivity.CPU])
+                prof.__enter__()
             frame = rng.integers(0, 256, (s, s, 3), dtype=np.uint8)  # the camera frame
-            t0, c0 = time.perf_counter(), time.process_time()
-            px = proc(images=[[frame]], return_tensors="pt")
-            out = model.model(input_ids=block, pixel_values=px["pixel_values"],
-                              pixel_attention_mask=px["pixel_attention_mask"], past_key_values=cache,
-                              use_cache=True)
-            last = out.last_hidden_state[:, -1]
-            probs = torch.cat([speak_head(last), dst_head(last)], -1).sigmoid()
-            probs.tolist()  # the decision, read
-            dt, dc = 1e3 * (time.perf_counter() - t0), 1e3 * (time.process_time() - c0)
+            with record_function("stream_frame") if prof is not None else contextlib.nullcontext():
+                t0, c0 = time.perf_counter(), time.process_time()
+                px = proc(images=[[frame]], return_tensors="pt")
+                out = model.model(input_ids=block, pixel_values=px["pixel_values"],
+                                  pixel_attention_mask=px["pixel_attention_mask"], past_key_values=cache,
+                                  use_cache=True)
+                last = out.last_hidden_state[:, -1]
+                probs = torch.cat([speak_head(last), dst_head(last)], -1).sigmoid()
+                probs.tolist()  # the decision, read
+                dt, dc = 1e3 * (time.perf_counter() - t0), 1e3 * (time.process_time() - c0)
             if f >= 3:
                 lat.append(dt)
                 cpu.append(dc)
     l = sorted(lat)
-    print(json.dumps({"side": "transformers", "ms_p50": l[len(l) // 2], "ms_p99": l[min(len(l) - 1, int(
-        -(-0.99 * len(l) // 1)) - 1)], "ms_min": l[0], "frames": len(l), "cpu_ms_p50": sorted(cpu)[len(cpu) // 2],
-        "context_tokens_end": cache.get_seq_length()}), flush=True)
+    res = {"side": "transformers", "ms_p50": l[len(l) // 2], "ms_p99": l[min(len(l) - 1, int(
+        -(-0.99 * len(l) // 1)) - 1)], "ms_min": l[0], "ms_mean": statistics.mean(l), "frames": len(l),
+        "cpu_ms_p50": sorted(cpu)[len(cpu) // 2], "context_tokens_end": cache.get_seq_length()}
+    if prof is not None:
+        prof.__exit__(None, None, None)
+        res["profile_trace"] = stream_trace_path(a.profile_trace)
+        prof.export_chrome_trace(res["profile_trace"])
+    print(json.dumps(res), flush=True)
 
 
 def run_measured(cmd, threads):
@@ -245,45 +262,69 @@ def machine():
             "transformers": v[1], "libc": " ".join(platform.libc_ver()), "kernel": platform.release()}
 
 
-def profile_train(a, shape, th, cfg_dir, common, emit):
-    """--profile: one more process per side with the PyTorch profiler around the timed training steps (full,
-    then frozen vision), traces in a.profile; emits a "profile" record per step kind and returns the
-    per-op tables (bench/profile_ops.py) as text."""
+def profile_workload(a, kind, shape, th, cfg_dir, common, emit):
+    """--profile: one more process per side with the PyTorch profiler around the timed training steps (kind
+    "train": full, then frozen vision) or the timed streamed frames (kind "stream", one stream_frame span per
+    frame), traces in a.profile; emits a "profile" record per step kind and returns the per-op tables
+    (bench/profile_ops.py) as text."""
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import profile_ops
     os.makedirs(a.profile, exist_ok=True)
     traces = {side: os.path.abspath(os.path.join(a.profile, f"{side}_{shape}_{th}t.json"))
               for side in ("transformers", "prospect")}
     for path in list(traces.values()):
-        for p in (path, frozen_trace_path(path)):
+        for p in ((frozen_trace_path(path), path) if kind == "train" else (stream_trace_path(path),)):
             if os.path.exists(p):
                 os.remove(p)
-    py, me = sys.executable, os.path.abspath(__file__)
-    hf_cmd = [py, me, "--worker", "hf-train", "--config", cfg_dir, "--threads", str(th), "--iters", str(a.iters),
-              "--warmup", str(a.warmup), "--hf-adamw", a.hf_adamw, "--profile-trace", traces["transformers"]] + common
-    pr_cmd = [a.prospect, "bench", "--config", cfg_dir, "--device", "cpu", "--threads", str(th), "--no-stream",
-              "--iters", str(a.iters), "--warmup", str(a.warmup), "--json", "--adamw", a.prospect_adamw,
-              "--profile-trace", traces["prospect"]] + common
+    hf_cmd, pr_cmd = workload_commands(a, kind, th, cfg_dir, common)
+    hf_cmd += ["--profile-trace", traces["transformers"]]
+    pr_cmd += ["--profile-trace", traces["prospect"]]
     out = {}
     for side, cmd in (("transformers", hf_cmd), ("prospect", pr_cmd)):
         out[side], _, wall = run_measured(cmd, th)
-        print(f"# {shape} {th}t train profile {side}: {wall:.1f} s, load {os.getloadavg()[0]:.2f}", file=sys.stderr,
+        print(f"# {shape} {th}t {kind} profile {side}: {wall:.1f} s, load {os.getloadavg()[0]:.2f}", file=sys.stderr,
               flush=True)
     texts = []
     labels = ("transformers", "Prospect")
-    for fig in ("train_step", "train_step_frozen_vision"):
-        h, p = out["transformers"][fig], out["prospect"][fig]
+    for fig in (("train_step", "train_step_frozen_vision") if kind == "train" else ("stream_frame",)):
+        if kind == "train":
+            h, p = out["transformers"][fig], out["prospect"][fig]
+            walls = [statistics.mean(h["steps_s"]), statistics.mean(p["steps_s"])]
+            unit, what = "step", "steps"
+        else:
+            h, p = out["transformers"], out["prospect"]["stream_frame"]
+            walls = [h["ms_mean"] / 1e3, p["ms_mean"] / 1e3]
+            unit, what = "frame", "frames"
         if not h.get("profile_trace") or not p.get("profile_trace"):
             raise SystemExit(f"compare_hf: --profile: a side wrote no trace for {fig}")
         sa, sb = profile_ops.summarize(h["profile_trace"], fig), profile_ops.summarize(p["profile_trace"], fig)
-        walls = [statistics.mean(h["steps_s"]), statistics.mean(p["steps_s"])]
         rec = profile_ops.record(sa, sb, labels, a.profile_top)
         rec.update(shape=shape, threads=th, workload=fig, loadavg=os.getloadavg(), step_wall_s_mean=walls)
         emit(rec)
-        texts.append(f"Per-op self time per step, {shape}, {th} thread(s), {fig} (mean of {sa['steps']} / "
-                     f"{sb['steps']} profiled steps; measured wall {walls[0]:.3f} s / {walls[1]:.3f} s per step; "
+        texts.append(f"Per-op self time per {unit}, {shape}, {th} thread(s), {fig} (mean of {sa['steps']} / "
+                     f"{sb['steps']} profiled {what}; measured wall {walls[0]:.3f} s / {walls[1]:.3f} s per {unit}; "
                      f"load {os.getloadavg()[0]:.2f})\n" + profile_ops.format_table(sa, sb, labels, a.profile_top))
     return "\n\n".join(texts)
+
+
+def workload_commands(a, w, th, cfg_dir, common):
+    """The transformers and the Prospect command line of one measurement process of workload `w`."""
+    py, me = sys.executable, os.path.abspath(__file__)
+    if w == "train":
+        hf_cmd = [py, me, "--worker", "hf-train", "--config", cfg_dir, "--threads", str(th),
+                  "--iters", str(a.iters), "--warmup", str(a.warmup), "--hf-adamw", a.hf_adamw] + common
+        pr_cmd = [a.prospect, "bench", "--config", cfg_dir, "--device", "cpu", "--threads", str(th),
+                  "--no-stream", "--iters", str(a.iters), "--warmup", str(a.warmup), "--json",
+                  "--adamw", a.prospect_adamw] + common
+    elif w == "stream":
+        hf_cmd = [py, me, "--worker", "hf-stream", "--config", cfg_dir, "--threads", str(th),
+                  "--stream-frames", str(a.stream_frames), "--prefix-tokens", str(a.prefix_tokens)]
+        pr_cmd = [a.prospect, "bench", "--config", cfg_dir, "--device", "cpu", "--threads", str(th),
+                  "--no-train", "--no-frozen", "--stream-heads", "--json", "--frames", "0",
+                  "--stream-frames", str(a.stream_frames), "--prefix-tokens", str(a.prefix_tokens)]
+    else:
+        raise SystemExit(f"compare_hf: unknown workload '{w}' (train, stream, preprocess)")
+    return hf_cmd, pr_cmd
 
 
 def median(xs):
@@ -311,9 +352,11 @@ def main():
     ap.add_argument("--prospect", default=os.path.join(ROOT, "build", "prospect"))
     ap.add_argument("--json-out", help="also write the JSON lines to this file")
     ap.add_argument("--profile", metavar="DIR",
-                    help="train workload: run each side once more with the PyTorch profiler around its timed steps "
-                         "(full and frozen vision), write the chrome traces to DIR and print per-op self time per "
-                         "step side by side (bench/profile_ops.py)")
+                    help="train and stream workloads: run each side once more with the PyTorch profiler around its "
+                         "timed steps (full and frozen vision) and its timed streamed frames (a stream_frame span "
+                         "per frame), write the chrome traces to DIR (SIDE_SHAPE_Nt.json, .frozen.json, "
+                         ".stream.json) and print per-op self time per step or frame side by side "
+                         "(bench/profile_ops.py)")
     ap.add_argument("--profile-top", type=int, default=25, help="rows of each per-op profile table")
     # worker modes (one measurement process)
     ap.add_argument("--worker", choices=["hf-train", "hf-stream"], help=argparse.SUPPRESS)
@@ -347,7 +390,6 @@ def main():
     emit({"record": "machine", **info, "loadavg_start": load_start, "argv": sys.argv[1:]})
     tmp = tempfile.mkdtemp(prefix="compare_hf_")
     py = sys.executable
-    me = os.path.abspath(__file__)
     if "preprocess" in workloads:
         data = os.path.join(tmp, "synth")
         subprocess.run([a.prospect, "synth", "--out", data], check=True, stdout=subprocess.DEVNULL, cwd=ROOT)
@@ -385,20 +427,7 @@ def main():
                 for w in workloads:
                     if w == "preprocess":
                         continue
-                    if w == "train":
-                        hf_cmd = [py, me, "--worker", "hf-train", "--config", cfg_dir, "--threads", str(th),
-                                  "--iters", str(a.iters), "--warmup", str(a.warmup), "--hf-adamw", a.hf_adamw] + common
-                        pr_cmd = [a.prospect, "bench", "--config", cfg_dir, "--device", "cpu", "--threads", str(th),
-                                  "--no-stream", "--iters", str(a.iters), "--warmup", str(a.warmup), "--json",
-                                  "--adamw", a.prospect_adamw] + common
-                    elif w == "stream":
-                        hf_cmd = [py, me, "--worker", "hf-stream", "--config", cfg_dir, "--threads", str(th),
-                                  "--stream-frames", str(a.stream_frames), "--prefix-tokens", str(a.prefix_tokens)]
-                        pr_cmd = [a.prospect, "bench", "--config", cfg_dir, "--device", "cpu", "--threads", str(th),
-                                  "--no-train", "--no-frozen", "--stream-heads", "--json", "--frames", "0",
-                                  "--stream-frames", str(a.stream_frames), "--prefix-tokens", str(a.prefix_tokens)]
-                    else:
-                        raise SystemExit(f"compare_hf: unknown workload '{w}' (train, stream, preprocess)")
+                    hf_cmd, pr_cmd = workload_commands(a, w, th, cfg_dir, common)
                     # alternate which side goes first from one repetition to the next
                     order = [("hf", hf_cmd), ("prospect", pr_cmd)]
                     if rep % 2:
@@ -407,8 +436,10 @@ def main():
                         j, rss, wall = run_measured(cmd, th)
                         res[w][side].append(j)
                         res[w][side + "_rss"].append(rss)
+                        p50 = "" if w != "stream" else (
+                            f", p50 {(j if side == 'hf' else j['stream_frame'])['ms_p50']:.1f} ms/frame")
                         print(f"# {shape} {th}t {w} rep {rep + 1} {side}: {wall:.1f} s, max RSS {rss:.2f} GiB, "
-                              f"load {os.getloadavg()[0]:.2f}", file=sys.stderr, flush=True)
+                              f"load {os.getloadavg()[0]:.2f}{p50}", file=sys.stderr, flush=True)
             for w in workloads:
                 if w == "preprocess":
                     continue
@@ -456,7 +487,11 @@ def main():
                                                            "context_tokens_end"]},
                                    prospect_mode=r["prospect"][0]["stream_frame"].get("mode"))
                         if fig == "stream_frame_p50":
-                            rec.update(hf_cpu=hc50, prospect_cpu=pc50, ratio_cpu=pc50 / hc50)
+                            rec.update(hf_cpu=hc50, prospect_cpu=pc50, ratio_cpu=pc50 / hc50,
+                                       # each process's p50: the spread from process to process (GEMM speed
+                                       # varies by ~10 % between processes on a shared box) next to the ratio
+                                       hf_per_process=[j["ms_p50"] for j in r["hf"]],
+                                       prospect_per_process=[j["stream_frame"]["ms_p50"] for j in r["prospect"]])
                         rec["same_work"] = rec["context_tokens_end"]["hf"] == rec["context_tokens_end"]["prospect"]
                         records.append(rec)
                         emit(rec)
@@ -465,8 +500,9 @@ def main():
                 rec = dict(base, workload=mem_name, unit="GiB", hf=hm, prospect=pm, ratio=pm / hm, same_work=True)
                 records.append(rec)
                 emit(rec)
-            if a.profile and "train" in workloads:
-                profiles.append(profile_train(a, shape, th, cfg_dir, common, emit))
+            for kind in ("train", "stream"):
+                if a.profile and kind in workloads:
+                    profiles.append(profile_workload(a, kind, shape, th, cfg_dir, common, emit))
     load_end = os.getloadavg()
     shutil.rmtree(tmp, ignore_errors=True)
     emit({"record": "end", "loadavg_start": load_start, "loadavg_end": load_end})

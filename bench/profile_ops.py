@@ -3,11 +3,12 @@
 
     python bench/profile_ops.py A.json B.json [--labels transformers,Prospect] [--top 25] [--step NAME]
 
-Each trace holds training steps recorded with the PyTorch (Kineto) profiler, CPU activity only: on the
-transformers side torch.profiler.profile(...).export_chrome_trace, on Prospect's `prospect bench
+Each trace holds training steps or streamed frames recorded with the PyTorch (Kineto) profiler, CPU activity
+only: on the transformers side torch.profiler.profile(...).export_chrome_trace, on Prospect's `prospect bench
 --profile-trace FILE` (bench/compare_hf.py --profile DIR writes both). The steps are the user-annotation spans
-named --step (default: named like the longest span whose name starts with "train_step"; else the longest
-top-level span alone); only the events inside them count, and every figure is a mean per step.
+named --step (default: named like the longest span whose name starts with "train_step" or "stream_frame";
+else the longest top-level span alone); only the events inside them count, and every figure is a mean per
+step (per frame).
 
 Self time: the "X" (complete) events of one thread nest (an aten::linear holds its aten::addmm, an autograd
 node its aten::mm); an event's self time is its duration minus its direct children's. Summed per op name (the
@@ -113,11 +114,15 @@ def assign_self_times(events):
     return events
 
 
+STEP_PREFIXES = ("train_step", "stream_frame")  # the spans of `prospect bench --profile-trace` and compare_hf.py
+
+
 def pick_steps(events, step=None, path="trace"):
     """The step spans: every event named `step`, or every user annotation named like the longest one whose
-    name starts with "train_step", or else the longest top-level event alone. Sorted by start."""
+    name starts with "train_step" or "stream_frame", or else the longest top-level event alone. Sorted by
+    start."""
     if not step:
-        cands = [e for e in events if e["cat"] == "user_annotation" and e["name"].startswith("train_step")]
+        cands = [e for e in events if e["cat"] == "user_annotation" and e["name"].startswith(STEP_PREFIXES)]
         if not cands:
             return [max((e for e in events if e["parent"] is None), key=lambda e: e["dur"])]
         step = max(cands, key=lambda e: e["dur"])["name"]
@@ -229,7 +234,8 @@ def main(argv=None):
     ap.add_argument("b", help="second chrome trace (e.g. Prospect's)")
     ap.add_argument("--labels", default="A,B", help="names of the two sides, comma-separated")
     ap.add_argument("--top", type=int, default=25, help="rows of the per-op table (0: all)")
-    ap.add_argument("--step", help="name of the step span (default: train_step*, else the longest span)")
+    ap.add_argument("--step", help="name of the step span (default: train_step* or stream_frame*, else the longest "
+                                   "span)")
     a = ap.parse_args(argv)
     labels = tuple(a.labels.split(",", 1)) if "," in a.labels else (a.labels, "B")
     try:

@@ -2,8 +2,8 @@
 // shapes of scripts/gpu/bench_hf.py by default (src/bench/benchmark.h). --dtype takes a comma list (one
 // run and one JSON line per mode). --check-bf16 N instead compares N training steps in bf16 and fp32.
 // --decode-tokens N adds token-by-token decoding after streaming (ms per token at the final context).
-// --profile-trace FILE records the timed training steps of each kind with the Kineto profiler
-// (bench/profile_trace.h).
+// --profile-trace FILE records the timed training steps of each kind and the timed streamed frames with the
+// Kineto profiler (bench/profile_trace.h).
 #include <torch/cuda.h>
 
 #include <cstdio>
@@ -143,7 +143,8 @@ prospect::tools::Command reg(
       sub.add_option("--profile-trace", o.profile_trace,
                      "Record the timed training steps with the PyTorch (Kineto) profiler, CPU ops only, into "
                      "this chrome-trace JSON (the frozen-vision steps: FILE with .frozen before the "
-                     "extension); bench/profile_ops.py sums self time per op");
+                     "extension; the timed streamed frames: with .stream); bench/profile_ops.py sums self "
+                     "time per op");
       sub.add_flag("--json", a->json, "One JSON line per dtype mode on stdout (progress stays on stderr)");
       return [a]() { return run_bench(*a); };
     });

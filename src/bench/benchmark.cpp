@@ -350,7 +350,10 @@ StreamFigures time_streaming(model::SmolVLM& m, const BenchOptions& o, const at:
   }
   std::mt19937 frame_rng(static_cast<uint32_t>(o.seed + 17));
   std::vector<double> lat, cpu_ms;
+  std::unique_ptr<ProfileSession> profile;
   for (int64_t fr = 0; fr < total; fr++) {
+    // --profile-trace: the timed frames run under the profiler, each inside a stream_frame span
+    if (fr == 3 && !o.profile_trace.empty()) profile = std::make_unique<ProfileSession>();
     at::Tensor px;
     vision::Image frame;  // heads mode: the camera frame, uint8 RGB at the tower's size
     if (heads_mode) {
@@ -362,6 +365,7 @@ StreamFigures time_streaming(model::SmolVLM& m, const BenchOptions& o, const at:
                ? at::randn({1, c.frame_tokens, c.feature_dim}, gen, at::kFloat)
                : at::randn({1, 1, 3, s, s}, gen, at::kFloat);
     }
+    if (profile) profile->begin_step("stream_frame");
     sync(dev);
     auto t0 = Clock::now();
     const double c0 = process_cpu_s();
@@ -386,14 +390,23 @@ StreamFigures time_streaming(model::SmolVLM& m, const BenchOptions& o, const at:
     if (dev.is_cpu()) (void)probs.data_ptr<float>();  // the decision is read on the host
     sync(dev);
     const double ms = 1e3 * seconds_since(t0);
+    const double frame_cpu_ms = 1e3 * (process_cpu_s() - c0);
+    if (profile) profile->end_step();
     if (fr >= 3) {
       lat.push_back(ms);
-      cpu_ms.push_back(1e3 * (process_cpu_s() - c0));
+      cpu_ms.push_back(frame_cpu_ms);
     }
     if (fr < 3 || fr == total - 1 || (fr - 3) % 8 == 0) {
       say(log, strformat("stream frame %lld: %.2f ms (context %lld)", (long long)fr, ms,
                          (long long)cache.length()));
     }
+  }
+  if (profile) {
+    f.profile_trace = stream_trace_path(o.profile_trace);
+    profile->save(f.profile_trace);
+    profile.reset();
+    say(log, strformat("stream_frame: profile of the %lld timed frames written to %s", (long long)timed,
+                       f.profile_trace.c_str()));
   }
   if (o.decode_tokens > 0) time_decoding(m, cache, o, dev, f, log);
   f.context_tokens_end = cache.length();
@@ -557,6 +570,7 @@ json BenchResult::to_json() const {
                          {"context_tokens_end", stream.context_tokens_end},
                          {"mode", stream.heads ? "heads_uint8" : "lm_softmax"},
                          {"peak_mem_gib", stream.peak_mem_gib}};
+  if (has_stream && !stream.profile_trace.empty()) j["stream_frame"]["profile_trace"] = stream.profile_trace;
   if (has_stream && stream.decode_tokens > 0)
     j["decode_token"] = {{"tokens", stream.decode_tokens},
                          {"ms_per_token", stream.decode_ms_per_token},

@@ -44,9 +44,11 @@ struct BenchOptions {
   uint64_t seed = 0;
   // Non-empty: the timed steps of the full training step run under the PyTorch (Kineto) profiler, CPU
   // activity only, each in a span named train_step, written to this chrome-trace JSON; the frozen-vision
-  // steps (spans train_step_frozen_vision) to frozen_trace_path(profile_trace), "t.json" -> "t.frozen.json"
-  // (bench/profile_trace.h). The warm-up steps are not recorded; the profiler's overhead is in the timed
-  // steps' times.
+  // steps (spans train_step_frozen_vision) to frozen_trace_path(profile_trace), "t.json" -> "t.frozen.json";
+  // the timed streamed frames (a span named stream_frame per frame, from the uint8 frame or pixels to the
+  // decision read) to stream_trace_path(profile_trace), "t.json" -> "t.stream.json" (bench/profile_trace.h).
+  // The warm-up steps and frames, the prompt and --decode-tokens are not recorded; the profiler's overhead
+  // is in the timed steps' and frames' times.
   std::string profile_trace;
 };
 
@@ -85,8 +87,9 @@ struct StreamFigures {
   // With BenchOptions::decode_tokens > 0: one token at a time into the same cache after the frames.
   int64_t decode_tokens = 0;
   double decode_ms_per_token = 0, decode_tokens_per_s = 0;
-  double cache_mb = 0;  // the KV cache's bytes at the end, in MB (1e6)
-  bool heads = false;   // BenchOptions::stream_heads: uint8 frames preprocessed, decision heads
+  double cache_mb = 0;        // the KV cache's bytes at the end, in MB (1e6)
+  bool heads = false;         // BenchOptions::stream_heads: uint8 frames preprocessed, decision heads
+  std::string profile_trace;  // stream_trace_path(BenchOptions::profile_trace) when one was written
 };
 
 struct BenchResult {

@@ -74,12 +74,16 @@ void ProfileSession::save(const std::string& path) {
     fail("--profile-trace: the profiler wrote no trace to " + path);
 }
 
-std::string frozen_trace_path(const std::string& path) {
+std::string tagged_trace_path(const std::string& path, const std::string& tag) {
   const size_t slash = path.find_last_of('/');
   const size_t dot = path.find_last_of('.');
   const size_t base = slash == std::string::npos ? 0 : slash + 1;
-  if (dot == std::string::npos || dot <= base) return path + ".frozen";
-  return path.substr(0, dot) + ".frozen" + path.substr(dot);
+  if (dot == std::string::npos || dot <= base) return path + "." + tag;
+  return path.substr(0, dot) + "." + tag + path.substr(dot);
 }
+
+std::string frozen_trace_path(const std::string& path) { return tagged_trace_path(path, "frozen"); }
+
+std::string stream_trace_path(const std::string& path) { return tagged_trace_path(path, "stream"); }
 
 }  // namespace prospect::bench

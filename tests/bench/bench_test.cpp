@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <tuple>
 
 #include "bench/benchmark.h"
 #include "bench/profile_trace.h"
@@ -174,23 +175,29 @@ TEST(Bench, CommandPrintsOneJsonLine) {
 }
 
 TEST(Bench, ProfileTraceWritesOneSpanPerTimedStep) {
-  // --profile-trace: the timed steps (not the warm-up) under the Kineto profiler, a chrome trace per step
-  // kind with a train_step / train_step_frozen_vision span per step around the aten ops.
+  // --profile-trace: the timed steps and frames (not the warm-up) under the Kineto profiler, a chrome trace
+  // per step kind with a train_step / train_step_frozen_vision / stream_frame span per step or frame around
+  // the aten ops.
   EXPECT_EQ(frozen_trace_path("/a/t.json"), "/a/t.frozen.json");
   EXPECT_EQ(frozen_trace_path("/a.b/trace"), "/a.b/trace.frozen");
   EXPECT_EQ(frozen_trace_path(".json"), ".json.frozen");
+  EXPECT_EQ(stream_trace_path("/a/t.json"), "/a/t.stream.json");
+  EXPECT_EQ(stream_trace_path("trace"), "trace.stream");
   prospect::set_compute_threads(1);
   BenchOptions o = tiny_options();
   o.device = "cpu";
-  o.stream = false;
+  o.stream_heads = true;
   o.profile_trace = prospect::test::unique_temp_path("trace.json");
   BenchResult r = run_benchmark(o, stdout);
   ASSERT_EQ(r.train.profile_trace, o.profile_trace);
   ASSERT_EQ(r.frozen.profile_trace, frozen_trace_path(o.profile_trace));
+  ASSERT_EQ(r.stream.profile_trace, stream_trace_path(o.profile_trace));
   EXPECT_EQ(r.to_json()["train_step"]["profile_trace"], o.profile_trace);
-  for (const auto& [path, span] :
-       {std::pair{r.train.profile_trace, std::string("train_step")},
-        std::pair{r.frozen.profile_trace, std::string("train_step_frozen_vision")}}) {
+  EXPECT_EQ(r.to_json()["stream_frame"]["profile_trace"], r.stream.profile_trace);
+  for (const auto& [path, span, n] :
+       {std::tuple{r.train.profile_trace, std::string("train_step"), int64_t(o.iters)},
+        std::tuple{r.frozen.profile_trace, std::string("train_step_frozen_vision"), int64_t(o.iters)},
+        std::tuple{r.stream.profile_trace, std::string("stream_frame"), o.stream_frames}}) {
     nlohmann::json t = nlohmann::json::parse(prospect::test::read_file_text(path));
     int spans = 0, mm = 0;
     for (const auto& e : t["traceEvents"]) {
@@ -200,7 +207,7 @@ TEST(Bench, ProfileTraceWritesOneSpanPerTimedStep) {
       if (name == "aten::mm" || name == "aten::addmm") mm++;
     }
     std::printf("%s: %d '%s' spans, %d aten::mm/addmm events\n", path.c_str(), spans, span.c_str(), mm);
-    EXPECT_EQ(spans, o.iters) << path;  // the warm-up step is not recorded
+    EXPECT_EQ(spans, n) << path;  // the warm-up steps and frames are not recorded
     EXPECT_GT(mm, 0) << path;
   }
 }
