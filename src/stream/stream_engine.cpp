@@ -319,8 +319,9 @@ bool StreamEngine::decide_dst(Run& r, int64_t frame, double p) {
   std::vector<int32_t> gen =
       generate(r, h, opt_.max_dst_tokens, opt_.constrain_dst ? &grammar : nullptr, &text, &finished, &forced);
   // A reset item that needed a token the model gave less than min_reset_prob: keep the items before it.
-  // Other forced items stay: there the grammar mends a state the model got behind (a missed start).
-  const std::vector<data::DstItem> all = grammar.items(text);
+  // Other forced items stay: there the grammar mends a state the model got behind (a missed start). The
+  // body is parsed only when a token was forced (never with the bar off).
+  const std::vector<data::DstItem> all = forced.empty() ? std::vector<data::DstItem>() : grammar.items(text);
   for (int64_t at : forced) {
     const std::string kept = grammar.complete_prefix(text.substr(0, static_cast<size_t>(at)));
     const size_t item = grammar.items(kept).size();

@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 
-from peerlib import fail_now, finish, fresh_dir, parse_args
+from peerlib import Report, fail_now, finish, fresh_dir, parse_args
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "bench"))
@@ -26,18 +26,6 @@ import profile_ops  # noqa: E402
 GEMM = ("aten::mm", "aten::addmm", "aten::bmm")
 ITERS = 2  # timed (and profiled) steps per side and step kind
 FRAMES = 4  # timed (and profiled) streamed frames per side
-
-
-class Checks:
-    def __init__(self):
-        self.problems = []
-        self.n = 0
-
-    def check(self, ok, what):
-        self.n += 1
-        print(f"  {'ok  ' if ok else 'FAIL'} {what}")
-        if not ok:
-            self.problems.append(what)
 
 
 def synthetic_case(c, work):
@@ -64,16 +52,16 @@ def synthetic_case(c, work):
     # per step: A (30 + 20) / 2, B (10 + 20) / 2, C 10 / 2, D 20 / 2, E 10 / 2, outside (30 + 60) / 2
     want = {"A": 25.0, "B": 15.0, "C": 5.0, "D": 10.0, "E": 5.0, "(outside ops)": 45.0}
     print(f"synthetic trace: self times (us) {got}")
-    c.check(got == want, f"synthetic nesting gives the known self times {want}")
-    c.check(abs(s["step_ms"] - 0.1) < 1e-9 and s["steps"] == 2 and s["step_name"] == "train_step",
-            "synthetic: 2 steps of 100 us")
+    c.require(f"synthetic nesting gives the known self times {want}", got == want)
+    c.require("synthetic: 2 steps of 100 us",
+              abs(s["step_ms"] - 0.1) < 1e-9 and s["steps"] == 2 and s["step_name"] == "train_step")
     bad = os.path.join(work, "not_a_trace.json")
     with open(bad, "w") as f:
         f.write("{ this is not json")
     p = subprocess.run([sys.executable, os.path.join(ROOT, "bench", "profile_ops.py"), bad, path],
                        capture_output=True, text=True)
     print(f"profile_ops.py on a broken file: exit {p.returncode}, {p.stderr.strip()}")
-    c.check(p.returncode == 1 and "not a readable JSON trace" in p.stderr, "a broken trace is refused (exit 1)")
+    c.require("a broken trace is refused (exit 1)", p.returncode == 1 and "not a readable JSON trace" in p.stderr)
 
 
 def check_side(c, side, s, wall_s, steps, min_events=100, slack_ms=2.0, upper=True):
@@ -85,27 +73,27 @@ def check_side(c, side, s, wall_s, steps, min_events=100, slack_ms=2.0, upper=Tr
           f"{s['events']} op events, op self total {s['ops_total_ms']:.2f} ms, outside ops "
           f"{ops['(outside ops)']['self_ms']:.2f} ms; GEMM self {gemm_ms:.2f} ms in {gemm_calls} calls "
           + ", ".join(f"{k} {v['self_ms']:.2f} ms/{v['calls']}" for k, v in gemm.items()))
-    c.check(s["steps"] == steps, f"{side}: {steps} profiled steps in the trace ({s['steps']})")
-    c.check(s["events"] >= min_events, f"{side}: at least {min_events} op events per step ({s['events']})")
-    c.check(gemm_ms > 0 and gemm_calls > 0, f"{side}: matrix multiplies with positive self time")
-    c.check(ops.get("aten::mm", {}).get("self_ms", 0) > 0, f"{side}: aten::mm has positive self time")
-    c.check(all(v["self_ms"] >= 0 for v in ops.values()), f"{side}: no negative self time")
-    c.check(s["ops_total_ms"] <= s["step_ms"] * (1 + 1e-6) + 1e-3,
-            f"{side}: op self total {s['ops_total_ms']:.3f} ms <= step span {s['step_ms']:.3f} ms")
-    c.check(abs(s["self_total_ms"] - s["step_ms"]) <= 0.01 * s["step_ms"] + 1e-3,
-            f"{side}: self times add up to the step span ({s['self_total_ms']:.3f} vs {s['step_ms']:.3f} ms)")
+    c.require(f"{side}: {steps} profiled steps in the trace ({s['steps']})", s["steps"] == steps)
+    c.require(f"{side}: at least {min_events} op events per step ({s['events']})", s["events"] >= min_events)
+    c.require(f"{side}: matrix multiplies with positive self time", gemm_ms > 0 and gemm_calls > 0)
+    c.require(f"{side}: aten::mm has positive self time", ops.get("aten::mm", {}).get("self_ms", 0) > 0)
+    c.require(f"{side}: no negative self time", all(v["self_ms"] >= 0 for v in ops.values()))
+    c.require(f"{side}: op self total {s['ops_total_ms']:.3f} ms <= step span {s['step_ms']:.3f} ms",
+              s["ops_total_ms"] <= s["step_ms"] * (1 + 1e-6) + 1e-3)
+    c.require(f"{side}: self times add up to the step span ({s['self_total_ms']:.3f} vs {s['step_ms']:.3f} ms)",
+              abs(s["self_total_ms"] - s["step_ms"]) <= 0.01 * s["step_ms"] + 1e-3)
     # The span and the side's own clock are taken apart, and on a loaded box (load 3.9) spans ran 7-10 % over
     # the measured step: 1.5x still catches a span that holds two steps or the warm-up.
-    c.check((not upper or s["step_ms"] <= 1e3 * wall_s * 1.5 + slack_ms) and s["step_ms"] >= 0.5 * 1e3 * wall_s,
-            f"{side}: step span {s['step_ms']:.2f} ms within the measured step wall time {1e3 * wall_s:.2f} ms "
-            "(means per step)")
+    c.require(f"{side}: step span {s['step_ms']:.2f} ms within the measured step wall time {1e3 * wall_s:.2f} ms "
+              "(means per step)",
+              (not upper or s["step_ms"] <= 1e3 * wall_s * 1.5 + slack_ms) and s["step_ms"] >= 0.5 * 1e3 * wall_s)
 
 
 def main():
     a = parse_args(__doc__)
     started = time.time()
     work = fresh_dir(a.work)
-    c = Checks()
+    c = Report()
     synthetic_case(c, str(work))
 
     prof = os.path.join(work, "prof")
@@ -122,8 +110,8 @@ def main():
         fail_now(f"compare_hf.py --profile exited {p.returncode}")
     recs = [json.loads(l) for l in open(out_json)]
     profs = {r["workload"]: r for r in recs if r.get("record") == "profile"}
-    c.check(sorted(profs) == ["stream_frame", "train_step", "train_step_frozen_vision"],
-            f"one profile record per step kind and one for the streamed frames ({sorted(profs)})")
+    c.require(f"one profile record per step kind and one for the streamed frames ({sorted(profs)})",
+              sorted(profs) == ["stream_frame", "train_step", "train_step_frozen_vision"])
     for fig, r in sorted(profs.items()):
         print(f"{fig}: transformers {r['traces'][0]} against Prospect {r['traces'][1]}")
         sides = []
@@ -131,7 +119,7 @@ def main():
             try:
                 s = profile_ops.summarize(r["traces"][i], fig)
             except profile_ops.TraceError as e:
-                c.check(False, f"{fig} {side}: trace parses ({e})")
+                c.require(f"{fig} {side}: trace parses ({e})", False)
                 continue
             sides.append(s)
             if fig == "stream_frame":
@@ -141,18 +129,19 @@ def main():
                 check_side(c, f"{fig} {side}", s, r["step_wall_s_mean"][i], FRAMES, min_events=50, upper=False)
                 conv = sum(v["self_ms"] for k, v in s["ops"].items()
                            if profile_ops.family_of(k).startswith("convolution"))
-                c.check(conv > 0, f"{fig} {side}: the patch-embedding convolution has positive self time "
-                                  f"({conv:.3f} ms)")
+                c.require(f"{fig} {side}: the patch-embedding convolution has positive self time ({conv:.3f} ms)",
+                          conv > 0)
             else:
                 check_side(c, f"{fig} {side}", s, r["step_wall_s_mean"][i], ITERS)
         if fig == "train_step" and len(sides) == 2:
             for side, s in zip(("transformers", "Prospect"), sides):
-                c.check(s["ops"].get("aten::_fused_adamw_", {}).get("calls", 0) >= 1,
-                        f"{fig} {side}: the fused AdamW kernel ran in the step")
-            c.check(f"Per-op self time per step, tiny, 1 thread(s), {fig}" in p.stdout, f"{fig}: the table is printed")
+                c.require(f"{fig} {side}: the fused AdamW kernel ran in the step",
+                          s["ops"].get("aten::_fused_adamw_", {}).get("calls", 0) >= 1)
+            c.require(f"{fig}: the table is printed",
+                      f"Per-op self time per step, tiny, 1 thread(s), {fig}" in p.stdout)
         if fig == "stream_frame":
-            c.check("Per-op self time per frame, tiny, 1 thread(s), stream_frame" in p.stdout,
-                    f"{fig}: the table is printed")
+            c.require(f"{fig}: the table is printed",
+                      "Per-op self time per frame, tiny, 1 thread(s), stream_frame" in p.stdout)
     # the standalone command line on the two full-step traces and on the two stream traces (no --step: the
     # span name is found)
     for fig in ("train_step", "stream_frame"):
@@ -166,22 +155,12 @@ def main():
         sys.stdout.write(q.stdout)
         last = q.stdout.strip().splitlines()[-1] if q.stdout.strip() else ""
         ok = q.returncode == 0 and last.startswith("{") and json.loads(last).get("record") == "profile"
-        c.check(ok and "total self time in ops" in q.stdout and json.loads(last).get("step") == fig,
-                f"profile_ops.py standalone on the {fig} traces: table and JSON line, spans '{fig}'")
-    print(f"checked {c.n} properties of {2 * len(profs)} traces and one hand-made trace")
-    if c.problems:
-        for pr in c.problems:
-            print("FAIL: " + pr)
-        sys.exit(1)
-    print("PASS: both sides' op-level profiles are complete and consistent")
-
-    class R:
-        ok = True
-
-        def exit_code(self):
-            return 0
-
-    sys.exit(finish(R(), work, a.keep, started))
+        c.require(f"profile_ops.py standalone on the {fig} traces: table and JSON line, spans '{fig}'",
+                  ok and "total self time in ops" in q.stdout and json.loads(last).get("step") == fig)
+    print(f"checked {c.count} properties of {2 * len(profs)} traces and one hand-made trace")
+    if c.ok:
+        print("PASS: both sides' op-level profiles are complete and consistent")
+    sys.exit(finish(c, work, a.keep, started))
 
 
 if __name__ == "__main__":
