@@ -123,9 +123,10 @@ TEST(Distributed, TwoCpuRanksMatchOneProcessWithTheWholeBatch) {
   EXPECT_LE(max_err, 1e-6);
   EXPECT_LE(max_term_err, 1e-6);
   // Validation covers the whole split whatever the number of ranks: every metric as in one process. An AUROC
-  // is a count over pairs of scores: where two scores tie in one run and differ by ~1e-7 in the other, one pair
-  // moves the AUROC by 0.5 / (positives x negatives) however close the scores are. So an AUROC may differ by
-  // up to one such pair per point (1 / points, where points = positives + negatives); everything else to 1e-6.
+  // is a count over pairs of scores: where two scores tie in one run and differ by ~1e-7 in the other, one
+  // pair moves the AUROC by 0.5 / (positives x negatives) however close the scores are. So an AUROC may
+  // differ by up to one such pair per point (1 / points, where points = positives + negatives); everything
+  // else to 1e-6.
   std::vector<json> va = records(one, "val"), vb = records(two, "val");
   ASSERT_EQ(va.size(), 2u);
   ASSERT_EQ(vb.size(), 2u);
