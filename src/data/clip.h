@@ -48,6 +48,9 @@ struct Clip {
   std::vector<Step> steps;    // empty for ProAssist samples
   std::vector<Turn> turns;    // every turn but the opening system turn (and ProAssist `frames` turns)
   TaskState initial_state;    // data.md "initial state of a clip"
+  // 0 for a clip as read; k > 0 for the k-th extra copy made for data.pause_oversample. It enters the
+  // clip's seed key (clip_key), so a copy draws its own negatives, cut and jitter.
+  int64_t copy = 0;
 
   static constexpr const char* kDefaultSystemPrompt = "You are a helpful and proactive assistant.";
 };

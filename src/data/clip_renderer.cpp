@@ -138,7 +138,9 @@ uint64_t clip_key(const Clip& clip) {
     h *= 0x100000001b3ull;
   }
   h = splitmix64(h ^ static_cast<uint64_t>(clip.clip_idx));
-  return splitmix64(h ^ static_cast<uint64_t>(clip.index_in_file) * kSplitMixGamma);
+  h = splitmix64(h ^ static_cast<uint64_t>(clip.index_in_file) * kSplitMixGamma);
+  // Copies only: an original's key is what it was before copies existed.
+  return clip.copy == 0 ? h : splitmix64(h ^ splitmix64(static_cast<uint64_t>(clip.copy) + 0xC0B1ull));
 }
 
 std::vector<bool> select_decision_units(const Clip& clip, const ClipLayout& layout, double rate,

@@ -22,6 +22,29 @@ std::vector<size_t> epoch_clip_order(size_t num_clips, bool shuffle, uint64_t se
   return order;
 }
 
+size_t add_pause_copies(std::vector<Clip>& clips, int64_t times) {
+  auto has_pause = [](const Clip& c) {
+    for (const Turn& t : c.turns) {
+      for (const DstItem& d : t.dst_items) {
+        if (d.transition == Transition::Pause || d.transition == Transition::Resume) return true;
+      }
+    }
+    return false;
+  };
+  std::vector<size_t> with;
+  for (size_t i = 0; i < clips.size(); ++i) {
+    if (has_pause(clips[i])) with.push_back(i);
+  }
+  for (int64_t k = 1; k < times; ++k) {
+    for (size_t i : with) {
+      Clip c = clips[i];
+      c.copy = k;
+      clips.push_back(std::move(c));
+    }
+  }
+  return with.size();
+}
+
 std::pair<int64_t, int64_t> shard_rows(int64_t n, int index, int count) {
   return {n * index / count, n * (index + 1) / count};
 }

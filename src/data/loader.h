@@ -59,6 +59,10 @@ struct LoaderReport {
 // The order of clip indices for `epoch`: a Fisher-Yates shuffle from (seed, epoch), or 0..n-1.
 std::vector<size_t> epoch_clip_order(size_t num_clips, bool shuffle, uint64_t seed, int64_t epoch);
 
+// data.pause_oversample: appends times - 1 copies (Clip::copy = 1 .. times - 1) of every clip with a DST item
+// that pauses or resumes a step, after all the clips, in their order. Returns how many clips have one.
+size_t add_pause_copies(std::vector<Clip>& clips, int64_t times);
+
 class BatchLoader {
  public:
   // Holds `tok` by reference (it must outlive the loader). Throws prospect::Error for options out of range.

@@ -36,6 +36,9 @@ const std::vector<OptionDoc>& train_option_docs() {
       {"data.own_history_shift", 0.0,
        "training only: probability an output frame's turns show one frame early/late as context, "
        "the labels teaching not to repeat / to catch up"},
+      {"data.pause_oversample", 1,
+       "training only: clips with a pause or resume update appear k times per epoch (each copy draws its "
+       "own negatives, cuts and jitter)"},
       {"data.frame_stride", 1, "keep every s-th frame (anchor frames always kept)"},
       {"data.context_frames", 0, "bare frame blocks repeated before each sub-clip cut"},
       {"data.workers", 2, "data-loader threads (decode frames, render sequences)"},
@@ -215,6 +218,8 @@ void parse_model_and_data(const json& c, TrainOptions& o) {
   in_unit("data.refresh_cut_rate", o.refresh_cut_rate);
   o.own_history_shift = get<double>(c, "data.own_history_shift");
   in_unit("data.own_history_shift", o.own_history_shift);
+  o.pause_oversample = get<int64_t>(c, "data.pause_oversample");
+  at_least("data.pause_oversample", o.pause_oversample, 1);
   o.neg_rate_schedule = pick(c, "data.neg_rate_schedule", kNegRateSchedules);
   const int64_t frame_stride = get<int64_t>(c, "data.frame_stride");
   at_least("data.frame_stride", frame_stride, 1);

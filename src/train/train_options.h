@@ -58,6 +58,7 @@ struct TrainOptions {
   double anchor_jitter = 0.0;      // training samples only (RenderOptions::anchor_jitter)
   double refresh_cut_rate = 0.0;   // training samples only (RenderOptions::refresh_cut_rate)
   double own_history_shift = 0.0;  // training samples only (RenderOptions::own_history_shift)
+  int64_t pause_oversample = 1;    // training clips with a pause/resume update appear this many times
   NegRateSchedule neg_rate_schedule = NegRateSchedule::Constant;  // linear: from neg_rate to neg_rate_end
   // loss
   model::LossOptions loss;

@@ -259,6 +259,13 @@ void Trainer::setup_data() {
       o_.tokenizer.empty() ? (fs::path(o_.model_path) / "tokenizer.json").string() : o_.tokenizer;
   tok_ = std::make_unique<text::Tokenizer>(text::Tokenizer::load(tokenizer_path_));
   read_split(o_.train_file, train_clips_);
+  if (o_.pause_oversample > 1) {
+    const size_t read = train_clips_.size();
+    const size_t with = data::add_pause_copies(train_clips_, o_.pause_oversample);
+    say("data: data.pause_oversample " + std::to_string(o_.pause_oversample) + ": " + std::to_string(with) +
+        " of " + std::to_string(read) + " training clips have a pause or resume; " +
+        std::to_string(train_clips_.size() - read) + " copies added");
+  }
   if (!o_.val_file.empty()) read_split(o_.val_file, val_clips_);
   render_ = o_.render;
   render_.image_seq_len = static_cast<int>(m_.model->tokens_per_image());

@@ -9,6 +9,7 @@
 #include "data/clip_checks.h"
 #include "data/clip_reader.h"
 #include "data/clip_renderer.h"
+#include "data/loader.h"
 #include "fixtures.h"
 #include "text/tokenizer.h"
 
@@ -142,4 +143,57 @@ TEST(RefreshCut, SplitClipsAreNotCutAndBadRatesFail) {
   EXPECT_GT(split, 0);
   RenderOptions bad = options(1.5);
   EXPECT_THROW(ClipRenderer(s.tok, bad), Error);
+}
+
+// data.pause_oversample (add_pause_copies): only clips with a pause or resume item are copied, in order, each
+// copy numbered; a copy renders the same text uncut but draws its own cut and negatives, and an original's
+// draws do not change when copies exist.
+TEST(PauseOversample, CopiesClipsWithPausesThatDrawAnew) {
+  const Synth& s = synth_data();
+  std::vector<size_t> with;
+  for (size_t i = 0; i < s.clips.size(); ++i) {
+    bool pause = false;
+    for (const Turn& t : s.clips[i].turns)
+      for (const DstItem& d : t.dst_items)
+        pause |= d.transition == Transition::Pause || d.transition == Transition::Resume;
+    if (pause) with.push_back(i);
+  }
+  ASSERT_FALSE(with.empty()) << "the synth clips of this test need a pause";
+  ASSERT_LT(with.size(), s.clips.size()) << "and a clip without one";
+  std::vector<Clip> clips = s.clips;
+  EXPECT_EQ(add_pause_copies(clips, 1), with.size());
+  EXPECT_EQ(clips.size(), s.clips.size()) << "times 1 adds nothing";
+  EXPECT_EQ(add_pause_copies(clips, 3), with.size());
+  ASSERT_EQ(clips.size(), s.clips.size() + 2 * with.size());
+  ClipRenderer cut(s.tok, options(0.5)), plain(s.tok, options(0));
+  int cut_differs = 0, negatives_differ = 0;
+  for (size_t k = 0; k < 2; ++k) {
+    for (size_t j = 0; j < with.size(); ++j) {
+      const Clip& orig = clips[with[j]];
+      const Clip& copy = clips[s.clips.size() + k * with.size() + j];
+      EXPECT_EQ(orig.copy, 0);
+      EXPECT_EQ(copy.copy, static_cast<int64_t>(k + 1));
+      EXPECT_EQ(copy.video_uid, orig.video_uid);
+      EXPECT_EQ(render_clip_text(copy, options(0)), render_clip_text(orig, options(0)));
+      for (int64_t epoch = 0; epoch < 3; ++epoch) {
+        cut_differs += cut.render(copy, epoch)[0].refresh_cut != cut.render(orig, epoch)[0].refresh_cut;
+        auto frames = [&](const Clip& c) {
+          std::vector<int64_t> f;
+          for (const DecisionPoint& d : plain.render(c, epoch)[0].decisions) f.push_back(d.frame);
+          return f;
+        };
+        negatives_differ += frames(copy) != frames(orig);
+      }
+    }
+  }
+  // The originals render as the clips read (copy 0 leaves the seed key as it was).
+  for (size_t i = 0; i < s.clips.size(); ++i)
+    EXPECT_EQ(cut.render(clips[i], 1)[0].refresh_cut, cut.render(s.clips[i], 1)[0].refresh_cut);
+  const int renders = static_cast<int>(2 * with.size() * 3);
+  std::printf(
+      "%zu of %zu clips have a pause or resume; times 3 adds %zu; of %d copy renders, %d cut "
+      "elsewhere than the original, %d draw other negatives\n",
+      with.size(), s.clips.size(), 2 * with.size(), renders, cut_differs, negatives_differ);
+  EXPECT_GT(cut_differs, 0);
+  EXPECT_GT(negatives_differ, 0);
 }
