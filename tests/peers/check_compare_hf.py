@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 
-from peerlib import fail_now, finish, fresh_dir, parse_args
+from peerlib import Report, fail_now, finish, fresh_dir, parse_args
 
 EXPECTED = ["preprocess", "train_step", "train_step_frozen_vision", "peak_rss_train", "stream_frame_p50", "stream_frame_p99",
             "peak_rss_stream"]
@@ -37,54 +37,34 @@ def main():
     machine = [r for r in recs if r.get("record") == "machine"]
     end = [r for r in recs if r.get("record") == "end"]
     comp = {r["workload"]: r for r in recs if r.get("record") == "comparison"}
-    problems = []
-    if len(machine) != 1:
-        problems.append(f"{len(machine)} machine records (1 expected)")
-    else:
+    rep = Report()
+    if rep.require("one machine record", len(machine) == 1, f"{len(machine)} found"):
         m = machine[0]
-        for k in ("cpu", "cores", "torch", "transformers", "loadavg_start"):
-            if k not in m:
-                problems.append(f"machine record lacks '{k}'")
+        missing = [k for k in ("cpu", "cores", "torch", "transformers", "loadavg_start") if k not in m]
+        rep.require("machine record complete", not missing, f"missing {missing}" if missing else "")
         print(f"machine: {m.get('cpu')}, {m.get('cores')} cores, torch {m.get('torch')}, "
               f"transformers {m.get('transformers')}, load {m.get('loadavg_start')}")
-    if len(end) != 1 or "loadavg_end" not in end[0]:
-        problems.append("no end record with the load average")
+    rep.require("end record with the load average", len(end) == 1 and "loadavg_end" in end[0])
     for w in EXPECTED:
         r = comp.get(w)
-        if r is None:
-            problems.append(f"no record for {w}")
+        if not rep.require(f"{w}: record present", r is not None):
             continue
         ok_vals = all(isinstance(r.get(k), (int, float)) and math.isfinite(r[k]) and r[k] > 0
                       for k in ("hf", "prospect", "ratio"))
-        print(f"{w:26} transformers {r.get('hf'):.6g} {r.get('unit')}, Prospect {r.get('prospect'):.6g}, "
-              f"ratio {r.get('ratio'):.3f}, same work {r.get('same_work')}, shape {r.get('shape')}, "
-              f"threads {r.get('threads')}")
-        if not ok_vals:
-            problems.append(f"{w}: a figure is missing, not finite or not positive")
-        if r.get("same_work") is not True:
-            problems.append(f"{w}: the two sides did different work ({ {k: r.get(k) for k in ('seq_len', 'labelled_tokens', 'params_trainable', 'context_tokens_end')} })")
-        if r.get("shape") != ("synth" if w == "preprocess" else "tiny") or r.get("threads") != 1:
-            problems.append(f"{w}: shape/threads {r.get('shape')}/{r.get('threads')} (tiny/1 expected)")
-    for w in EXPECTED:
-        if f" {w} " not in p.stdout:
-            problems.append(f"the printed table has no row for {w}")
+        rep.require(f"{w}: figures finite and positive", ok_vals,
+                    f"transformers {r.get('hf')} {r.get('unit')}, Prospect {r.get('prospect')}, "
+                    f"ratio {r.get('ratio')}")
+        work_keys = ("seq_len", "labelled_tokens", "params_trainable", "context_tokens_end")
+        rep.require(f"{w}: both sides did the same work", r.get("same_work") is True,
+                    str({k: r.get(k) for k in work_keys if k in r}))
+        want_shape = "synth" if w == "preprocess" else "tiny"
+        rep.require(f"{w}: shape {want_shape}, 1 thread", r.get("shape") == want_shape and r.get("threads") == 1,
+                    f"got {r.get('shape')}/{r.get('threads')}")
+        rep.require(f"{w}: row in the printed table", f" {w} " in p.stdout)
     extra = sorted(set(comp) - set(EXPECTED))
-    if extra:
-        problems.append(f"unexpected workloads {extra}")
-    print(f"checked {len(EXPECTED)} workloads, {len(recs)} JSON lines, the table's {len(EXPECTED)} rows")
-    if problems:
-        for pr in problems:
-            print("FAIL: " + pr)
-        sys.exit(1)
-    print("PASS: compare_hf.py output complete")
-
-    class R:
-        ok = True
-
-        def exit_code(self):
-            return 0
-
-    sys.exit(finish(R(), work, a.keep, started))
+    rep.require("no unexpected workloads", not extra, f"{extra}" if extra else "")
+    print(f"checked {len(EXPECTED)} workloads, {len(recs)} JSON lines")
+    sys.exit(finish(rep, work, a.keep, started))
 
 
 if __name__ == "__main__":

@@ -91,7 +91,9 @@ TEST(DecisionTokens, RendererTargets) {
       } else {
         EXPECT_EQ(d.speak_position, d.position);
         EXPECT_EQ(at_frame, d.speak ? marks.speak : marks.silent) << "frame " << d.frame;
-        if (d.speak) EXPECT_EQ(a.input_ids[d.position + 1], marks.speak);
+        if (d.speak) {
+          EXPECT_EQ(a.input_ids[d.position + 1], marks.speak);
+        }
         expected += 1;
       }
       d.speak ? ++speak : ++silent;
