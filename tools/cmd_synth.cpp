@@ -74,6 +74,11 @@ prospect::tools::Command reg(
       sub.add_option("--idle-tail-max", a->data.video.idle_tail_max,
                      "Up to this many more idle frames at the end of each video (uniform; 0: none)")
           ->capture_default_str();
+      sub.add_option_function<std::string>(
+             "--pause-cue", [a](const std::string& cue) { a->data.video.pause_view = cue == "view"; },
+             "What shows a paused step: view (the wearer looks away, the whole view dims to half) or part "
+             "(only the paused part darkens) [view]")
+          ->check(CLI::IsMember({"view", "part"}));
       sub.add_option("--vocab-size", a->data.vocab_size, "BPE vocabulary size, special tokens included")
           ->capture_default_str();
       sub.add_option("--text-layers", a->model.text_layers, "Decoder layers of the random model")

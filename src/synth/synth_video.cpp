@@ -30,6 +30,7 @@ std::string lower_first(std::string s) {
 }  // namespace
 
 uint8_t paused_shade(uint8_t channel) { return uint8_t(channel * 2 / 5); }
+uint8_t paused_view_shade(uint8_t channel) { return uint8_t(channel / 2); }
 
 namespace {
 
@@ -265,6 +266,7 @@ vision::Image SynthGenerator::render_frame(const SynthVideo& v, int f) const {
   }
   const uint8_t hand[3] = {235, 180, 140};
   const uint8_t border[3] = {20, 20, 20};
+  bool any_paused = false;
   for (const auto& st : v.steps) {
     if (f < st.start_frame) continue;
     if (f >= st.complete_frame) {
@@ -291,6 +293,10 @@ vision::Image SynthGenerator::render_frame(const SynthVideo& v, int f) const {
     }
     rect(px, py, part, part, c);
     if (!paused) rect(px + part, py + part / 2, 3, 3, hand);
+    any_paused |= paused;
+  }
+  if (opt_.pause_view && any_paused) {
+    for (uint8_t& ch : img.rgb) ch = paused_view_shade(ch);
   }
   return img;
 }

@@ -26,6 +26,10 @@ struct SynthOptions {
   // Up to this many more idle frames after the finished object (uniform in [0, idle_tail_max], from a draw
   // of its own), so training also sees long silent stretches as hours-long streams have them. 0: off.
   int idle_tail_max = 0;
+  // While a step is paused the wearer looks away, as a person who stops a task does: the whole view dims to
+  // synth::paused_view_shade (the paused part and the resting hand still show, dimmed). Off (`--pause-cue
+  // part`): only the paused part darkens, a 4 x 4-pixel change the demo model does not learn to see.
+  bool pause_view = true;
 };
 
 // One step of the generated task, in frames of the video.
@@ -51,6 +55,8 @@ struct SynthVideo {
 
 // A paused part's colour channel: its own hue at 40 % (dark, never grey like the distractor).
 uint8_t paused_shade(uint8_t channel);
+// Every channel of a frame while SynthOptions::pause_view holds and a step is paused: half.
+uint8_t paused_view_shade(uint8_t channel);
 
 // Deterministic generator: the same (options, seed, index) gives the same video, frames and dialog.
 class SynthGenerator {

@@ -119,6 +119,7 @@ TEST(SynthDataset, WritesValidClipsFramesAndTokenizer) {
 // the edge.
 TEST(SynthVideo, PausedPartDarkensUntilResumed) {
   synth::SynthOptions o;
+  o.pause_view = false;  // --pause-cue part: the part's own cue, undimmed (the view cue is the next test's)
   synth::SynthGenerator g(o, 3);
   const uint8_t hand[3] = {235, 180, 140};
   int checked = 0;
@@ -164,4 +165,50 @@ TEST(SynthVideo, PausedPartDarkensUntilResumed) {
     }
   }
   EXPECT_GE(checked, 3);
+}
+
+// SynthOptions::pause_view: every frame with a paused step is the frame without the option at half
+// brightness, channel by channel; every other frame is unchanged, and the dialog is the same.
+TEST(SynthVideo, PauseViewDimsTheWholeFrameWhilePaused) {
+  synth::SynthOptions plain, view;
+  plain.pause_view = false;
+  EXPECT_TRUE(view.pause_view) << "the view cue is the default";
+  synth::SynthGenerator a(plain, 3), b(view, 3);
+  int paused_frames = 0, other_frames = 0, videos = 0;
+  double mean_plain = 0, mean_view = 0;
+  for (int i = 0; i < 12; i++) {
+    auto va = a.make_video(i, "f.arrow"), vb = b.make_video(i, "f.arrow");
+    ASSERT_EQ(va.num_frames, vb.num_frames);
+    ASSERT_EQ(va.clips.size(), vb.clips.size());
+    for (size_t c = 0; c < va.clips.size(); c++) EXPECT_EQ(va.clips[c].dump(), vb.clips[c].dump());
+    bool any = false;
+    for (int f = 0; f < va.num_frames; f++) {
+      bool paused = false;
+      for (const auto& st : va.steps)
+        paused |= st.pause_frame >= 0 && f >= st.pause_frame && f < st.resume_frame;
+      vision::Image x = a.render_frame(va, f), y = b.render_frame(vb, f);
+      ASSERT_EQ(x.rgb.size(), y.rgb.size());
+      size_t differ = 0;
+      for (size_t k = 0; k < x.rgb.size(); k++) {
+        const uint8_t want = paused ? synth::paused_view_shade(x.rgb[k]) : x.rgb[k];
+        differ += y.rgb[k] != want;
+        if (paused) {
+          mean_plain += x.rgb[k];
+          mean_view += y.rgb[k];
+        }
+      }
+      EXPECT_EQ(differ, 0u) << "video " << i << " frame " << f << (paused ? " (paused)" : "");
+      paused ? ++paused_frames : ++other_frames;
+      any |= paused;
+    }
+    videos += any;
+  }
+  std::printf(
+      "%d videos with a pause: %d paused frames at mean level %.1f (without the option %.1f), %d other "
+      "frames unchanged\n",
+      videos, paused_frames, mean_view / std::max(1, paused_frames) / (32 * 32 * 3),
+      mean_plain / std::max(1, paused_frames) / (32 * 32 * 3), other_frames);
+  EXPECT_GE(videos, 2);
+  EXPECT_GT(paused_frames, 0);
+  EXPECT_LT(mean_view, 0.55 * mean_plain);
 }
