@@ -179,7 +179,9 @@ TEST(PauseOversample, CopiesClipsWithPausesThatDrawAnew) {
         cut_differs += cut.render(copy, epoch)[0].refresh_cut != cut.render(orig, epoch)[0].refresh_cut;
         auto frames = [&](const Clip& c) {
           std::vector<int64_t> f;
-          for (const DecisionPoint& d : plain.render(c, epoch)[0].decisions) f.push_back(d.frame);
+          // Kept in a variable: a range-for over a member of the temporary render() returns would dangle.
+          const std::vector<Sample> out = plain.render(c, epoch);
+          for (const DecisionPoint& d : out[0].decisions) f.push_back(d.frame);
           return f;
         };
         negatives_differ += frames(copy) != frames(orig);
